@@ -1,0 +1,166 @@
+"""What every study script shares: its command line, its JSON record, and the guard on committed figures.
+
+A study `studies/NAME.py` has `run(scale, seed, device) -> Result`, `plot(result) -> Figure` and
+`main(argv=None)`. `save` writes figures/NAME.png and figures/NAME.json (sorted keys) holding the claim,
+config, seed, scale, device, code version, the data and the boolean checks computed from it. A run at a
+smaller scale refuses to overwrite a committed figure made at a larger one unless --force is given.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, NamedTuple, Optional, Sequence
+
+import numpy as np
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # studies write files; they never open windows
+
+SCALES = ("smoke", "quick", "full")
+REPO = Path(__file__).resolve().parent.parent
+FIGURES = REPO / "figures"
+
+
+class Result(NamedTuple):
+    config: dict        # every setting that shaped the numbers
+    data: dict          # the numbers the figure draws and the checks read
+    checks: dict        # name -> bool, each computed from `data`
+
+
+def parser(doc: str, default_scale: str = "full") -> argparse.ArgumentParser:
+    """The shared command line: --scale, --seed, --out, --device, --shard, --force."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", choices=SCALES, default=default_scale,
+                   help=f"smoke: seconds, in the test suite; quick: minutes on 2 CPU cores; full: the figure's "
+                        f"own scale (a GPU for image studies). Default: {default_scale}.")
+    p.add_argument("--seed", type=int, default=0, help="base seed; every random draw derives from it")
+    p.add_argument("--out", type=Path, default=FIGURES, help="folder for NAME.png and NAME.json (default: figures/)")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:k]")
+    p.add_argument("--shard", default=None, metavar="i/n",
+                   help="run only grid points i, i+n, i+2n, ... and write NAME.shard-i-of-n.json; "
+                        "--shard merge/n then gathers the n shards into the figure")
+    p.add_argument("--force", action="store_true", help="overwrite a committed figure made at a larger scale")
+    return p
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """cuda when asked or available under 'auto', else cpu."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A human-readable device name: the GPU model, or the CPU thread count."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def code_version() -> str:
+    """The git commit of the code that made a figure, with '+dirty' for uncommitted changes."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def jsonable(x: Any) -> Any:
+    """Plain JSON types from numpy/torch values; non-finite floats become the strings 'inf', '-inf', 'nan'."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return jsonable(x.detach().cpu().tolist())
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def parse_shard(spec: Optional[str]) -> Optional[tuple]:
+    """'i/n' -> (i, n) with 0 <= i < n; 'merge/n' -> ('merge', n); None -> None."""
+    if spec is None:
+        return None
+    try:
+        i, n = spec.split("/")
+        n = int(n)
+        i = "merge" if i == "merge" else int(i)
+    except ValueError:
+        raise ValueError(f"--shard takes i/n or merge/n with integers, got {spec!r}") from None
+    if n < 1 or (i != "merge" and not 0 <= i < n):
+        raise ValueError(f"--shard {spec!r}: need 0 <= i < n and n >= 1")
+    return i, n
+
+
+def shard_points(points: Sequence, shard: Optional[tuple]) -> list:
+    """The grid points this shard runs: points[i::n] (all of them without a shard)."""
+    return list(points) if shard is None else list(points)[shard[0]::shard[1]]
+
+
+def _guard(json_path: Path, scale: str, force: bool) -> None:
+    """Refuse to overwrite a record made at a larger scale, unless forced."""
+    if force or not json_path.exists():
+        return
+    try:
+        old = json.loads(json_path.read_text()).get("scale")
+    except (OSError, ValueError):
+        return
+    if old in SCALES and SCALES.index(old) > SCALES.index(scale):
+        raise SystemExit(f"{json_path} holds a {old}-scale result; a {scale} run would overwrite it. "
+                         f"Write elsewhere with --out DIR, or pass --force.")
+
+
+def record(name: str, claim: str, claims: Sequence[str], result: Result, *, seed: int, scale: str,
+           device: torch.device) -> dict:
+    """The JSON record of one study run (everything but the figure)."""
+    return jsonable({
+        "study": name, "claim": claim, "claims": list(claims), "config": result.config, "seed": seed,
+        "scale": scale, "device": describe_device(device), "code_version": code_version(),
+        "torch": torch.__version__, "data": result.data, "checks": result.checks,
+        "passed": bool(all(result.checks.values())),
+    })
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Write JSON with sorted keys atomically (temp file in the same folder, then os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, sort_keys=True, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def save(name: str, claim: str, claims: Sequence[str], result: Result, fig, *, seed: int, scale: str,
+         device: torch.device, out: Path = FIGURES, force: bool = False) -> dict:
+    """Write out/NAME.png and out/NAME.json; refuses to replace a larger-scale record unless forced."""
+    out = Path(out)
+    _guard(out / f"{name}.json", scale, force)
+    rec = record(name, claim, claims, result, seed=seed, scale=scale, device=device)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+    write_json(out / f"{name}.json", rec)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return rec
+
+
+def summary(rec: dict) -> str:
+    """One line per check, for the console."""
+    lines = [f"{rec['study']} [{rec['scale']}, {rec['device']}]: {'PASS' if rec['passed'] else 'FAIL'}"]
+    lines += [f"  {'ok  ' if v else 'FAIL'} {k}" for k, v in sorted(rec["checks"].items())]
+    return "\n".join(lines)
