@@ -1,0 +1,118 @@
+"""Games built from the shared objectives and penalties, for the update rules of `sandbox.dynamics`.
+
+* Dirac-GAN (Mescheder, Geiger, Nowozin 2018, Sec. 2.2): data at 0, G = theta, D(x) = psi x. D is large on
+  real data here, so the paper's field (D large on fake) appears under psi -> -psi. Any registered objective
+  and penalty; instance noise as an exact Gauss-Hermite expectation; WGAN clipping as a projection step;
+  consensus through the rule's `consensus=` option.
+* Bilinear f(x, y) = (x - a)(y - b), x minimises and y maximises (Daskalakis et al. 2018; Gidel et al. 2019).
+* `network_game`: a G network and a D network on sampled batches, the same objective/penalty code; the 2-D
+  mixtures and the trainer use it.
+All toy games are vectorised over a leading batch of B independent games.
+"""
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sandbox.dynamics import Game, Step, gd, projected
+from sandbox.objectives import get_objective
+from sandbox.penalties import clip_weights_, make_penalty
+
+
+def _leaf(values, dtype=torch.float64, device="cpu") -> Tensor:
+    return torch.as_tensor(values, dtype=dtype, device=device).detach().clone().reshape(-1).requires_grad_(True)
+
+
+def gauss_hermite(n: int = 20):
+    """Nodes xi_k and weights w_k (summing to 1) with sum_k w_k h(xi_k) = E h(xi), xi ~ N(0, 1), exact for deg < 2n."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    return nodes, weights / weights.sum()
+
+
+def dirac_gan(theta, psi, objective: str = "minimax", penalty: Optional[str] = None,
+              penalty_weight: Optional[float] = None, instance_noise: float = 0.0, quadrature: int = 20,
+              dtype=torch.float64, device="cpu") -> Game:
+    """Dirac-GAN L(theta, psi) = d_real(psi * 0) + d_fake(psi * theta) (+ penalty) for D, g_fake(psi * theta) for G (Mescheder et al. 2018, eq. 7)."""
+    obj = get_objective(objective)
+    theta, psi = _leaf(theta, dtype, device), _leaf(psi, dtype, device)
+    if theta.shape != psi.shape:
+        raise ValueError(f"theta and psi need one value per game: got {tuple(theta.shape)} and {tuple(psi.shape)}")
+    if instance_noise and penalty not in (None, "none"):
+        raise ValueError("instance noise and a gradient penalty are separate Dirac-GAN variants; choose one")
+    pen = None
+    if penalty not in (None, "none"):
+        pen = make_penalty(penalty) if penalty_weight is None else make_penalty(penalty, penalty_weight)
+
+    def D(x: Tensor) -> Tensor:
+        return psi.reshape((-1,) + (1,) * (x.dim() - 1)) * x   # one linear critic per game
+
+    if instance_noise:
+        # Exact expectation over x_real ~ N(0, s^2), x_fake ~ N(theta, s^2) by Gauss-Hermite quadrature.
+        nodes, weights = gauss_hermite(quadrature)
+        xi = torch.as_tensor(nodes, dtype=dtype, device=device) * instance_noise
+        w = torch.as_tensor(weights, dtype=dtype, device=device)
+
+        def loss_y():
+            real, fake = D(xi.expand(len(psi), -1)), D(theta[:, None] + xi)
+            return ((obj.d_real(real) + obj.d_fake(fake)) * w).sum()
+
+        def loss_x():
+            return (obj.g_fake(D(theta[:, None] + xi)) * w).sum()
+    else:
+        zeros = torch.zeros_like(theta)
+
+        def loss_y():
+            real, fake = D(zeros), D(theta)
+            loss = obj.d_real(real) + obj.d_fake(fake)
+            if pen is not None:
+                loss = loss + pen(D, zeros, theta)
+            return loss.sum()
+
+        def loss_x():
+            return obj.g_fake(D(theta)).sum()
+
+    return Game([theta], [psi], loss_x, loss_y)
+
+
+def clipped_gd(lr: float, clip: float) -> Step:
+    """Gradient descent followed by clipping to [-clip, clip], WGAN's projection (Arjovsky et al. 2017, Alg. 1)."""
+    return projected(gd(lr), lambda params: clip_weights_(params, clip))
+
+
+def bilinear(x, y, a: float = 0.5, b: float = 0.5, dtype=torch.float64, device="cpu") -> Game:
+    """f(x, y) = (x - a)(y - b): x minimises f, y maximises it (loss_y = -f); equilibrium (a, b) (Gidel et al. 2019, Sec. 3)."""
+    x, y = _leaf(x, dtype, device), _leaf(y, dtype, device)
+
+    def f() -> Tensor:
+        return ((x - a) * (y - b)).sum()
+
+    return Game([x], [y], f, lambda: -f())
+
+
+def network_game(G: nn.Module, D: nn.Module, sample_real: Callable[[], Tensor], sample_z: Callable[[], Tensor],
+                 objective: str = "nonsaturating", penalty: Optional[Callable] = None, penalty_every: int = 1,
+                 generator: Optional[torch.Generator] = None, clock: Optional[dict] = None) -> Game:
+    """G and D networks on fresh batches: D minimises d_loss (+ penalty), G minimises g_loss, batch means.
+
+    `penalty_every = k > 1` is lazy regularisation: the penalty is applied on every k-th D step with gain k
+    (Karras et al. 2020, Sec. 4). `clock['d_steps']` counts D-loss evaluations, so a trainer can checkpoint it.
+    """
+    obj = get_objective(objective)
+    clock = {"d_steps": 0} if clock is None else clock
+    clock.setdefault("d_steps", 0)
+
+    def loss_y() -> Tensor:
+        real = sample_real()
+        with torch.no_grad():
+            fake = G(sample_z())
+        loss = obj.d_loss(D(real), D(fake))
+        if penalty is not None and clock["d_steps"] % penalty_every == 0:
+            loss = loss + penalty_every * penalty(D, real, fake, generator).mean()
+        clock["d_steps"] += 1
+        return loss
+
+    def loss_x() -> Tensor:
+        return obj.g_loss(D(G(sample_z())))
+
+    return Game(list(G.parameters()), list(D.parameters()), loss_x, loss_y)
