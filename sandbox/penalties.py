@@ -26,9 +26,9 @@ def _full(x: Tensor) -> Tensor:
 def input_grad(D: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """grad_x sum_i D(x_i), i.e. each sample's own input gradient, kept in the graph (create_graph=True)."""
     x = _full(x).requires_grad_(True)
+    # create_graph=True records the backward as ops, so it too must run outside autocast to stay fp32.
     with torch.autocast(device_type=x.device.type, enabled=False):
-        logits = D(x)
-    (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     return g
 
 
