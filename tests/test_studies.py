@@ -1,0 +1,26 @@
+"""Every study runs at smoke scale and writes a well-formed record whose checks are computed booleans."""
+import json
+
+import pytest
+
+from studies import all_studies, load
+
+REQUIRED_KEYS = {"study", "claim", "claims", "config", "seed", "scale", "device", "code_version", "data",
+                 "checks", "passed", "torch"}
+
+
+@pytest.mark.parametrize("name", all_studies())
+def test_study_runs_at_smoke_scale(name, tmp_path):
+    module = load(name)
+    assert module.__doc__ and "Claim" in module.__doc__, "a study's docstring states its claim and source"
+    rec = module.main(["--scale", "smoke", "--out", str(tmp_path), "--seed", "0"])
+    on_disk = json.loads((tmp_path / f"{name}.json").read_text())
+    assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    assert REQUIRED_KEYS <= set(on_disk)
+    assert on_disk["scale"] == "smoke" and on_disk["study"] == name
+    assert on_disk["checks"] and all(isinstance(v, bool) for v in on_disk["checks"].values())
+    assert on_disk["passed"] == all(on_disk["checks"].values())
+    if getattr(module, "SMOKE_MUST_PASS", True):
+        failed = [k for k, v in on_disk["checks"].items() if not v]
+        assert failed == [], f"{name} failed at smoke scale: {failed}"
+    assert rec["checks"] == on_disk["checks"]
