@@ -1,0 +1,157 @@
+"""Objectives: registry, stable forms, C6 saturation limits, and the f-GAN Fenchel bound (Nowozin et al. 2016)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.testing import assert_close
+
+from sandbox import divergences
+from sandbox.fdivs import F_FUNCTIONS
+from sandbox.objectives import OBJECTIVES, fgan, get_objective, least_squares
+
+REQUIRED = {"minimax", "nonsaturating", "wasserstein", "hinge", "least_squares",
+            "kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan"}
+
+# lim_{t -> -inf} d g_fake / dt, derived by hand for each objective (0 = the generator saturates).
+G_SLOPE_AT_MINUS_INF = {
+    "minimax": 0.0,             # -softplus(t)' = -sigmoid(t) -> 0
+    "nonsaturating": -1.0,      # softplus(-t)' = -sigmoid(-t) -> -1
+    "wasserstein": -1.0,
+    "hinge": -1.0,
+    "least_squares": -math.inf,  # (t - 1) -> -inf
+    "kl": 0.0,                  # -exp(t - 1)' -> 0
+    "reverse_kl": -1.0,         # -(t - 1)' = -1
+    "pearson": math.inf,        # -(t^2/4 + t)' = -(t/2 + 1) -> +inf
+    "squared_hellinger": 0.0,   # -(e^t - 1)' -> 0
+    "jensen_shannon": 0.0,      # -(softplus(t) - log 2)' -> 0
+    "gan": 0.0,                 # the saddle of f-GAN's GAN member is the minimax game
+}
+
+
+def test_registry_has_every_required_objective():
+    assert set(OBJECTIVES) == REQUIRED
+
+
+def test_unknown_objective_lists_valid_names():
+    with pytest.raises(ValueError, match=r"unknown objective 'wgan'.*valid names: gan, hinge, .*wasserstein"):
+        get_objective("wgan")
+
+
+def test_unknown_fgan_generator_option_is_named():
+    with pytest.raises(ValueError, match="unknown f-GAN generator loss 'foo'"):
+        fgan("kl", generator="foo")
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_losses_are_batch_means_of_the_elementwise_terms(name):
+    obj = OBJECTIVES[name]
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(17, generator=g), torch.randn(23, generator=g)
+    assert_close(obj.d_loss(real, fake), obj.d_real(real).mean() + obj.d_fake(fake).mean())
+    assert_close(obj.g_loss(fake), obj.g_fake(fake).mean())
+
+
+def test_minimax_generator_is_the_true_saturating_loss():
+    """Anchor bug: a 'minimax' G loss that is really -log D. Here it must be log(1 - D(G(z)))."""
+    t = torch.linspace(-6, 6, 101, dtype=torch.float64)
+    assert_close(OBJECTIVES["minimax"].g_fake(t), torch.log(1 - torch.sigmoid(t)))
+    assert_close(OBJECTIVES["nonsaturating"].g_fake(t), -torch.log(torch.sigmoid(t)))
+    assert not torch.allclose(OBJECTIVES["minimax"].g_fake(t), OBJECTIVES["nonsaturating"].g_fake(t))
+
+
+def test_gan_discriminator_terms_are_the_probability_forms():
+    t = torch.linspace(-8, 8, 101, dtype=torch.float64)
+    obj = OBJECTIVES["minimax"]
+    assert_close(obj.d_real(t), -torch.log(torch.sigmoid(t)))
+    assert_close(obj.d_fake(t), -torch.log(1 - torch.sigmoid(t)))
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_terms_stay_finite_at_extreme_logits(name):
+    """The stable forms never take log(0): every term is finite at |t| = 80 (exp-based f-GAN terms excepted above 80)."""
+    obj = OBJECTIVES[name]
+    t = torch.tensor([-80.0, -30.0, 0.0, 30.0, 80.0], dtype=torch.float64)
+    for term in (obj.d_real, obj.d_fake, obj.g_fake):
+        assert torch.isfinite(term(t)).all(), name
+
+
+def test_fgan_gan_member_equals_minimax():
+    t = torch.linspace(-10, 10, 41, dtype=torch.float64)
+    for term in ("d_real", "d_fake", "g_fake"):
+        assert_close(getattr(OBJECTIVES["gan"], term)(t), getattr(OBJECTIVES["minimax"], term)(t))
+
+
+def test_fgan_activation_generator_is_the_named_alternative():
+    v = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    alt = fgan("gan", generator="activation")
+    assert_close(alt.g_fake(v), OBJECTIVES["nonsaturating"].g_fake(v))  # -log sigmoid: the -log D trick
+
+
+def test_least_squares_codings():
+    t = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64)
+    obj = least_squares(a=-1.0, b=1.0, c=0.0)
+    assert_close(obj.d_real(t), torch.tensor([0.5, 0.0, 2.0], dtype=torch.float64))
+    assert_close(obj.d_fake(t), torch.tensor([0.5, 2.0, 0.0], dtype=torch.float64))
+    assert_close(obj.g_fake(t), torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64))
+
+
+def _g_slope(name: str, t: float) -> float:
+    x = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(OBJECTIVES[name].g_fake(x), x)
+    return float(g)
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_c6_generator_gradient_as_fake_logit_goes_to_minus_inf(name):
+    """C6: where D confidently rejects (t -> -inf) the saturating G gradient -> 0, the non-saturating -> 1 in size."""
+    expected = G_SLOPE_AT_MINUS_INF[name]
+    far, farther = _g_slope(name, -40.0), _g_slope(name, -80.0)
+    if math.isinf(expected):
+        assert math.copysign(1.0, farther) == math.copysign(1.0, expected)
+        assert abs(farther) == pytest.approx(2 * abs(far), rel=0.1)   # linear growth in |t|
+    else:
+        assert farther == pytest.approx(expected, abs=1e-12)
+
+
+def test_c6_saturating_and_nonsaturating_limits_and_shared_sign():
+    """C6: |d/dt log(1 - sigmoid t)| -> 0 and |d/dt -log sigmoid t| -> 1; both point the same way for every t."""
+    for t in (-10.0, -20.0, -30.0):
+        assert abs(_g_slope("minimax", t)) == pytest.approx(1.0 / (1.0 + math.exp(-t)), rel=1e-9)  # sigmoid(t)
+        assert abs(_g_slope("nonsaturating", t)) == pytest.approx(1.0, abs=1e-4)
+    for t in np.linspace(-5, 5, 11):
+        ratio = _g_slope("minimax", t) / _g_slope("nonsaturating", t)
+        assert ratio == pytest.approx(math.exp(t), rel=1e-9)   # positive: the same stationary points
+
+
+def _random_pq(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(n))
+    q = rng.dirichlet(np.ones(n))
+    return torch.as_tensor(p), torch.as_tensor(q)
+
+
+@pytest.mark.parametrize("name", sorted(F_FUNCTIONS))
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8))
+def test_fenchel_bound_holds_for_random_critics(name, seed, n):
+    """E_p T - E_q f*(T) <= D_f(p, q) for any critic T = g_f(v) (Nowozin et al. 2016, eq. 4), via the objective's terms."""
+    p, q = _random_pq(seed, n)
+    v = torch.as_tensor(np.random.default_rng(seed + 1).normal(0.0, 2.0, n))
+    obj = OBJECTIVES[name]
+    lower = -(p * obj.d_real(v)).sum() - (q * obj.d_fake(v)).sum()   # E_p g_f(v) - E_q f*(g_f(v))
+    bound = divergences.f_divergence(p, q, name)
+    assert float(lower) <= float(bound) + 1e-9
+
+
+@pytest.mark.parametrize("name", sorted(F_FUNCTIONS))
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8))
+def test_fenchel_bound_is_tight_at_the_optimal_critic(name, seed, n):
+    """Equality at T* = f'(p/q) (Nowozin et al. 2016, Sec. 2.2)."""
+    p, q = _random_pq(seed, n)
+    ffun = F_FUNCTIONS[name]
+    t_star = ffun.f_prime(p / q)
+    value = (p * t_star).sum() - (q * ffun.conj(t_star)).sum()
+    assert_close(value, torch.as_tensor(divergences.f_divergence(p, q, name), dtype=value.dtype),
+                 rtol=1e-9, atol=1e-9)
