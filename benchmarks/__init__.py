@@ -1,0 +1,1 @@
+"""Benchmarks: timing scripts run as `python3 -m benchmarks.NAME`."""
