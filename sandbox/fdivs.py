@@ -17,7 +17,7 @@ LOG2 = math.log(2.0)
 
 class FFunction(NamedTuple):
     name: str
-    f: Callable[[Tensor], Tensor]          # generator function, convex, f(1) = 0
+    f: Callable[[Tensor], Tensor]          # generator function, convex; f(1) = 0 except GAN: f(1) = -log 4
     f_prime: Callable[[Tensor], Tensor]    # f'(u); T* = f'(p/q) is the optimal critic output
     conj: Callable[[Tensor], Tensor]       # Fenchel conjugate f*(t) = sup_u u t - f(u)
     act: Callable[[Tensor], Tensor]        # output activation g_f: R -> dom f*
