@@ -254,18 +254,23 @@ def eigenvalues(jac: Tensor) -> Tensor:
 # ------------------------------------------------------------------------------------------------ simulate
 class Trajectory(NamedTuple):
     steps: Tensor            # (F,) the iteration index of each stored frame (0 = the start)
-    z: Tensor                # (F, B, n) float32 frames, thinned to every `record_every` iterations
+    z: Tensor                # (F, B, n) frames (float32 by default), thinned to every `record_every` iterations
     final: Tensor            # (B, n) the last iterate at full precision
     average: Optional[Tensor]  # (B, n) the iterate average at full precision, or None
 
 
 def simulate(game: Game, rule: Callable, step_x: Step, step_y: Step, steps: int, record_every: int = 1,
-             average: Optional[str] = None, ema_half_life: float = 100.0, progress: bool = False) -> Trajectory:
-    """Run `steps` iterations of `rule`, storing float32 frames every `record_every` iterations (no host syncs)."""
+             average: Optional[str] = None, ema_half_life: float = 100.0, progress: bool = False,
+             frame_dtype: torch.dtype = torch.float32) -> Trajectory:
+    """Run `steps` iterations of `rule`, storing frames every `record_every` iterations (no host syncs).
+
+    Frames are float32 so that 10^4 games x 10^4 steps fit in memory; pass frame_dtype=torch.float64 for
+    exact per-step identities on small runs.
+    """
     params = game.x + game.y
     n_frames = steps // record_every + 1
     z0 = flat(params)
-    frames = torch.empty((n_frames,) + tuple(z0.shape), dtype=torch.float32, device=z0.device)
+    frames = torch.empty((n_frames,) + tuple(z0.shape), dtype=frame_dtype, device=z0.device)
     frames[0] = z0
     avg = average_init(params, average, ema_beta(ema_half_life)) if average else None
     state: dict = {}

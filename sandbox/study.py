@@ -141,7 +141,7 @@ def write_json(path: Path, obj: dict) -> None:
     """Write JSON with sorted keys atomically (temp file in the same folder, then os.replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, sort_keys=True, indent=1) + "\n")
+    tmp.write_text(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")  # compact: paths are long
     os.replace(tmp, path)
 
 
