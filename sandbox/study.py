@@ -164,3 +164,16 @@ def summary(rec: dict) -> str:
     lines = [f"{rec['study']} [{rec['scale']}, {rec['device']}]: {'PASS' if rec['passed'] else 'FAIL'}"]
     lines += [f"  {'ok  ' if v else 'FAIL'} {k}" for k, v in sorted(rec["checks"].items())]
     return "\n".join(lines)
+
+
+def main(name: str, doc: str, claim: str, claims: Sequence[str], run, plot, argv=None,
+         default_scale: str = "full", cpu_only: bool = False) -> dict:
+    """The body of every study's main(): parse the shared flags, run, plot, save, print the checks."""
+    args = parser(doc, default_scale).parse_args(argv)
+    device = torch.device("cpu") if cpu_only else pick_device(args.device)
+    torch.manual_seed(args.seed)
+    result = run(args.scale, args.seed, device)
+    rec = save(name, claim, claims, result, plot(result), seed=args.seed, scale=args.scale, device=device,
+               out=args.out, force=args.force)
+    print(summary(rec))
+    return rec

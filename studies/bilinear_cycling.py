@@ -211,14 +211,8 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    args = study.parser(__doc__, default_scale="full").parse_args(argv)
-    device = torch.device("cpu")   # one float64 game of two scalars: the CPU is the right device
-    torch.manual_seed(args.seed)
-    result = run(args.scale, args.seed, device)
-    rec = study.save("bilinear_cycling", CLAIM, CLAIMS, result, plot(result), seed=args.seed, scale=args.scale,
-                     device=device, out=args.out, force=args.force)
-    print(study.summary(rec))
-    return rec
+    # one float64 game of two scalars: the CPU is the right device
+    return study.main("bilinear_cycling", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

@@ -304,14 +304,8 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    args = study.parser(__doc__, default_scale="full").parse_args(argv)
-    device = torch.device("cpu")   # 2-parameter float64 games: the CPU is the right device whatever --device says
-    torch.manual_seed(args.seed)
-    result = run(args.scale, args.seed, device)
-    rec = study.save("dirac_gan", CLAIM, CLAIMS, result, plot(result), seed=args.seed, scale=args.scale,
-                     device=device, out=args.out, force=args.force)
-    print(study.summary(rec))
-    return rec
+    # 2-parameter float64 games: the CPU is the right device whatever --device says
+    return study.main("dirac_gan", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
 
 
 if __name__ == "__main__":
