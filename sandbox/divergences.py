@@ -215,13 +215,30 @@ def gan_value(p_data, p_g, d):
         flat = int(outside[0])
         raise ValueError(f"d must be a probability; entry {float(d.detach().flatten()[flat]):g} at index "
                          f"{_index(flat, d.shape)} lies outside [0, 1]")
+    return _out(_value_at_logits(p, q, torch.logit(d)), numpy_out)
+
+
+def gan_value_at_logit(p_data, p_g, t):
+    """V(G, D) for D = sigmoid(t), from the logits the trainer's D returns: -sum p d_real(t) - sum q d_fake(t) (Goodfellow et al. 2014, eq. 1).
+
+    Exact where the probability form rounds: at t = optimal_logit(p, q) = log p - log q it stays finite even where
+    D* would round to exactly 0 or 1.
+    """
+    (p, q, t), numpy_out = _tensors(p_data, p_g, t)
+    _check_distributions(p, q)
+    _check_lengths(p, t, "p", "t")
+    if torch.isnan(t.detach()).any():
+        raise ValueError("t contains NaN")
+    return _out(_value_at_logits(p, q, t), numpy_out)
+
+
+def _value_at_logits(p, q, t):
+    """The minimax value through the objective terms; a zero weight never meets the infinite logit it allows."""
     obj = OBJECTIVES["minimax"]
-    # a zero weight meets an infinite term only where d is exactly 0 or 1; d = 1/2 there keeps value and grad clean
-    half = torch.full_like(d, 0.5)
-    t_real = torch.logit(torch.where(p > 0, d, half))
-    t_fake = torch.logit(torch.where(q > 0, d, half))
-    value = -(p * obj.d_real(t_real)).sum(-1) - (q * obj.d_fake(t_fake)).sum(-1)
-    return _out(value, numpy_out)
+    zero = torch.zeros_like(t)
+    t_real = torch.where(p > 0, t, zero)   # t = -inf is only allowed where p = 0
+    t_fake = torch.where(q > 0, t, zero)   # t = +inf only where q = 0
+    return -(p * obj.d_real(t_real)).sum(-1) - (q * obj.d_fake(t_fake)).sum(-1)
 
 
 def log_mixture(log_p, log_q, w: float):

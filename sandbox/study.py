@@ -167,13 +167,23 @@ def summary(rec: dict) -> str:
 
 
 def main(name: str, doc: str, claim: str, claims: Sequence[str], run, plot, argv=None,
-         default_scale: str = "full", cpu_only: bool = False) -> dict:
-    """The body of every study's main(): parse the shared flags, run, plot, save, print the checks."""
+         default_scale: str = "full", cpu_only: bool = False, threads: Optional[int] = None) -> dict:
+    """The body of every study's main(): parse the shared flags, run, plot, save, print the checks.
+
+    `threads` caps torch's CPU threads for the run (then restores them): tiny networks run faster on one
+    thread, where OpenMP's barriers would otherwise dominate each small op.
+    """
     args = parser(doc, default_scale).parse_args(argv)
     device = torch.device("cpu") if cpu_only else pick_device(args.device)
     torch.manual_seed(args.seed)
-    result = run(args.scale, args.seed, device)
-    rec = save(name, claim, claims, result, plot(result), seed=args.seed, scale=args.scale, device=device,
-               out=args.out, force=args.force)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        result = run(args.scale, args.seed, device)
+        rec = save(name, claim, claims, result, plot(result), seed=args.seed, scale=args.scale, device=device,
+                   out=args.out, force=args.force)
+    finally:
+        torch.set_num_threads(before)
     print(summary(rec))
     return rec

@@ -224,3 +224,13 @@ def test_c4_point_masses(theta):
     q = [0.0] * (len(support) - 1) + [1.0]
     assert dv.jsd(p, q) == pytest.approx(expected_jsd, abs=1e-15)
     assert dv.w1(np.array(support), np.array(support), p, q) == pytest.approx(abs(theta), rel=1e-15)
+
+
+def test_c2_value_at_optimal_logit_stays_exact_where_dstar_rounds_to_one():
+    """At t* = log p - log q the value is 2 JSD - log 4 even where sigmoid(t*) rounds to exactly 1 (q/p < 1e-16)."""
+    p = np.array([0.5, 0.5 - 1e-30, 1e-30])
+    q = np.array([0.5, 0.5, 1e-200])
+    p, q = p / p.sum(), q / q.sum()
+    value = dv.gan_value_at_logit(p, q, dv.optimal_logit(p, q))
+    assert value == pytest.approx(2 * dv.jsd(p, q) - math.log(4), rel=1e-12)
+    assert dv.gan_value(p, q, dv.optimal_discriminator(p, q)) == -math.inf  # the rounding it avoids
