@@ -4,6 +4,7 @@ A study `studies/NAME.py` has `run(scale, seed, device) -> Result`, `plot(result
 `main(argv=None)`. `save` writes figures/NAME.png and figures/NAME.json (sorted keys) holding the claim,
 config, seed, scale, device, code version, the data and the boolean checks computed from it. A run at a
 smaller scale refuses to overwrite a committed figure made at a larger one unless --force is given.
+Grid studies also define points/run_point and can be spread over machines with --shard i/n, then merged.
 """
 import argparse
 import json
@@ -11,10 +12,11 @@ import math
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # studies write files; they never open windows
 
@@ -113,6 +115,50 @@ def shard_points(points: Sequence, shard: Optional[tuple]) -> list:
     return list(points) if shard is None else list(points)[shard[0]::shard[1]]
 
 
+def run_grid(keys: Sequence[str], compute: Callable[[str], dict], results: Optional[dict] = None) -> dict:
+    """{key: compute(key)} over the grid, or `results` (a merged sharded run) after checking it covers every key."""
+    if results is None:
+        return {k: compute(k) for k in tqdm(list(keys), desc="grid", unit="point", leave=False)}
+    missing = [k for k in keys if k not in results]
+    if missing:
+        raise ValueError(f"sharded results miss {len(missing)} grid points, e.g. {missing[:3]}; run every shard first")
+    return {k: results[k] for k in keys}
+
+
+def shard_file(out: Path, name: str, i: int, n: int) -> Path:
+    """out/NAME.shard-i-of-n.json."""
+    return Path(out) / f"{name}.shard-{i}-of-{n}.json"
+
+
+def run_shard(name: str, points, run_point, shard: tuple, *, scale: str, seed: int, device, out: Path) -> dict:
+    """Compute this shard's grid points and write them to NAME.shard-i-of-n.json (no figure)."""
+    i, n = shard
+    keys = shard_points(points(scale), shard)
+    results = {k: run_point(k, scale, seed, device) for k in tqdm(keys, desc=f"shard {i}/{n}", unit="point")}
+    rec = jsonable({"study": name, "scale": scale, "seed": seed, "shard": [i, n], "device": describe_device(device),
+                    "code_version": code_version(), "results": results})
+    write_json(shard_file(out, name, i, n), rec)
+    return rec
+
+
+def merge_shards(name: str, n: int, *, scale: str, seed: int, out: Path) -> dict:
+    """The union of the n shard files' results, after checking each exists and matches scale and seed."""
+    merged = {}
+    for i in range(n):
+        path = shard_file(out, name, i, n)
+        if not path.exists():
+            raise SystemExit(f"missing shard file {path}: run --shard {i}/{n} first")
+        try:
+            rec = json.loads(path.read_text())
+        except ValueError as err:
+            raise SystemExit(f"shard file {path} is not valid JSON ({err}); rerun --shard {i}/{n}") from None
+        if (rec.get("scale"), rec.get("seed")) != (scale, seed):
+            raise SystemExit(f"shard file {path} was made with scale={rec.get('scale')} seed={rec.get('seed')}, "
+                             f"not scale={scale} seed={seed}")
+        merged.update(rec["results"])
+    return merged
+
+
 def _guard(json_path: Path, scale: str, force: bool) -> None:
     """Refuse to overwrite a record made at a larger scale, unless forced."""
     if force or not json_path.exists():
@@ -167,20 +213,34 @@ def summary(rec: dict) -> str:
 
 
 def main(name: str, doc: str, claim: str, claims: Sequence[str], run, plot, argv=None,
-         default_scale: str = "full", cpu_only: bool = False, threads: Optional[int] = None) -> dict:
-    """The body of every study's main(): parse the shared flags, run, plot, save, print the checks.
+         default_scale: str = "full", cpu_only: bool = False, threads: Optional[int] = None,
+         points: Optional[Callable] = None, run_point: Optional[Callable] = None) -> dict:
+    """The body of every study's main(): parse the shared flags, run (or one shard of a grid), plot, save, print.
+
+    Grid studies pass `points(scale) -> keys` and `run_point(key, scale, seed, device) -> dict`; their run()
+    takes `results=` (see run_grid), so `--shard i/n` computes a slice and `--shard merge/n` plots the union.
 
     `threads` caps torch's CPU threads for the run (then restores them): tiny networks run faster on one
     thread, where OpenMP's barriers would otherwise dominate each small op.
     """
     args = parser(doc, default_scale).parse_args(argv)
     device = torch.device("cpu") if cpu_only else pick_device(args.device)
+    shard = parse_shard(args.shard)
+    if shard is not None and points is None:
+        raise SystemExit(f"{name} is not a grid study: it has no points to shard")
     torch.manual_seed(args.seed)
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        result = run(args.scale, args.seed, device)
+        if shard is not None and shard[0] != "merge":
+            return run_shard(name, points, run_point, shard, scale=args.scale, seed=args.seed, device=device,
+                             out=args.out)
+        if shard is not None:
+            merged = merge_shards(name, shard[1], scale=args.scale, seed=args.seed, out=args.out)
+            result = run(args.scale, args.seed, device, results=merged)
+        else:
+            result = run(args.scale, args.seed, device)
         rec = save(name, claim, claims, result, plot(result), seed=args.seed, scale=args.scale, device=device,
                    out=args.out, force=args.force)
     finally:
