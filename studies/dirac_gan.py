@@ -224,6 +224,13 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
             all(dist("consensus", s) < converged for s in ("simultaneous", "alternating-1"))),
         "consensus_alternating_5_converges_from_near_equilibrium": bool(consensus_near < converged),
     }
+    gan_eig = data["eigenvalues_at_equilibrium"]["gan"]["autograd"]
+    data["headline"] = [
+        dict(claim="C8", quantity="GAN Jacobian eigenvalues at the equilibrium (imaginary parts)",
+             ours=f"{min(gan_eig['im']):+.6f}i, {max(gan_eig['im']):+.6f}i", ours_spread=None,
+             published="+-i f'(0) = +-0.5i", source="Mescheder et al. 2018, Thm. 3.1 (with f'(0) = 1/2)",
+             setting_difference=""),
+    ]
     return study.Result(config=cfg, data=data, checks=checks)
 
 
