@@ -1,5 +1,5 @@
 # Two commands do all the set-up (see README):
-#   make figures   regenerate every figure at the default CPU scale
+#   make figures   regenerate every figure at the default CPU scale, then the claims ledger
 #   make test      run the test suite under the derandomised `ci` Hypothesis profile
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m studies
+	$(BIN)/python -m sandbox.ledger
 
 ledger: $(VENV)/.installed
 	$(BIN)/python -m sandbox.ledger
