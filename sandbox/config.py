@@ -89,6 +89,9 @@ class Config:
                     "minute on a CPU.")
     batch: int = _f(128, "run", "batch size of real and of fake samples; 128 from DCGAN.")
     seed: int = _f(0, "run", "seeds the initialisation, data and noise generators; same seed, same run.")
+    ensemble: int = _f(1, "run", "K independent seeds cfg.seed .. cfg.seed + K - 1 trained as one batched model "
+                       "(sandbox.ensemble), each member equal to its solo run; mlp players only (image nets and "
+                       "their BatchNorm are not batched). 1 = one ordinary run.")
     device: str = _f("auto", "run", "auto (cuda when available), cpu, cuda or cuda:k.")
     dtype: str = _f("float32", "run", "parameter and data dtype; float64 for exact comparisons with the "
                     "analytic games.", ("float32", "float64"))
@@ -215,6 +218,15 @@ def validate(cfg: Config) -> Config:
     if cfg.data not in NET_DATA[resolved_net(cfg)]:
         raise ValueError(f"net {resolved_net(cfg)!r} does not fit data {cfg.data!r}; it trains on "
                          f"{', '.join(NET_DATA[resolved_net(cfg)])}")
+    if cfg.ensemble < 1:
+        raise ValueError(f"ensemble must be at least 1 (the number of seeds), got {cfg.ensemble}")
+    if cfg.ensemble > 1 and resolved_net(cfg) != "mlp":
+        raise ValueError(f"ensemble={cfg.ensemble} batches the 2-D mlp players only, not net "
+                         f"{resolved_net(cfg)!r}: image nets (and the BatchNorm that couples a batch) are not "
+                         "batched; run their seeds one by one")
+    if cfg.ensemble > 1 and (cfg.compile or cfg.resume or cfg.debug_nan_at_step):
+        raise ValueError(f"ensemble={cfg.ensemble} does not support compile, resume or debug_nan_at_step "
+                         "(it writes no checkpoints); turn them off")
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
         raise ValueError(f"unknown device {cfg.device!r}; valid names: auto, cpu, cuda, cuda:k")
     return cfg

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sandbox import distributed as sd
 from sandbox import trainlog as tl
 from sandbox.checkpoint import (FILENAME, all_finite, check_resume_config, checkpoint_state, load_checkpoint,
                                 restore, save_checkpoint)
@@ -75,7 +76,9 @@ def make_run(cfg: Config) -> Run:
 
     Also seeds the global torch, numpy and `random` RNGs with cfg.seed (the loop itself never draws from them).
     """
-    device = pick_device(cfg.device)
+    world = sd.world()
+    sd.check_batch(cfg.batch, world)
+    device = sd.local_device(pick_device(cfg.device), world)
     # The loop draws only from its own generators; the global RNGs (randomly seeded at process start) are seeded
     # too, so a stray draw elsewhere is reproducible and a resumed run's saved RNG states match an unbroken run's.
     torch.manual_seed(cfg.seed)
@@ -84,14 +87,16 @@ def make_run(cfg: Config) -> Run:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick the fastest kernels once
     G, D = build_players(cfg, device, torch.Generator().manual_seed(cfg.seed))
+    sd.broadcast_([G, D])   # data parallel: every rank starts from rank 0's weights
     gens = {"data": torch.Generator(device).manual_seed(cfg.seed + 1),
             "noise": torch.Generator(device).manual_seed(cfg.seed + 2)}
     source = build_data(cfg, device)
     meter = tl.meter(device)
     clock = {"d_steps": 0}
-    game = build_game(cfg, G, D, source, gens, clock, meter, device)
+    # Data parallel: the game draws the global batch and keeps this rank's rows; the steps average the gradients.
+    game = build_game(cfg, sd.shard_module(G, world), D, sd.shard_source(source, world), gens, clock, meter, device)
     opt_g, opt_d = build_optimisers(cfg, G, D, device)
-    step_x, step_y = build_steps(cfg, opt_g, opt_d, meter)
+    step_x, step_y = map(sd.averaged, build_steps(cfg, opt_g, opt_d, meter))
     ema = average_init(list(G.parameters()), "ema", ema_beta(cfg.ema_half_life)) if cfg.ema_half_life > 0 else None
     state = {"step": 0, "rule_state": {}, "clock": clock, "ema": ema, "config_changes": [], "elapsed_s": 0.0}
     return Run(cfg, device, G, D, game, make_rule(cfg.rule, **rule_options(cfg)), step_x, step_y, opt_g, opt_d,
@@ -171,9 +176,12 @@ def cpu_threads(cfg: Config, default: int) -> int:
 def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
     from tqdm import tqdm
     t_setup = time.perf_counter()
+    world = sd.init_from_env(cfg.device)   # under torchrun: join the group; rank 0 alone prints and writes
+    rank0 = world.rank == 0
     run = make_run(cfg)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank0:
+        out.mkdir(parents=True, exist_ok=True)
     s, ckpt_file = run.state, out / FILENAME
     if cfg.resume:
         checkpoint = checkpoint if checkpoint is not None else load_checkpoint(cfg.resume)
@@ -181,20 +189,26 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
         restore(run, checkpoint)
         if diff:
             s["config_changes"].append({"step": s["step"], "changes": [[k, a, b] for k, a, b in diff]})
+        if diff and rank0:
             print(f"config changed at step {s['step']} (allowed): "
                   + "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff), flush=True)
-    elif ckpt_file.exists():
+    elif ckpt_file.exists() and rank0:
         print(f"note: starting fresh; {ckpt_file} will be replaced (pass --resume {out} to continue it)", flush=True)
-    # metrics.jsonl continues the checkpoint's: rows a crashed run wrote after its last checkpoint are dropped.
-    tl.truncate_jsonl(out / "metrics.jsonl", s["step"])
-    tl.write_json(out / "config.json", config_dict(cfg))
     n_g, n_d = param_count(run.G), param_count(run.D)
-    print(f"{resolved_net(cfg)} on {cfg.data}: G {n_g:,} params, D {n_d:,} params; device {run.device}; "
-          f"steps {s['step']} -> {cfg.steps}; out {out}", flush=True)
+    if rank0:
+        # metrics.jsonl continues the checkpoint's: rows a crashed run wrote after its last checkpoint are dropped.
+        tl.truncate_jsonl(out / "metrics.jsonl", s["step"])
+        tl.write_json(out / "config.json", config_dict(cfg))
+        print(f"{resolved_net(cfg)} on {cfg.data}: G {n_g:,} params, D {n_d:,} params; device {run.device}"
+              f"{f' x {world.size} processes' if world.size > 1 else ''}; steps {s['step']} -> {cfg.steps}; out {out}",
+              flush=True)
     last_ckpt = f"{ckpt_file} (step {s['step']})" if cfg.resume else "none (no checkpoint written yet)"
     stop, row, modes, fresh = {"signal": None}, {}, None, None
-    handlers = _install_handlers(stop)
-    bar = tqdm(total=cfg.steps, initial=s["step"], disable=not cfg.progress, desc="train", unit="step",
+    # Several processes must stop at the same step: a signal only marks `pending`, and the ranks agree on it
+    # (one all_reduce) after each block of steps, where the loop syncs anyway.
+    pending = stop if world.size == 1 else {"signal": None}
+    handlers = _install_handlers(pending)
+    bar = tqdm(total=cfg.steps, initial=s["step"], disable=not (cfg.progress and rank0), desc="train", unit="step",
                dynamic_ncols=True)
     start_step, start_d, t0 = s["step"], s["clock"]["d_steps"], time.perf_counter()
     window, saved, setup_s, io_s = (t0, s["clock"]["d_steps"]), s["step"], t0 - t_setup, 0.0
@@ -203,27 +217,33 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
             t = s["step"]
             target = min([cfg.steps] + [t + e - t % e for e in (cfg.log_every, cfg.nan_check_every,
                                                                   cfg.sample_every, cfg.ckpt_every) if e > 0])
-            run_steps(run, target - t, lambda: stop["signal"] is not None)
+            run_steps(run, target - t, (lambda: stop["signal"] is not None) if world.size == 1 else None)
+            if world.size > 1:
+                stop["signal"] = sd.agree_signal(pending["signal"])
             t, end = s["step"], s["step"] >= cfg.steps or stop["signal"] is not None
             if _due(t, cfg.nan_check_every, end) or _due(t, cfg.ckpt_every, end):
-                check_finite(run, last_ckpt)   # before any checkpoint: never save non-finite state
-            if _due(t, cfg.sample_every, end):
+                # before any checkpoint: never save non-finite state; a NaN on any rank stops every rank
+                sd.together(lambda: check_finite(run, last_ckpt), NonFiniteError)
+            if _due(t, cfg.sample_every, end) and rank0:
                 t_io = time.perf_counter()
                 fresh = tl.plot_samples(run, out)
                 modes, io_s = fresh or modes, io_s + time.perf_counter() - t_io
             if _due(t, cfg.log_every, end):
                 now, d_steps = time.perf_counter(), s["clock"]["d_steps"]
+                sd.mean_meter_(run.meter)   # the losses over all ranks' samples
                 row = {"step": t, "time_s": s["elapsed_s"] + now - t0, "kimg": d_steps * cfg.batch / 1000,
                        "images_per_s": (d_steps - window[1]) * cfg.batch / max(now - window[0], 1e-9),
                        **tl.meter_read(run.meter), **({"modes": fresh} if fresh else {})}
                 fresh = None
                 window = (now, d_steps)
-                tl.append_jsonl(out / "metrics.jsonl", row)
+                if rank0:
+                    tl.append_jsonl(out / "metrics.jsonl", row)
                 bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss")}, refresh=False)
                 bar.update(t - bar.n)
             if _due(t, cfg.ckpt_every, end):
                 t_io = time.perf_counter()
-                last_ckpt, saved = save(run, ckpt_file, t0), t
+                last_ckpt = save(run, ckpt_file, t0) if rank0 else f"{ckpt_file} (step {t}, by rank 0)"
+                saved = t
                 io_s += time.perf_counter() - t_io
         if stop["signal"] is not None and saved != s["step"]:   # the signal came while plotting or logging
             check_finite(run, last_ckpt)
@@ -242,9 +262,10 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
                "device": str(run.device) + (f" ({torch.cuda.get_device_name(run.device)})"
                                             if run.device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
                "dtype": cfg.dtype, "out": str(out), "stopped_by": stop["signal"],
-               "config_changes": s["config_changes"]}
-    tl.write_json(out / "summary.json", summary)
-    print(tl.summary_line(summary), flush=True)
+               "config_changes": s["config_changes"], "world_size": world.size}
+    if rank0:
+        tl.write_json(out / "summary.json", summary)
+        print(tl.summary_line(summary), flush=True)
     return summary
 
 
@@ -255,7 +276,8 @@ def main(argv=None) -> int:
         resume = next((layer["resume"] for layer in reversed(layers) if layer.get("resume")), "")
         checkpoint = load_checkpoint(resume) if resume else None
         cfg = make_config(*layers, base=checkpoint["config"] if checkpoint else None)
-        train(cfg, checkpoint)
+        from sandbox import ensemble   # imported here: sandbox.ensemble builds on this module
+        ensemble.train(cfg) if cfg.ensemble > 1 else train(cfg, checkpoint)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
