@@ -31,6 +31,7 @@ CLAIM = ("On real MNIST the evaluation layer gets known answers: FID/KID ~ 0 for
          "and one-class generators, classifier score ~9.83, one-class precision high and recall ~1/10, 1000/1000 "
          "Stacked MNIST modes; the birthday test recovers support N within a factor 2; MMD and C2ST reject a true "
          "null at about alpha and reach power 1 with separation.")
+NEEDS_DATA = "mnist"   # tests/test_studies.py skips it where MNIST is absent
 CLAIMS = ["C13", "C15", "C17"]
 SCALES = {
     # n_train/n_test: images of each split (60k/10k = all of it); ts_n: features per side of a two-sample test

@@ -1,7 +1,14 @@
-"""Shared test set-up: Hypothesis profiles, the gpu marker, and the matplotlib backend."""
+"""Shared test set-up: Hypothesis profiles, the gpu marker, the matplotlib backend and the data directory."""
 import os
 
+from pathlib import Path
+
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The project's data live beside the checkout in ../shared/data (the README's layout); tests read MNIST from there
+# unless SANDBOX_DATA says otherwise. Tests that need MNIST skip when it is absent.
+_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+if not os.environ.get("SANDBOX_DATA") and (_SHARED / "mnist").is_dir():
+    os.environ["SANDBOX_DATA"] = str(_SHARED)
 
 import pytest
 import torch

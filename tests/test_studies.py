@@ -3,15 +3,24 @@ import json
 
 import pytest
 
+from sandbox.data import MNIST_MD5, data_dir
+
 from studies import all_studies, load
 
 REQUIRED_KEYS = {"study", "claim", "claims", "config", "seed", "scale", "device", "code_version", "data",
                  "checks", "passed", "torch"}
 
 
+def mnist_present() -> bool:
+    folder = data_dir() / "mnist"
+    return all(any((folder / f"{n}{s}").is_file() for s in ("", ".gz")) for n in MNIST_MD5)
+
+
 @pytest.mark.parametrize("name", all_studies())
 def test_study_runs_at_smoke_scale(name, tmp_path):
     module = load(name)
+    if getattr(module, "NEEDS_DATA", None) == "mnist" and not mnist_present():
+        pytest.skip(f"{name} needs MNIST under $SANDBOX_DATA/mnist")
     assert module.__doc__ and "Claim" in module.__doc__, "a study's docstring states its claim and source"
     rec = module.main(["--scale", "smoke", "--out", str(tmp_path), "--seed", "0"])
     on_disk = json.loads((tmp_path / f"{name}.json").read_text())
