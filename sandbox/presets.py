@@ -26,16 +26,17 @@ PRESETS = {
                   optimiser="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch=128, ema_half_life=0.0),
     # Mescheder, Geiger, Nowozin 2018 (GAN_stability configs): R1 gamma = 10, RMSProp lr 1e-4 for G and D,
     # batch 64, an EMA of G with beta = 0.999, i.e. a half-life of 692.8 G steps. Their ResNets are not these nets.
+    # batchnorm_d=False: their critics have no BatchNorm, which would couple the per-sample gradients R1 penalises.
     "r1": dict(objective="nonsaturating", penalty="r1", penalty_weight=10.0, penalty_every=1, clip=0.0,
                n_critic=1, rule="alternating", optimiser="rmsprop", lr_g=1e-4, lr_d=1e-4, momentum=0.0, batch=64,
-               ema_half_life=R1_EMA_HALF_LIFE),
+               batchnorm_d=False, ema_half_life=R1_EMA_HALF_LIFE),
 }
 
 PRESET_NOTES = {
     "wgan": "Arjovsky et al. 2017, Alg. 1 (their code's extra critic steps early on are not done)",
     "wgan-gp": "Gulrajani et al. 2017, Alg. 1; batchnorm_d=False as in the paper's critic",
     "dcgan": "Radford et al. 2016, Sec. 4 (= the defaults)",
-    "r1": "Mescheder et al. 2018, GAN_stability configs; EMA beta 0.999 = half-life 692.8 G steps",
+    "r1": "Mescheder et al. 2018, GAN_stability configs; EMA beta 0.999 = half-life 692.8 G steps; no BatchNorm in D",
 }
 
 

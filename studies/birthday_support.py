@@ -1,0 +1,285 @@
+"""birthday_support: the birthday-paradox support estimate, validated on known supports, then applied to generators.
+
+Claim C13 (Arora, Risteski, Zhang 2018): if batches of s samples hold a duplicate with probability about 1/2,
+the distribution's support is about s^2. Under a uniform law on N atoms P(dup | s) = 1 - exp(-s(s-1)/2N);
+`support.birthday_support_estimate` fits N to the whole curve (binomial likelihood, "fit"), beside the paper's
+read-off rule N = s^2 at the first s with P >= 1/2 ("half").
+1. Validation on exact duplicates: uniform laws on N atoms for N over four or five decades, and a non-uniform
+   one (half the mass on 100 atoms, half on 100000). For a non-uniform law the test measures the collision
+   support 1 / sum_i p_i^2 (the Renyi-2 effective support), here about 400, not the 100100 atoms: the test
+   finds mass piled on few points, which is what it is for.
+2. Generators (`evaluate.birthday_test`: near-duplicates in MNIST-classifier feature space, the threshold the
+   1st percentile of nearest-neighbour distances between distinct MNIST test digits): a DCGAN trained here
+   with the trainer (preset `dcgan`), the same G fed from a bank of K latent codes (a deliberately collapsed
+   generator whose support is K by construction), and the MNIST test set itself as the reference. The closest
+   pairs of each are shown for a human to judge, as the paper did.
+Published numbers: CLAIMS.md states the rule (support about s^2) but no value; the paper's CelebA estimates
+could not be checked with this project's search tool, so no published number is quoted here.
+Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: a width-1/4 DCGAN, 800 G steps,
+20 trials per batch size), full (DCGAN at width 1, batch 128, 10000 G steps; larger batches, 50 trials; a GPU).
+"""
+import base64
+import math
+import zlib
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from sandbox import config as C
+from sandbox import evaluate as ev
+from sandbox import plots, study
+from sandbox.data import data_dir, load_mnist, to_unit
+from sandbox.support import birthday_support_estimate, duplicate_probability
+from sandbox.train import make_run, run_steps
+
+CLAIM = ("The birthday-paradox test recovers the support of laws of known support (N = s^2 at P(dup) = 1/2, the "
+         "collision support 1/sum p^2 for non-uniform laws) and separates a collapsed generator from a healthy one.")
+NEEDS_DATA = "mnist"   # tests/test_studies.py skips the study where MNIST is absent
+CLAIMS = ["C13"]
+SCALES = {
+    "smoke": dict(uniform=[100, 1000], trials=40, heavy=(20, 2000), width=0.125, batch=16, steps=20, bank=50,
+                  sizes=[5, 10, 20, 40, 80], gen_trials=6, n_fid=200),
+    "quick": dict(uniform=[100, 1000, 10000, 100000, 1000000], trials=100, heavy=(100, 100000), width=0.25,
+                  batch=64, steps=800, bank=300, sizes=[10, 25, 50, 100, 200, 400, 800], gen_trials=20, n_fid=2000),
+    "full": dict(uniform=[100, 1000, 10000, 100000, 1000000], trials=200, heavy=(100, 100000), width=1.0,
+                 batch=128, steps=10000, bank=1000, sizes=[25, 50, 100, 200, 400, 800, 1600, 3200], gen_trials=50,
+                 n_fid=10000),
+}
+# smoke's 20-step generator makes near-identical blobs, so it is as collapsed as the bank generator
+SMOKE_MUST_PASS = False
+SIZE_FACTORS = np.geomspace(0.25, 4.0, 8)   # batch sizes s = f sqrt(N): P(dup) from about 0.03 to 1
+FIT_TOL = 0.2          # fitted N within 20% of the true N (100 trials x 8 sizes give a few % error)
+HALF_FACTOR = 3.0      # the read-off rule within a factor 3: it overestimates by 1/(2 log 2) = 1.44 times the grid step
+HEAVY_TOL = 0.25       # non-uniform: estimate within 25% of 1/sum p^2
+HEAVY_BELOW = 0.05     # ... and below 5% of its atom count (0.4% at quick scale: 400 of 100100)
+BANK_RANGE = (0.5, 1.5)  # collapsed G: estimate within [K/2, 1.5 K]; near-duplicates between codes pull it down
+N_PAIRS = 8
+
+
+def mnist_root() -> Path:
+    """$SANDBOX_DATA (or ./data) if it holds MNIST, else the project's sibling ../shared/data (as .ci/run sets it)."""
+    for root in (data_dir(), study.REPO.parent / "shared" / "data"):
+        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
+            return root
+    return data_dir()   # the loaders then say what is missing and how to fetch it
+
+
+def _pack(images: torch.Tensor) -> dict:
+    """Images in [-1, 1] as zlib-compressed uint8 bytes in base64, so the JSON record stays small."""
+    u8 = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    return {"shape": list(u8.shape), "b64": base64.b64encode(zlib.compress(u8.tobytes(), 9)).decode("ascii")}
+
+
+def _unpack(packed: dict) -> torch.Tensor:
+    """The inverse of _pack, to 1/255 of the original values."""
+    raw = np.frombuffer(zlib.decompress(base64.b64decode(packed["b64"])), dtype=np.uint8)
+    return torch.from_numpy(raw.reshape(packed["shape"]).astype(np.float32)) / 127.5 - 1.0
+
+
+def categorical_sampler(probs: torch.Tensor):
+    """sample_fn(n, generator) -> (n, 1) atom ids drawn from `probs` (a discrete law of known support)."""
+    return lambda n, g: torch.multinomial(probs, n, replacement=True, generator=g)[:, None]
+
+
+def image_sampler(G: torch.nn.Module, z_dim: int, bank=None, chunk: int = 500):
+    """sample_fn(n, generator) -> G(z), z ~ N(0, I), or z drawn uniformly from a bank of K codes; G in eval mode."""
+    def sample(n: int, g: torch.Generator) -> torch.Tensor:
+        if bank is None:
+            z = torch.randn(n, z_dim, generator=g, device=g.device)
+        else:
+            z = bank[torch.randint(0, bank.shape[0], (n,), generator=g, device=g.device).to(bank.device)]
+        was_training = G.training
+        G.eval()   # BatchNorm running statistics: the same code gives the same image
+        try:
+            with torch.no_grad():
+                dev = next(G.parameters()).device
+                return torch.cat([G(z[i:i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
+        finally:
+            G.train(was_training)
+    return sample
+
+
+def per_trial_sampler(images: torch.Tensor, trials: int, sizes):
+    """sample_fn over a fixed image set whose n = trials * s rows are `trials` independent draws without replacement.
+
+    `evaluate.dataset_sampler` chains permutations, so when trials * s exceeds the set size one batch straddles two
+    permutations and may hold the same image twice: a false duplicate. Here each batch of s is its own permutation.
+    """
+    def sample(n: int, g: torch.Generator) -> torch.Tensor:
+        if n not in {trials * s for s in sizes}:   # the probe and the closest-pairs batch: one draw
+            return images[torch.randperm(images.shape[0], generator=g, device=g.device)[:n].cpu()]
+        idx = [torch.randperm(images.shape[0], generator=g, device=g.device)[:n // trials] for _ in range(trials)]
+        return images[torch.cat(idx).cpu()]
+    return sample
+
+
+def _estimates(sizes, probs) -> dict:
+    """Both estimators; inf where no size saw a duplicate (only a lower bound is known), nan where every size did."""
+    out = {}
+    for method in ("fit", "half"):
+        try:
+            out[method] = birthday_support_estimate(sizes, probs, method)
+        except ValueError:
+            out[method] = math.inf if max(probs) < (0.5 if method == "half" else 1e-12) else math.nan
+    return out
+
+
+def validate(cfg: dict, seed: int) -> dict:
+    """P(dup | s) and the estimates for uniform laws on N atoms and for the two-level non-uniform law."""
+    g = torch.Generator().manual_seed(seed)
+    rows = {}
+    for N in cfg["uniform"]:
+        sizes = sorted({max(2, int(round(f * math.sqrt(N)))) for f in SIZE_FACTORS})
+        curve = duplicate_probability(categorical_sampler(torch.full((N,), 1.0 / N)), sizes, cfg["trials"],
+                                      None, g)
+        rows[f"uniform N={N}"] = dict(support=N, collision_support=N, sizes=curve.sizes, probs=curve.probs,
+                                      **_estimates(curve.sizes, curve.probs))
+    few, many = cfg["heavy"]
+    p = torch.cat([torch.full((few,), 0.5 / few), torch.full((many,), 0.5 / many)]).double()
+    n_eff = float(1.0 / (p ** 2).sum())
+    sizes = sorted({max(2, int(round(f * math.sqrt(n_eff)))) for f in SIZE_FACTORS})
+    curve = duplicate_probability(categorical_sampler(p), sizes, cfg["trials"], None, g)
+    rows["half mass on few atoms"] = dict(support=few + many, collision_support=n_eff, sizes=curve.sizes,
+                                          probs=curve.probs, **_estimates(curve.sizes, curve.probs))
+    return rows
+
+
+def generators(cfg: dict, seed: int, device) -> dict:
+    """Train a DCGAN, then the birthday test on it, on it fed from a bank of K codes, and on the MNIST test set."""
+    root = mnist_root()
+    run = make_run(C.make_config(C.preset("dcgan"), dict(
+        data="mnist", data_dir=str(root), g_width=cfg["width"], d_width=cfg["width"], batch=cfg["batch"],
+        steps=cfg["steps"], seed=seed, device=str(device), progress=False)))
+    run_steps(run, cfg["steps"])
+    z_dim = run.G.z_dim
+    healthy = image_sampler(run.G, z_dim)
+    bank = torch.randn(cfg["bank"], z_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
+    fid = ev.fid(ev.reference_stats("test", root, device),
+                 ev.digit_features(healthy(cfg["n_fid"], torch.Generator(device=device).manual_seed(seed)), device))
+    sources = {"DCGAN, z ~ N(0, I)": healthy,
+               f"same G, z from {cfg['bank']} codes": image_sampler(run.G, z_dim, bank),
+               "MNIST test set": per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"],
+                                                   cfg["sizes"])}
+    out = {}
+    for name, fn in sources.items():
+        r = ev.birthday_test(fn, cfg["sizes"], cfg["gen_trials"], seed=seed, data_dir=root, device=device,
+                             n_pairs=N_PAIRS)
+        out[name] = dict(sizes=r.curve.sizes, probs=r.curve.probs, threshold=r.threshold, note=r.note,
+                         pair_distances=r.pairs.distances, pairs=_pack(r.pair_images),
+                         **_estimates(r.curve.sizes, r.curve.probs))
+    return {"sources": out, "fid": fid, "bank": cfg["bank"]}
+
+
+def run(scale: str = "quick", seed: int = 0, device=None) -> study.Result:
+    """Validation on known supports, then the test on the generators; checks computed from the estimates."""
+    cfg = SCALES[scale]
+    device = torch.device(device or "cpu")
+    val = validate(cfg, seed)
+    gen = generators(cfg, seed, device)
+    src = gen["sources"]
+    names = list(src)
+    healthy, banked, real = (src[n] for n in names)
+    uniform = [r for k, r in val.items() if k.startswith("uniform")]
+    heavy = val["half mass on few atoms"]
+    slope = float(np.polyfit(np.log([r["support"] for r in uniform]), np.log([r["fit"] for r in uniform]), 1)[0])
+    setting = (f"{scale} scale: MNIST, DCGAN widths {cfg['width']}, {cfg['steps']} G steps, batch sizes up to "
+               f"{max(cfg['sizes'])}, {cfg['gen_trials']} trials; duplicates in MNIST-classifier feature space")
+    paper = ("Arora, Risteski, Zhang 2018: support about s^2 where P(dup) = 1/2; their GAN estimates (CelebA) are "
+             "not quoted: not found in CLAIMS.md or by search")
+    data = {"validation": val, "generators": gen, "log_log_slope": slope,
+            "thresholds": dict(fit_tol=FIT_TOL, half_factor=HALF_FACTOR, heavy_tol=HEAVY_TOL, bank_range=BANK_RANGE),
+            "headline": [
+                {"claim": "C13", "quantity": f"support estimate, uniform law on N={cfg['uniform'][-2]} atoms",
+                 "ours": val[f"uniform N={cfg['uniform'][-2]}"]["fit"], "ours_spread": None,
+                 "published": None, "source": f"exact: N = {cfg['uniform'][-2]} by construction",
+                 "setting_difference": f"{cfg['trials']} trials per batch size, 8 sizes"},
+                {"claim": "C13", "quantity": f"support estimate, collapsed G ({cfg['bank']} latent codes)",
+                 "ours": banked["fit"], "ours_spread": None, "published": None,
+                 "source": f"exact: at most {cfg['bank']} distinct images by construction",
+                 "setting_difference": setting},
+                {"claim": "C13", "quantity": "support estimate, trained DCGAN on MNIST", "ours": healthy["fit"],
+                 "ours_spread": None, "published": None, "source": paper, "setting_difference": setting},
+                {"claim": "C13", "quantity": "support estimate, MNIST test set (10000 images, near-duplicates)",
+                 "ours": real["fit"], "ours_spread": None, "published": None, "source": "real-data reference",
+                 "setting_difference": setting}]}
+    checks = {
+        "uniform_support_fit_within_20_percent": all(abs(r["fit"] / r["support"] - 1) <= FIT_TOL for r in uniform),
+        "paper_half_rule_within_factor_3": all(1 / HALF_FACTOR <= r["half"] / r["support"] <= HALF_FACTOR
+                                               for r in uniform),
+        "batch_at_half_grows_as_sqrt_support": abs(slope - 1.0) <= 0.1,
+        "nonuniform_estimate_is_collision_support": abs(heavy["fit"] / heavy["collision_support"] - 1) <= HEAVY_TOL,
+        "nonuniform_estimate_far_below_atom_count": heavy["fit"] < HEAVY_BELOW * heavy["support"],
+        "collapsed_generator_support_near_k": BANK_RANGE[0] <= banked["fit"] / cfg["bank"] <= BANK_RANGE[1],
+        "healthy_generator_support_above_10x_collapsed": healthy["fit"] > 10 * banked["fit"],
+    }
+    config = dict(cfg, seed=seed, preset="dcgan", scale_name=scale, device=study.describe_device(device))
+    return study.Result(config=config, data=data, checks=checks)
+
+
+def _fmt(n: float) -> str:
+    if math.isinf(n):
+        return "above max s^2 (no duplicates)"
+    return "below min s^2 (duplicates at every s)" if math.isnan(n) else f"{n:,.0f}"
+
+
+def plot(result: study.Result):
+    """Validation curves and estimates; generator curves; the closest pairs of each source for a human to judge."""
+    d, cfg = result.data, result.config
+    fig = plt.figure(figsize=(17, 10))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1.1, 1], hspace=0.35, wspace=0.25)
+    ax = fig.add_subplot(grid[0, 0])
+    for i, (name, r) in enumerate(d["validation"].items()):
+        s = np.asarray(r["sizes"], dtype=float)
+        line, = ax.plot(s, r["probs"], "o", ms=4, color=f"C{i}", label=f"{name} (fit {_fmt(r['fit'])})")
+        ss = np.geomspace(s.min(), s.max(), 100)
+        if np.isfinite(r["fit"]):
+            ax.plot(ss, -np.expm1(-ss * (ss - 1) / (2 * r["fit"])), "-", lw=1, color=line.get_color())
+    ax.axhline(0.5, color="k", ls=":", lw=1)
+    ax.set_xscale("log"), ax.set_xlabel("batch size s"), ax.set_ylabel("P(batch holds a duplicate)")
+    ax.set_title("known supports: points measured,\nlines 1 - exp(-s(s-1)/2N) at the fitted N")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[0, 1])
+    val = d["validation"]
+    uni = [r for k, r in val.items() if k.startswith("uniform")]
+    true = np.array([r["support"] for r in uni], dtype=float)
+    ax.loglog(true, [r["fit"] for r in uni], "o", label="uniform: fit")
+    ax.loglog(true, [r["half"] for r in uni], "s", mfc="none", label="uniform: paper's rule s^2 at P >= 1/2")
+    heavy = val["half mass on few atoms"]
+    ax.loglog([heavy["support"]], [heavy["fit"]], "r^", ms=9, label="non-uniform, vs its atom count")
+    ax.loglog([heavy["collision_support"]], [heavy["fit"]], "r*", ms=11, label="non-uniform, vs 1/sum p^2")
+    lim = [min(true.min(), heavy["fit"]) / 2, max(true.max(), heavy["support"]) * 2]
+    ax.loglog(lim, lim, "k--", lw=1, label="estimate = truth")
+    ax.set_xlabel("true support N"), ax.set_ylabel("estimated support")
+    ax.set_title(f"estimate vs truth (log-log slope {d['log_log_slope']:.3f})")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[0, 2])
+    gens = d["generators"]["sources"]
+    for i, (name, r) in enumerate(gens.items()):
+        s = np.asarray(r["sizes"], dtype=float)
+        line, = ax.plot(s, r["probs"], "o-", ms=4, color=f"C{i}", label=f"{name}: {_fmt(r['fit'])}")
+    ax.axhline(0.5, color="k", ls=":", lw=1)
+    ax.set_xscale("log"), ax.set_xlabel("batch size s"), ax.set_ylabel("P(batch holds a near-duplicate)")
+    ax.set_xticks(s, [str(int(v)) for v in s], minor=False)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_title(f"generators (DCGAN FID {d['generators']['fid']:.1f}, MNIST-classifier features)\n"
+                 f"duplicate: feature distance < {next(iter(gens.values()))['threshold']:.2f}")
+    ax.legend(fontsize=7, loc="upper left")
+    for j, (name, r) in enumerate(gens.items()):
+        ax = fig.add_subplot(grid[1, j])
+        dist = ", ".join(f"{v:.2f}" for v in r["pair_distances"][:4])
+        plots.show_grid(ax, plots.pair_grid(_unpack(r["pairs"])),
+                        f"{name}: closest pairs in a batch of {max(r['sizes'])}\n(columns; distances {dist}, ...)")
+    fig.suptitle(f"C13 birthday-paradox support test (Arora, Risteski, Zhang 2018): {cfg['scale_name']} scale, "
+                 f"{cfg['device']}" + (" — not the paper's full run" if cfg["scale_name"] != "full" else ""),
+                 fontsize=13)
+    return fig
+
+
+def main(argv=None) -> dict:
+    return study.main("birthday_support", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="quick")
+
+
+if __name__ == "__main__":
+    main()
