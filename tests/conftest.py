@@ -14,6 +14,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from sandbox import data
+
 # `ci` is derandomised so CI runs are reproducible; `dev` explores fresh examples each run.
 settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow], print_blob=True)
@@ -29,3 +31,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def root():
+    """The data root holding mnist/ ($SANDBOX_DATA, else ../shared/data); tests that take it skip without MNIST."""
+    found = data.data_dir()
+    if not ((found / "mnist").is_dir() and any((found / "mnist").glob("t10k-images-idx3-ubyte*"))):
+        pytest.skip(f"no MNIST data under {found}: set SANDBOX_DATA to a folder whose mnist/ holds the four IDX files")
+    return found
+
+
+@pytest.fixture(scope="session")
+def test_split(root):
+    """The MNIST test images in [-1, 1] and their labels."""
+    images, labels = data.load_mnist("test", root)
+    return data.to_unit(images), labels

@@ -12,27 +12,9 @@ import torch
 
 from sandbox import data
 
-REPO = Path(__file__).resolve().parent.parent
 # From the MNIST README in the shared data folder (LeCun, Cortes, Burges).
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-def _mnist_root():
-    """The configured data root if it holds MNIST, else the project's sibling ../shared/data, else None."""
-    for root in (data.data_dir(), REPO.parent / "shared" / "data"):
-        if (root / "mnist").is_dir() and any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    return None
-
-
-@pytest.fixture(scope="module")
-def root():
-    found = _mnist_root()
-    if found is None:
-        pytest.skip(f"no MNIST data: neither $SANDBOX_DATA ({data.data_dir()}) nor ../shared/data has mnist/; "
-                    f"set SANDBOX_DATA to a folder whose mnist/ holds the four IDX files")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ the 1000 modes, the birthday test sees no duplicates in real data and recovers t
 generator, and the memorisation check finds copied training images."""
 import math
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,30 +12,6 @@ from sandbox import data, evaluate
 from sandbox.classifier import probabilities
 from sandbox.metrics import classifier_score, feature_stats, frechet_reference
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _mnist_root():
-    """The configured data root if it holds MNIST, else the project's sibling ../shared/data, else None."""
-    for root in (data.data_dir(), REPO.parent / "shared" / "data"):
-        if (root / "mnist").is_dir() and any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    return None
-
-
-@pytest.fixture(scope="module")
-def root():
-    found = _mnist_root()
-    if found is None:
-        pytest.skip(f"no MNIST data: neither $SANDBOX_DATA ({data.data_dir()}) nor ../shared/data has mnist/; "
-                    f"set SANDBOX_DATA to a folder whose mnist/ holds the four IDX files")
-    return found
-
-
-@pytest.fixture(scope="module")
-def test_split(root):
-    images, labels = data.load_mnist("test", root)
-    return data.to_unit(images), labels
 
 
 @pytest.fixture(scope="module")
