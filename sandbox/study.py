@@ -62,12 +62,15 @@ def describe_device(device: torch.device) -> str:
 
 
 def code_version() -> str:
-    """The git commit of the code that made a figure, with '+dirty' for uncommitted changes."""
+    """The git commit of the code that made a figure, with '+dirty' for uncommitted changes to the code.
+
+    Changes under figures/ (the outputs themselves, e.g. other studies being regenerated) do not count.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)figures"], cwd=REPO, capture_output=True, text=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
