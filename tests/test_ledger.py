@@ -11,7 +11,7 @@ CLAIMS = """| id | claim | source | evidence wanted |
 """
 
 
-def write_tree(tmp_path, checks, scale="full"):
+def write_tree(tmp_path, checks, scale="full", exist_ok=False):
     (tmp_path / "CLAIMS.md").write_text(CLAIMS)
     tests = tmp_path / "tests"
     tests.mkdir()
@@ -19,7 +19,7 @@ def write_tree(tmp_path, checks, scale="full"):
         "def test_c1_symbolic():\n    assert symbolic.check()\n\n"
         "def test_c1_numeric():\n    assert 1\n\ndef helper_c7():\n    pass\n")
     figures = tmp_path / "figures"
-    figures.mkdir()
+    figures.mkdir(exist_ok=exist_ok)
     rec = {"study": "optimal_discriminator", "claims": ["C1"], "scale": scale, "device": "cpu", "checks": checks,
            "data": {"headline": [{"claim": "C1", "quantity": "max |D - D*|", "ours": 0.0123, "ours_spread": None,
                                   "published": None}]}}
@@ -65,3 +65,13 @@ def test_real_ledger_covers_all_21_claims_and_every_study_has_a_level():
 
 def test_committed_ledger_is_current():
     assert ledger.main(["--check"]) == 0, "run: python3 -m sandbox.ledger"
+
+
+def test_failed_extra_evidence_is_a_caveat_not_a_downgrade(tmp_path):
+    extra = {"study": "dynamics_at_scale", "claims": ["C1"], "scale": "quick", "device": "cpu",
+             "checks": {"ema_helps": False}, "data": {}}
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "dynamics_at_scale.json").write_text(json.dumps(extra))
+    text = write_tree(tmp_path, {"d_close_to_dstar": True}, exist_ok=True)
+    assert row(text, "C1") == "| [C1](#c1) | D* = p/(p+q). | S P T | 1 | 1 | 1 | 1 (extra) | supported |"
+    assert "dynamics_at_scale (extra evidence): failed checks ema_helps (quick scale)" in text
