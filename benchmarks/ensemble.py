@@ -41,7 +41,7 @@ def bench(size: str, members: int, steps: int) -> dict:
     t1 = time.perf_counter()
     run_steps(ens, steps)
     t2 = time.perf_counter()
-    setup_seq, steps_seq, diff_init, diff = 0.0, 0.0, 0.0, 0.0
+    setup_seq, steps_seq, diff = 0.0, 0.0, 0.0
     for k in range(members):
         t3 = time.perf_counter()
         run = make_run(member_config(cfg, k))

@@ -46,6 +46,16 @@ def data_dir(flag: Union[str, os.PathLike, None] = None) -> Path:
 _data_root = data_dir  # the loaders take a `data_dir` argument that shadows the function
 
 
+def mnist_root(flag: Union[str, os.PathLike, None] = None) -> Path:
+    """data_dir(flag) if its mnist/ holds the IDX files, else the project's sibling ../shared/data (the layout CI
+    uses), else data_dir(flag), whose loaders then say what is missing and how to fetch it."""
+    here = data_dir(flag)
+    for root in (here, Path(__file__).resolve().parent.parent.parent / "shared" / "data"):
+        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
+            return root
+    return here
+
+
 def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
     """IDX -> array: magic 0x00 0x00 dtype ndim, then ndim big-endian int32 dims, then the data (LeCun et al. 1998)."""
     if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in _IDX_DTYPES:

@@ -25,7 +25,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from sandbox import trainlog as tl
 from sandbox.config import Config, config_dict, z_size
-from sandbox.dynamics import Game, average_init, average_update, ema_beta, make_rule
+from sandbox.dynamics import Game, average_init, ema_beta, make_rule
 from sandbox.nets import param_count
 from sandbox.objectives import get_objective
 from sandbox.penalties import make_penalty

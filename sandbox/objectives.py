@@ -7,7 +7,6 @@ independent games; discrete studies weight by p and q. Stable forms only:
 """
 from typing import Callable, NamedTuple, Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

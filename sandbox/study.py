@@ -7,10 +7,12 @@ smaller scale refuses to overwrite a committed figure made at a larger one unles
 Grid studies also define points/run_point and can be spread over machines with --shard i/n, then merged.
 """
 import argparse
+import base64
 import json
 import math
 import os
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
@@ -96,6 +98,18 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     return x
+
+
+def pack_images(images: torch.Tensor) -> dict:
+    """Images in [-1, 1] as zlib-compressed uint8 in base64, so a JSON record can hold a small sample grid."""
+    u8 = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    return {"shape": list(u8.shape), "b64": base64.b64encode(zlib.compress(u8.tobytes(), 9)).decode("ascii")}
+
+
+def unpack_images(packed: dict) -> torch.Tensor:
+    """The inverse of pack_images, to 1/255 of the original values."""
+    raw = np.frombuffer(zlib.decompress(base64.b64decode(packed["b64"])), dtype=np.uint8)
+    return torch.from_numpy(raw.reshape(packed["shape"]).astype(np.float32)) / 127.5 - 1.0
 
 
 def parse_shard(spec: Optional[str]) -> Optional[tuple]:

@@ -9,7 +9,6 @@ losses are the trainer's own meter (`sandbox.trainlog.meter_read`).
 """
 import math
 import time
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -19,17 +18,11 @@ from sandbox import evaluate as ev
 from sandbox import study
 from sandbox import trainlog as tl
 from sandbox.config import Config, make_config
-from sandbox.data import data_dir
+from sandbox.data import mnist_root
 from sandbox.penalties import grad_norm
 from sandbox.train import Run, make_run, run_steps
 
 
-def mnist_root() -> Path:
-    """$SANDBOX_DATA (or ./data) if it holds MNIST, else the project's sibling ../shared/data (as .ci/run sets it)."""
-    for root in (data_dir(), study.REPO.parent / "shared" / "data"):
-        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    return data_dir()   # the loader then says what is missing and how to fetch it
 
 
 def mnist_config(*layers: dict, device="cpu") -> Config:

@@ -18,10 +18,7 @@ could not be checked with this project's search tool, so no published number is 
 Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: a width-1/4 DCGAN, 800 G steps,
 20 trials per batch size), full (DCGAN at width 1, batch 128, 10000 G steps; larger batches, 50 trials; a GPU).
 """
-import base64
 import math
-import zlib
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,7 +27,7 @@ import torch
 from sandbox import config as C
 from sandbox import evaluate as ev
 from sandbox import plots, study
-from sandbox.data import data_dir, load_mnist, to_unit
+from sandbox.data import load_mnist, mnist_root, to_unit
 from sandbox.support import birthday_support_estimate, duplicate_probability
 from sandbox.train import make_run, run_steps
 
@@ -58,24 +55,10 @@ BANK_RANGE = (0.5, 1.5)  # collapsed G: estimate within [K/2, 1.5 K]; near-dupli
 N_PAIRS = 8
 
 
-def mnist_root() -> Path:
-    """$SANDBOX_DATA (or ./data) if it holds MNIST, else the project's sibling ../shared/data (as .ci/run sets it)."""
-    for root in (data_dir(), study.REPO.parent / "shared" / "data"):
-        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    return data_dir()   # the loaders then say what is missing and how to fetch it
 
 
-def _pack(images: torch.Tensor) -> dict:
-    """Images in [-1, 1] as zlib-compressed uint8 bytes in base64, so the JSON record stays small."""
-    u8 = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    return {"shape": list(u8.shape), "b64": base64.b64encode(zlib.compress(u8.tobytes(), 9)).decode("ascii")}
 
 
-def _unpack(packed: dict) -> torch.Tensor:
-    """The inverse of _pack, to 1/255 of the original values."""
-    raw = np.frombuffer(zlib.decompress(base64.b64decode(packed["b64"])), dtype=np.uint8)
-    return torch.from_numpy(raw.reshape(packed["shape"]).astype(np.float32)) / 127.5 - 1.0
 
 
 def categorical_sampler(probs: torch.Tensor):
@@ -167,7 +150,7 @@ def generators(cfg: dict, seed: int, device) -> dict:
         r = ev.birthday_test(fn, cfg["sizes"], cfg["gen_trials"], seed=seed, data_dir=root, device=device,
                              n_pairs=N_PAIRS)
         out[name] = dict(sizes=r.curve.sizes, probs=r.curve.probs, threshold=r.threshold, note=r.note,
-                         pair_distances=r.pairs.distances, pairs=_pack(r.pair_images),
+                         pair_distances=r.pairs.distances, pairs=study.pack_images(r.pair_images),
                          **_estimates(r.curve.sizes, r.curve.probs))
     return {"sources": out, "fid": fid, "bank": cfg["bank"]}
 
@@ -269,7 +252,7 @@ def plot(result: study.Result):
     for j, (name, r) in enumerate(gens.items()):
         ax = fig.add_subplot(grid[1, j])
         dist = ", ".join(f"{v:.2f}" for v in r["pair_distances"][:4])
-        plots.show_grid(ax, plots.pair_grid(_unpack(r["pairs"])),
+        plots.show_grid(ax, plots.pair_grid(study.unpack_images(r["pairs"])),
                         f"{name}: closest pairs in a batch of {max(r['sizes'])}\n(columns; distances {dist}, ...)")
     fig.suptitle(f"C13 birthday-paradox support test (Arora, Risteski, Zhang 2018): {cfg['scale_name']} scale, "
                  f"{cfg['device']}" + (" — not the paper's full run" if cfg["scale_name"] != "full" else ""),

@@ -199,7 +199,7 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
 
 def plot(result: study.Result):
     """One panel per round (D over the circle, G's samples, D's argmax) and G's mode index against round."""
-    d, cfg = result.data, result.config
+    d = result.data
     n = len(d["rounds"])
     cols = min(4, n)
     rows = math.ceil(n / cols)

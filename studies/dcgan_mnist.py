@@ -14,9 +14,6 @@ Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: wi
 steps), full (the paper's nets at width 1 and batch 128 for 10000 G steps, about 21 epochs, 3 seeds; a GPU).
 A grid over seeds: `--shard i/n` spreads them.
 """
-import base64
-import zlib
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,7 +22,7 @@ import torch
 from sandbox import config as C
 from sandbox import evaluate as ev
 from sandbox import plots, study
-from sandbox.data import data_dir, load_mnist, to_unit
+from sandbox.data import load_mnist, mnist_root, to_unit
 from sandbox.train import make_run, run_steps
 
 CLAIM = ("A DCGAN trained on MNIST makes digits whose FID (MNIST-classifier features) falls over training, which "
@@ -56,12 +53,6 @@ JUMP_MAX = 3.0           # interpolation: largest frame-to-frame step / mean ste
 N_FRAMES = 10
 
 
-def mnist_root() -> Path:
-    """$SANDBOX_DATA (or ./data) if it holds MNIST, else the project's sibling ../shared/data (as .ci/run sets it)."""
-    for root in (data_dir(), study.REPO.parent / "shared" / "data"):
-        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    return data_dir()   # the loaders then say what is missing and how to fetch it
 
 
 def points(scale: str) -> list:
@@ -69,16 +60,8 @@ def points(scale: str) -> list:
     return [f"seed={k}" for k in range(SCALES[scale]["seeds"])]
 
 
-def _pack(images: torch.Tensor) -> dict:
-    """Images in [-1, 1] as zlib-compressed uint8 bytes in base64, so the JSON record stays small."""
-    u8 = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    return {"shape": list(u8.shape), "b64": base64.b64encode(zlib.compress(u8.tobytes(), 9)).decode("ascii")}
 
 
-def _unpack(packed: dict) -> torch.Tensor:
-    """The inverse of _pack, to 1/255 of the original values."""
-    raw = np.frombuffer(zlib.decompress(base64.b64decode(packed["b64"])), dtype=np.uint8)
-    return torch.from_numpy(raw.reshape(packed["shape"]).astype(np.float32)) / 127.5 - 1.0
 
 
 def sampler(G: torch.nn.Module, z_dim: int, chunk: int = 500):
@@ -157,9 +140,9 @@ def run_point(point: str, scale: str, seed: int, device) -> dict:
             "nn_feature_real_median": float(mem_real.feature.distances[:, 0].median()),
             "copy_radius": copy_radius, "copy_fraction": float((d_fake < copy_radius).double().mean()),
             "interp_jump": _interp_jumps(frames),
-            "images": {"samples": _pack(fake[:64]), "interp": _pack(frames[:4]),
-                       "nn_query": _pack(fake[:8]), "nn_pixel": _pack(mem_fake.pixel_images[:8]),
-                       "nn_feature": _pack(mem_fake.feature_images[:8])}}
+            "images": {"samples": study.pack_images(fake[:64]), "interp": study.pack_images(frames[:4]),
+                       "nn_query": study.pack_images(fake[:8]), "nn_pixel": study.pack_images(mem_fake.pixel_images[:8]),
+                       "nn_feature": study.pack_images(mem_fake.feature_images[:8])}}
 
 
 def _real_reference(scale: str, seed: int, device) -> dict:
@@ -228,7 +211,7 @@ def plot(result: study.Result):
     """Samples, interpolations, nearest neighbours; FID over training; metrics beside real data; NN distances."""
     d, cfg = result.data, result.config
     first = next(iter(d["runs"].values()))
-    imgs = {k: _unpack(v) for k, v in first["images"].items()}
+    imgs = {k: study.unpack_images(v) for k, v in first["images"].items()}
     fig = plt.figure(figsize=(17, 10.5))
     grid = fig.add_gridspec(2, 3, height_ratios=[1.15, 1], hspace=0.3, wspace=0.22)
     plots.sample_grid(fig.add_subplot(grid[0, 0]), imgs["samples"], nrow=8,

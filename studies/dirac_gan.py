@@ -24,7 +24,6 @@ from typing import NamedTuple, Optional
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-import torch
 
 from sandbox import study
 from sandbox import symbolic_games as sg

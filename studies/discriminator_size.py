@@ -24,7 +24,6 @@ quarter-width DCGAN with 3 seeds: far too short for the 2-D or Stacked MNIST ord
 """
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -150,18 +149,12 @@ def _mix_point(p: dict, cfg: dict, seed: int) -> dict:
     return dict(stats, params_D=param_count(run.D), params_G=param_count(run.G))
 
 
-def data_root() -> Path:
-    """$SANDBOX_DATA (or ./data) if it holds mnist/, else ../shared/data, the checkout's shared data folder."""
-    for root in (sdata.data_dir(), study.REPO.parent / "shared" / "data"):
-        if (Path(root) / "mnist").is_dir():
-            return Path(root)
-    return sdata.data_dir()   # load_mnist then raises a FileNotFoundError that says what to do
 
 
 def _smnist_point(p: dict, cfg: dict, seed: int, device) -> dict:
     """A Stacked MNIST DCGAN with D at `ratio` x G's width: modes of 1000, reverse KL, birthday support."""
     device = study.pick_device("auto" if device is None else str(device))
-    root = data_root()
+    root = sdata.mnist_root()
     keys = ("g_width", "steps", "batch", "lr_g", "lr_d", "betas", "z_dim")
     run = make_run(make_config(dict({k: cfg[k] for k in keys}, data="stacked_mnist", net="dcgan",
                                     d_width=cfg["g_width"] * p["ratio"], seed=1000 * seed + int(p["seed"]),

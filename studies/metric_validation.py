@@ -17,7 +17,6 @@ thresholds.
 """
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -62,13 +61,6 @@ FAR = 100.0                  # noise/one-class FID must exceed the train-vs-test
 POWER_AT_MAX = 0.95
 
 
-def _data_root() -> Path:
-    """$SANDBOX_DATA (or ./data) if it holds MNIST, else the project's sibling ../shared/data."""
-    for root in (data.data_dir(), study.REPO.parent / "shared" / "data"):
-        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
-            return root
-    raise SystemExit(f"no MNIST under {data.data_dir()}/mnist: set SANDBOX_DATA to a folder whose mnist/ holds "
-                     f"the four IDX files")
 
 
 def _split(split: str, n: int, seed: int, root, device):
@@ -223,7 +215,7 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     device = torch.device("cpu") if device is None else device
     cfg = dict(SCALES[scale], seed=seed, alpha=ALPHA, one_class=ONE_CLASS, supports=SUPPORTS, kid_subset=KID_SUBSET,
                pixel_noise=PIXEL_NOISE, score_band=SCORE_BAND, factor=FACTOR, far=FAR, power_at_max=POWER_AT_MAX)
-    root = _data_root()
+    root = data.mnist_root()
     # wall seconds, and CPU seconds of this process (the honest cost on a shared machine)
     seconds, cpu, clock, cpu0 = {}, {}, time.perf_counter(), time.process_time()
     img, x_test, f_test = image_metrics(cfg, seed, root, device)

@@ -176,7 +176,7 @@ COLOURS = {"wgan": "tab:red", "wgan-gp": "tab:blue", "r1": "tab:green"}
 
 def plot(result: study.Result):
     """FID against G steps per arm; WGAN's -critic loss beside its FID; the two critics' weight histograms."""
-    data, cfg = result.data, result.config
+    data = result.data
     runs, summary = data["runs"], data["summary"]
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     ax = axes[0, 0]

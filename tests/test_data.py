@@ -3,7 +3,6 @@ import gzip
 import hashlib
 import itertools
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +309,13 @@ def test_batches_on_cuda_need_a_cuda_generator():
     a = data.sample_batch(x, 8, g)
     g.set_state(state)
     assert a.device.type == "cuda" and torch.equal(a, data.sample_batch(x, 8, g))
+
+
+def test_mnist_root_prefers_the_configured_folder_then_the_shared_sibling(tmp_path, monkeypatch):
+    monkeypatch.setenv("SANDBOX_DATA", str(tmp_path))          # no mnist/ here
+    shared = Path(data.__file__).resolve().parent.parent.parent / "shared" / "data"
+    expected = shared if any((shared / "mnist").glob("t10k-images-idx3-ubyte*")) else tmp_path
+    assert data.mnist_root() == expected
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"")
+    assert data.mnist_root() == tmp_path

@@ -9,7 +9,7 @@ import scipy.linalg
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.spatial.distance import cdist, pdist, squareform
+from scipy.spatial.distance import cdist, pdist
 
 from sandbox import metrics, support
 from sandbox.divergences import mmd2

@@ -223,14 +223,6 @@ def _derived_conjugate(name):
     return S.conjugate(S.f_functions()[name], S.u, S.t)
 
 
-@given(seed=st.integers(0, 2**32 - 1))
-def test_c1_sympy_d_star_matches_divergences_optimal_discriminator(seed):
-    p, q = distributions(seed)
-    d_star = sp.lambdify((S.p, S.q), S.optimal_discriminator().d_star, "numpy")(p, q)
-    assert_allclose(divergences.optimal_discriminator(p, q), d_star, rtol=1e-12, atol=0)
-    assert_allclose(divergences.optimal_logit(p, q), np.log(d_star / (1 - d_star)), rtol=1e-9, atol=1e-12)
-
-
 # ------------------------------------------------------------------ C20
 def test_c20_sympy_lambda_bound_decomposition():
     dec = S.lambda_divergence_decomposition()
