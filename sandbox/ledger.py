@@ -33,10 +33,6 @@ LEVELS = {
 # Why a wanted kind of evidence is missing, where it is missing on purpose or for a reason outside the code.
 NOT_YET = {
     ("C5", "X"): "optional in CLAIMS.md (VAE vs GAN at image scale); not built yet: the toy fits carry the claim",
-    ("C10", "T"): "no 2-D WGAN/WGAN-GP study yet; the Dirac-GAN (dirac_gan) covers clipping and GP at toy scale",
-    ("C17", "T"): "no two_sample study yet; the calibration and power are property tests (sandbox.twosample)",
-    ("C18", "T"): "no BiGAN/ALI study yet: needs an encoder player in sandbox.nets, not built",
-    ("C19", "T"): "no distinguishing_power study yet (Bai, Ma, Risteski 2019 invertible generators), not built",
 }
 
 
