@@ -118,7 +118,7 @@ def params(state: dict) -> dict:
 def test_two_ranks_end_with_bitwise_identical_parameters(two_ranks):
     out, results = two_ranks
     assert [r["rc"] for r in results] == [0, 0]
-    rank0, rank1 = (params(torch.load(out / f"rank{r}.pt")) for r in range(2))
+    rank0, rank1 = (params(torch.load(out / f"rank{r}.pt", weights_only=True)) for r in range(2))
     assert list(rank0) == list(rank1)
     for k in rank0:
         assert torch.equal(rank0[k], rank1[k]), k
@@ -129,7 +129,7 @@ def test_two_ranks_end_with_bitwise_identical_parameters(two_ranks):
 
 def test_two_ranks_equal_one_process_with_the_same_global_batch(two_ranks, one_rank):
     out, _ = two_ranks
-    two, one = params(torch.load(out / "rank0.pt")), params(load_checkpoint(one_rank))
+    two, one = params(torch.load(out / "rank0.pt", weights_only=True)), params(load_checkpoint(one_rank))
     start = params({p: m.state_dict() for p, m in zip("GD", make_run(C.make_config(ARGS))[2:4])})
     for k in one:
         assert_close(two[k], one[k], **TOL)
@@ -143,7 +143,7 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(two_ranks, one_r
 ])
 def test_controls_the_bugs_the_tolerance_guards_against_miss_by_far_more(two_ranks, bug, overrides):
     out, _ = two_ranks
-    two = params(torch.load(out / "rank0.pt"))
+    two = params(torch.load(out / "rank0.pt", weights_only=True))
     run = make_run(C.make_config({**ARGS, **overrides}))
     run_steps(run, ARGS["steps"])
     wrong = params({"G": run.G.state_dict(), "D": run.D.state_dict()})
