@@ -29,7 +29,7 @@ from sandbox.dynamics import Game, average_init, ema_beta, make_rule
 from sandbox.nets import param_count
 from sandbox.objectives import get_objective
 from sandbox.penalties import make_penalty
-from sandbox.train import cpu_threads, pick_device, rule_options, run_steps
+from sandbox.train import cpu_threads, pick_device, rule_options, run_steps, stream_generators
 from sandbox.trainparts import Source, build_data, build_players, build_steps, dtype_of, make_optimiser, use_amp
 
 BATCHED_PENALTIES = ("r1", "r2")   # draw no random numbers: one call on all members' samples equals K calls
@@ -175,8 +175,7 @@ def make_ensemble(cfg: Config) -> Ensemble:
     """The K members of cfg as one batched model; member k starts where make_run(member_config(cfg, k)) starts."""
     device = pick_device(cfg.device)
     G, D, theta, psi = stacked_players(cfg, device)
-    gens = [{"data": torch.Generator(device).manual_seed(cfg.seed + k + 1),
-             "noise": torch.Generator(device).manual_seed(cfg.seed + k + 2)} for k in range(cfg.ensemble)]
+    gens = [stream_generators(cfg.seed + k, device) for k in range(cfg.ensemble)]
     source, meter, clock = build_data(cfg, device), member_meter(cfg.ensemble, device), {"d_steps": 0}
     game = ensemble_game(cfg, G, D, theta, psi, source, gens, clock, meter, device)
     opt_g = make_optimiser(cfg, list(theta.values()), cfg.lr_g, device)

@@ -71,6 +71,12 @@ def rule_options(cfg: Config) -> dict:
     return dict(consensus=cfg.consensus)
 
 
+def stream_generators(seed: int, device: torch.device) -> dict:
+    """The run's random streams: 'data' seeded seed + 1 and 'noise' seed + 2 (init uses seed, sample plots seed + 3)."""
+    return {"data": torch.Generator(device).manual_seed(seed + 1),
+            "noise": torch.Generator(device).manual_seed(seed + 2)}
+
+
 def make_run(cfg: Config) -> Run:
     """Build data, players, game, steps, rule and EMA for cfg, seeded from cfg.seed (init seed, +1 data, +2 noise).
 
@@ -88,8 +94,7 @@ def make_run(cfg: Config) -> Run:
         torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick the fastest kernels once
     G, D = build_players(cfg, device, torch.Generator().manual_seed(cfg.seed))
     sd.broadcast_([G, D])   # data parallel: every rank starts from rank 0's weights
-    gens = {"data": torch.Generator(device).manual_seed(cfg.seed + 1),
-            "noise": torch.Generator(device).manual_seed(cfg.seed + 2)}
+    gens = stream_generators(cfg.seed, device)
     source = build_data(cfg, device)
     meter = tl.meter(device)
     clock = {"d_steps": 0}
