@@ -16,15 +16,20 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: setup test figures bench ledger
 setup: $(VENV)/.installed
 
+# The architecture and the style are checked with the tests: import-linter's layer contracts (pyproject.toml), then
+# ruff's lint and format check, then pytest.
 test: $(VENV)/.installed
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --hypothesis-profile=ci -q
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m studies
-	$(BIN)/python -m sandbox.ledger
+	$(BIN)/python -m sandbox.reporting.ledger
 
 ledger: $(VENV)/.installed
-	$(BIN)/python -m sandbox.ledger
+	$(BIN)/python -m sandbox.reporting.ledger
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks

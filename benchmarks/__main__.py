@@ -1,4 +1,5 @@
 """Run every benchmark in turn: python3 -m benchmarks (each is also runnable as python3 -m benchmarks.NAME)."""
+
 import importlib
 import pkgutil
 import sys

@@ -8,13 +8,14 @@ processes) over a Dataset whose __getitem__ turns one uint8 image into a float t
 ToTensor + Normalize((0.5,), (0.5,)) do (torchvision is not needed); the batch copied to the device each step;
 D ends in a sigmoid and both losses are BCELoss; plain Adam; the G step reuses the D step's fakes; and
 .item() of errD, errG, D(x), D(G(z)) twice, a host sync every step.
-fast: `sandbox.train.make_run` + `run_steps`: MNIST as a uint8 tensor on the device, batches drawn there,
+fast: `sandbox.trainer.loop.make_run` + `run_steps`: MNIST as a uint8 tensor on the device, batches drawn there,
 softplus losses, no host sync inside the loop; on CUDA also bf16 autocast, channels_last and fused Adam.
 It draws fresh latents for G's step (one extra G forward per step, the alternating rule of sandbox.dynamics).
 Both build G and D with `sandbox.nets.make_nets("dcgan", ...)` at the same width, the DCGAN optimiser
 (Adam, lr 2e-4, betas (0.5, 0.999)), and count real images per second (batch x D steps / s) after warm-up.
 Target on a GPU at batch 64: fast >= 5x reference. Rounds alternate the two modes; the median is reported.
 """
+
 import argparse
 import json
 import statistics
@@ -25,10 +26,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sandbox.config import make_config
 from sandbox.data import load_mnist
 from sandbox.nets import make_nets
-from sandbox.train import make_run, pick_device, run_steps
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run, pick_device, run_steps
 
 TARGET = 5.0
 LR, BETAS, Z_DIM = 2e-4, (0.5, 0.999), 100
@@ -57,12 +58,22 @@ def reference(device: torch.device, batch: int, width: float, workers: int, data
     """The classic example's loop as a generator function: each next() runs one D step and one G step."""
     images, labels = load_mnist("train", data_dir)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True   # the example sets it too (and make_run does)
-    loader = DataLoader(MNISTPerSample(images, labels), batch_size=batch, shuffle=True, num_workers=workers,
-                        drop_last=True, persistent_workers=workers > 0,
-                        generator=torch.Generator().manual_seed(seed))
-    G, D = make_nets("dcgan", dict(z_dim=Z_DIM, channels=1, width=width), dict(channels=1, width=width),
-                     torch.Generator().manual_seed(seed))
+        torch.backends.cudnn.benchmark = True  # the example sets it too (and make_run does)
+    loader = DataLoader(
+        MNISTPerSample(images, labels),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    G, D = make_nets(
+        "dcgan",
+        dict(z_dim=Z_DIM, channels=1, width=width),
+        dict(channels=1, width=width),
+        torch.Generator().manual_seed(seed),
+    )
     G, D = G.to(device), nn.Sequential(D, nn.Sigmoid()).to(device)
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=LR, betas=BETAS) for m in (G, D))
     criterion = nn.BCELoss()
@@ -107,8 +118,19 @@ def time_reference(device, args) -> tuple:
 
 def time_fast(device, args) -> tuple:
     """(images/s, seconds) of args.steps trainer steps after args.warmup, one sync at the end."""
-    cfg = make_config(dict(data="mnist", net="dcgan", batch=args.batch, g_width=args.width, d_width=args.width,
-                           device=str(device), data_dir=args.data_dir or "", compile=args.compile, progress=False))
+    cfg = make_config(
+        dict(
+            data="mnist",
+            net="dcgan",
+            batch=args.batch,
+            g_width=args.width,
+            d_width=args.width,
+            device=str(device),
+            data_dir=args.data_dir or "",
+            compile=args.compile,
+            progress=False,
+        )
+    )
     run = make_run(cfg)
     run_steps(run, args.warmup)
     _sync(device)
@@ -143,16 +165,33 @@ def main(argv=None) -> dict:
         rates["fast"].append(time_fast(device, args)[0])
     ref, fast = statistics.median(rates["reference"]), statistics.median(rates["fast"])
     name = torch.cuda.get_device_name(device) if gpu else f"cpu ({torch.get_num_threads()} threads)"
-    results = {"device": name, "torch": torch.__version__, "batch": args.batch, "width": args.width,
-               "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "workers": args.workers,
-               "compile": args.compile, "images_per_s_reference": ref, "images_per_s_fast": fast,
-               "ratio": fast / ref, "rates": rates, "target": TARGET if gpu else None}
-    print(f"DCGAN on MNIST, batch {args.batch}, width {args.width:g}, {name}: {args.rounds} round(s) of "
-          f"{args.warmup} warm-up + {args.steps} timed steps per mode")
+    results = {
+        "device": name,
+        "torch": torch.__version__,
+        "batch": args.batch,
+        "width": args.width,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "rounds": args.rounds,
+        "workers": args.workers,
+        "compile": args.compile,
+        "images_per_s_reference": ref,
+        "images_per_s_fast": fast,
+        "ratio": fast / ref,
+        "rates": rates,
+        "target": TARGET if gpu else None,
+    }
+    print(
+        f"DCGAN on MNIST, batch {args.batch}, width {args.width:g}, {name}: {args.rounds} round(s) of "
+        f"{args.warmup} warm-up + {args.steps} timed steps per mode"
+    )
     print(f"{'mode':10s} {'images/s':>10s}")
     print(f"{'reference':10s} {ref:10.0f}\n{'fast':10s} {fast:10.0f}")
-    verdict = (f" (target >= {TARGET:g}x: {'met' if fast / ref >= TARGET else 'NOT met'})" if gpu
-               else " (the 5x target is for a GPU)")
+    verdict = (
+        f" (target >= {TARGET:g}x: {'met' if fast / ref >= TARGET else 'NOT met'})"
+        if gpu
+        else " (the 5x target is for a GPU)"
+    )
     print(f"ratio fast / reference: {fast / ref:.2f}x{verdict}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

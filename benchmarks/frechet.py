@@ -8,6 +8,7 @@ side is the widespread ||dmu||^2 + tr S1 + tr S2 - 2 Re tr sqrtm(S1 S2). sandbox
 the reference set's factor cached (`frechet_to_reference`, the per-evaluation cost during training).
 Target: at least 4x faster than scipy with a relative difference of at most 1e-6.
 """
+
 import argparse
 import json
 import time
@@ -18,7 +19,7 @@ import scipy
 import scipy.linalg
 import torch
 
-from sandbox.metrics import feature_stats, frechet_distance, frechet_reference, frechet_to_reference
+from sandbox.evaluation.metrics import feature_stats, frechet_distance, frechet_reference, frechet_to_reference
 
 
 def scipy_frechet(mu1, s1, mu2, s2) -> float:
@@ -29,7 +30,7 @@ def scipy_frechet(mu1, s1, mu2, s2) -> float:
 
 def gaussian_stats(dim: int, samples: int, g: torch.Generator):
     """Mean and covariance of `samples` draws of W z + b, z ~ N(0, I), W with N(0, 1/dim) entries."""
-    w = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim ** 0.5
+    w = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim**0.5
     b = torch.randn(dim, generator=g, dtype=torch.float64)
     x = torch.randn(samples, dim, generator=g, dtype=torch.float64) @ w.T + b
     return feature_stats(x)
@@ -64,14 +65,31 @@ def run(dim: int = 2048, samples: int = 4096, seed: int = 0, repeats: int = 1) -
     t_cached, v_cached = best_time(lambda: frechet_to_reference(ref, b.mu, b.sigma), repeats)
     rel = abs(v_ours - v_scipy) / abs(v_scipy)
     return {
-        "dim": dim, "samples": samples, "seed": seed, "repeats": repeats,
-        "torch": torch.__version__, "scipy": scipy.__version__, "torch_threads": torch.get_num_threads(),
-        "seconds": {"scipy_sqrtm": t_scipy, "frechet_distance": t_ours, "frechet_distance_eigh": t_eigh,
-                    "frechet_reference_setup": t_ref, "frechet_to_reference": t_cached},
-        "values": {"scipy_sqrtm": v_scipy, "frechet_distance": v_ours, "frechet_distance_eigh": v_eigh,
-                   "frechet_to_reference": v_cached},
-        "speedup": {"frechet_distance": t_scipy / t_ours, "frechet_distance_eigh": t_scipy / t_eigh,
-                    "frechet_to_reference": t_scipy / t_cached},
+        "dim": dim,
+        "samples": samples,
+        "seed": seed,
+        "repeats": repeats,
+        "torch": torch.__version__,
+        "scipy": scipy.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "seconds": {
+            "scipy_sqrtm": t_scipy,
+            "frechet_distance": t_ours,
+            "frechet_distance_eigh": t_eigh,
+            "frechet_reference_setup": t_ref,
+            "frechet_to_reference": t_cached,
+        },
+        "values": {
+            "scipy_sqrtm": v_scipy,
+            "frechet_distance": v_ours,
+            "frechet_distance_eigh": v_eigh,
+            "frechet_to_reference": v_cached,
+        },
+        "speedup": {
+            "frechet_distance": t_scipy / t_ours,
+            "frechet_distance_eigh": t_scipy / t_eigh,
+            "frechet_to_reference": t_scipy / t_cached,
+        },
         "relative_difference": rel,
         "relative_difference_cached": abs(v_cached - v_scipy) / abs(v_scipy),
         "relative_difference_eigh": abs(v_eigh - v_scipy) / abs(v_scipy),
@@ -82,18 +100,24 @@ def run(dim: int = 2048, samples: int = 4096, seed: int = 0, repeats: int = 1) -
 def table(res: dict) -> str:
     """A small text table of the run."""
     s, v, x = res["seconds"], res["values"], res["speedup"]
-    rows = [("scipy sqrtm(S1 S2)", s["scipy_sqrtm"], v["scipy_sqrtm"], 1.0),
-            ("frechet_distance", s["frechet_distance"], v["frechet_distance"], x["frechet_distance"]),
-            ("  method='eigh'", s["frechet_distance_eigh"], v["frechet_distance_eigh"], x["frechet_distance_eigh"]),
-            ("frechet_to_reference", s["frechet_to_reference"], v["frechet_to_reference"], x["frechet_to_reference"])]
-    lines = [f"Frechet distance, d = {res['dim']}, {res['samples']} samples, seed {res['seed']}, "
-             f"torch threads {res['torch_threads']}",
-             f"{'method':<22} {'seconds':>9} {'value':>22} {'speed-up':>9}"]
+    rows = [
+        ("scipy sqrtm(S1 S2)", s["scipy_sqrtm"], v["scipy_sqrtm"], 1.0),
+        ("frechet_distance", s["frechet_distance"], v["frechet_distance"], x["frechet_distance"]),
+        ("  method='eigh'", s["frechet_distance_eigh"], v["frechet_distance_eigh"], x["frechet_distance_eigh"]),
+        ("frechet_to_reference", s["frechet_to_reference"], v["frechet_to_reference"], x["frechet_to_reference"]),
+    ]
+    lines = [
+        f"Frechet distance, d = {res['dim']}, {res['samples']} samples, seed {res['seed']}, "
+        f"torch threads {res['torch_threads']}",
+        f"{'method':<22} {'seconds':>9} {'value':>22} {'speed-up':>9}",
+    ]
     lines += [f"{name:<22} {t:>9.3f} {val:>22.12f} {sp:>8.1f}x" for name, t, val, sp in rows]
-    lines += [f"(one-off frechet_reference setup: {s['frechet_reference_setup']:.3f} s)",
-              f"relative difference vs scipy: {res['relative_difference']:.2e} "
-              f"(cached: {res['relative_difference_cached']:.2e}, eigh: {res['relative_difference_eigh']:.2e})",
-              "checks: " + ", ".join(f"{k}={'PASS' if ok else 'FAIL'}" for k, ok in res["checks"].items())]
+    lines += [
+        f"(one-off frechet_reference setup: {s['frechet_reference_setup']:.3f} s)",
+        f"relative difference vs scipy: {res['relative_difference']:.2e} "
+        f"(cached: {res['relative_difference_cached']:.2e}, eigh: {res['relative_difference_eigh']:.2e})",
+        "checks: " + ", ".join(f"{k}={'PASS' if ok else 'FAIL'}" for k, ok in res["checks"].items()),
+    ]
     return "\n".join(lines)
 
 

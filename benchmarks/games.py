@@ -8,6 +8,7 @@ multiplications, so the two agree bitwise; the Dirac-GAN's softplus may differ i
 vectorised and scalar kernels, so its difference is reported instead. The loop is timed on `--loop-starts`
 starts and reported as game-updates per second (starts x steps / s), the measure both sides share.
 """
+
 import argparse
 import json
 import time
@@ -45,7 +46,7 @@ def bench(game: str, n_starts: int, steps: int, loop_starts: int, loop_steps: in
     t_vec_small, tr_small = run(game, a[:loop_starts], b[:loop_starts], loop_steps, loop_steps)
     t_loop, finals = 0.0, []
     for i in range(loop_starts):
-        t, tr = run(game, a[i:i + 1], b[i:i + 1], loop_steps, loop_steps)
+        t, tr = run(game, a[i : i + 1], b[i : i + 1], loop_steps, loop_steps)
         t_loop += t
         finals.append(tr.final)
     looped = torch.cat(finals)
@@ -53,12 +54,18 @@ def bench(game: str, n_starts: int, steps: int, loop_starts: int, loop_steps: in
     loop_rate = loop_starts * loop_steps / t_loop
     full_rate = n_starts * steps / t_full
     return {
-        "game": game, "starts": n_starts, "steps": steps, "seconds_full": t_full,
-        "updates_per_s_vectorised": full_rate, "updates_per_s_loop": loop_rate, "speedup": full_rate / loop_rate,
+        "game": game,
+        "starts": n_starts,
+        "steps": steps,
+        "seconds_full": t_full,
+        "updates_per_s_vectorised": full_rate,
+        "updates_per_s_loop": loop_rate,
+        "speedup": full_rate / loop_rate,
         "bitwise_equal_to_loop": bool(torch.equal(looped, tr_small.final)),
         "max_abs_diff_to_loop": float((looped - tr_small.final).abs().max()),
         "trajectory_bytes": tr_full.z.numel() * tr_full.z.element_size(),
-        "loop_starts": loop_starts, "loop_steps": loop_steps,
+        "loop_starts": loop_starts,
+        "loop_steps": loop_steps,
     }
 
 
@@ -70,14 +77,21 @@ def main(argv=None) -> dict:
     p.add_argument("--loop-steps", type=int, default=1000)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    results = {"threads": torch.get_num_threads(), "torch": torch.__version__,
-               "runs": [bench(g, args.starts, args.steps, args.loop_starts, args.loop_steps) for g in GAMES]}
-    print(f"{'game':10s} {'starts x steps':>16s} {'seconds':>8s} {'vectorised upd/s':>17s} {'loop upd/s':>11s} "
-          f"{'ratio':>7s}  equal to loop")
+    results = {
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "runs": [bench(g, args.starts, args.steps, args.loop_starts, args.loop_steps) for g in GAMES],
+    }
+    print(
+        f"{'game':10s} {'starts x steps':>16s} {'seconds':>8s} {'vectorised upd/s':>17s} {'loop upd/s':>11s} "
+        f"{'ratio':>7s}  equal to loop"
+    )
     for r in results["runs"]:
         eq = "bitwise" if r["bitwise_equal_to_loop"] else f"max |diff| {r['max_abs_diff_to_loop']:.1e}"
-        print(f"{r['game']:10s} {r['starts']:>7d} x {r['steps']:<6d} {r['seconds_full']:8.2f} "
-              f"{r['updates_per_s_vectorised']:17.3e} {r['updates_per_s_loop']:11.3e} {r['speedup']:7.0f}  {eq}")
+        print(
+            f"{r['game']:10s} {r['starts']:>7d} x {r['steps']:<6d} {r['seconds_full']:8.2f} "
+            f"{r['updates_per_s_vectorised']:17.3e} {r['updates_per_s_loop']:11.3e} {r['speedup']:7.0f}  {eq}"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results

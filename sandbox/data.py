@@ -5,6 +5,7 @@ transform. MNIST is read from `<data_dir>/mnist/` (the --data-dir flag, else $SA
 the four official IDX files, raw or gzipped, each checked against the md5 of its *uncompressed* content.
 Nothing is downloaded unless asked: `python -m sandbox.data download --data-dir DIR`.
 """
+
 import argparse
 import gzip
 import hashlib
@@ -27,8 +28,10 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
-          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000)}
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
+}
 # The S3 copy first: yann.lecun.com often refuses scripted downloads (torchvision orders them the same way).
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 DOWNLOAD_HINT = "python -m sandbox.data download --data-dir DIR"
@@ -67,14 +70,17 @@ def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(buf, ">i4", count=ndim, offset=4))
     count = int(np.prod(dims, dtype=np.int64))
     if len(buf) != header + count * dtype.itemsize:
-        raise ValueError(f"{name}: IDX size mismatch: dims {dims} need {header + count * dtype.itemsize} bytes, "
-                         f"file has {len(buf)}")
+        raise ValueError(
+            f"{name}: IDX size mismatch: dims {dims} need {header + count * dtype.itemsize} bytes, file has {len(buf)}"
+        )
     return np.frombuffer(buf, dtype, count=count, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _corrupt(path: Path, why: str) -> ValueError:
-    return ValueError(f"{path}: checksum does not match the official MNIST file ({why}). The file is corrupted or "
-                      f"truncated: delete it and re-download it ({DOWNLOAD_HINT}, when online).")
+    return ValueError(
+        f"{path}: checksum does not match the official MNIST file ({why}). The file is corrupted or "
+        f"truncated: delete it and re-download it ({DOWNLOAD_HINT}, when online)."
+    )
 
 
 def _verified_bytes(path: Path, name: str) -> bytes:
@@ -99,7 +105,8 @@ def _find(folder: Path, name: str) -> Path:
     raise FileNotFoundError(
         f"MNIST file {name} (or {name}.gz) not found in {folder}. Point the data directory at a folder whose "
         f"mnist/ holds the four official IDX files: set SANDBOX_DATA=DIR or pass --data-dir DIR; when online, "
-        f"fetch them with: {DOWNLOAD_HINT}")
+        f"fetch them with: {DOWNLOAD_HINT}"
+    )
 
 
 def _load_idx(folder: Path, name: str) -> np.ndarray:
@@ -111,8 +118,9 @@ def _load_idx(folder: Path, name: str) -> np.ndarray:
     return _CACHE[key]
 
 
-def load_mnist(split: str = "train", data_dir: Union[str, os.PathLike, None] = None,
-               device="cpu") -> Tuple[Tensor, Tensor]:
+def load_mnist(
+    split: str = "train", data_dir: Union[str, os.PathLike, None] = None, device="cpu"
+) -> Tuple[Tensor, Tensor]:
     """(images uint8 (N, 28, 28), labels int64 (N,)) of the MNIST split, checksum-verified (LeCun et al. 1998)."""
     if split not in SPLITS:
         raise ValueError(f"unknown MNIST split {split!r}; valid names: {', '.join(SPLITS)}")
@@ -122,12 +130,15 @@ def load_mnist(split: str = "train", data_dir: Union[str, os.PathLike, None] = N
     if images.shape != (n, 28, 28) or labels.shape != (n,):
         raise ValueError(f"MNIST {split}: shapes {images.shape}, {labels.shape}; expected ({n}, 28, 28), ({n},)")
     # Copies, so a caller writing into its tensors cannot corrupt the per-process cache.
-    return (torch.from_numpy(images.copy()).to(device),
-            torch.from_numpy(labels.astype(np.int64)).to(device))
+    return (torch.from_numpy(images.copy()).to(device), torch.from_numpy(labels.astype(np.int64)).to(device))
 
 
-def download_mnist(data_dir: Union[str, os.PathLike, None] = None, mirrors: Sequence[str] = MIRRORS,
-                   names: Sequence[str] = tuple(MNIST_MD5), timeout: float = 60.0) -> list:
+def download_mnist(
+    data_dir: Union[str, os.PathLike, None] = None,
+    mirrors: Sequence[str] = MIRRORS,
+    names: Sequence[str] = tuple(MNIST_MD5),
+    timeout: float = 60.0,
+) -> list:
     """Fetch each missing or damaged `name`.gz into data_dir/mnist from the first mirror serving the official md5.
 
     Files are written atomically (temp file, then os.replace). A mirror serving wrong bytes raises ValueError
@@ -191,8 +202,7 @@ def to_unit(images: Tensor) -> Tensor:
     return images.float() / 127.5 - 1.0
 
 
-def stacked_mnist(n: int, seed: int = 0, split: str = "train", data_dir=None,
-                  device="cpu") -> Tuple[Tensor, Tensor]:
+def stacked_mnist(n: int, seed: int = 0, split: str = "train", data_dir=None, device="cpu") -> Tuple[Tensor, Tensor]:
     """(n, 3, 28, 28) uint8: channels R, G, B are independent uniform MNIST draws; label 100 d_R + 10 d_G + d_B.
 
     1000 modes (Metz et al. 2017, Stacked MNIST experiment; Srivastava et al. 2017, VEEGAN). Indices are drawn
@@ -200,14 +210,15 @@ def stacked_mnist(n: int, seed: int = 0, split: str = "train", data_dir=None,
     """
     images, labels = load_mnist(split, data_dir)
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, images.shape[0], (n, 3), generator=g)      # (n, 3): one digit per channel
-    stacked = images[idx]                                             # (n, 3, 28, 28)
-    digits = labels[idx]                                              # (n, 3)
+    idx = torch.randint(0, images.shape[0], (n, 3), generator=g)  # (n, 3): one digit per channel
+    stacked = images[idx]  # (n, 3, 28, 28)
+    digits = labels[idx]  # (n, 3)
     code = 100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2]
     return stacked.to(device), code.to(device)
 
 
 # ----- 2-D Gaussian mixtures -------------------------------------------------------------------------------
+
 
 def ring_centres(modes: int = 8, radius: float = 2.0, device="cpu") -> Tensor:
     """(modes, 2) centres radius (cos, sin)(2 pi k / modes): 8 on a radius-2 circle (Metz et al. 2017, App. A)."""
@@ -246,9 +257,9 @@ def grid(n: int, generator: torch.Generator, side: int = 5, spacing: float = 2.0
 
 
 class Mixture(NamedTuple):
-    sample: Callable[..., Tensor]    # (n, generator, **shape) -> (n, 2)
-    centres: Callable[..., Tensor]   # (**shape) -> (K, 2): the sampler's keywords other than std
-    std: float                       # the default component std
+    sample: Callable[..., Tensor]  # (n, generator, **shape) -> (n, 2)
+    centres: Callable[..., Tensor]  # (**shape) -> (K, 2): the sampler's keywords other than std
+    std: float  # the default component std
 
 
 MIXTURES = {
@@ -275,8 +286,10 @@ def sample_batch(data: Data, batch_size: int, generator: torch.Generator) -> Dat
     if any(t.shape[0] != n or t.device != device for t in tensors):
         raise ValueError("sample_batch: every tensor needs the same length and device")
     if generator.device.type != device.type:
-        raise ValueError(f"generator is on {generator.device}, data on {device}: make the generator on the "
-                         f"data's device, torch.Generator(device={str(device)!r})")
+        raise ValueError(
+            f"generator is on {generator.device}, data on {device}: make the generator on the "
+            f"data's device, torch.Generator(device={str(device)!r})"
+        )
     idx = torch.randint(0, n, (batch_size,), generator=generator, device=device)
     picked = tuple(t[idx] for t in tensors)
     return picked if isinstance(data, tuple) else picked[0]

@@ -10,6 +10,7 @@ descent, or any torch.optim optimiser (momentum, RMSProp, Adam), optionally foll
 weight clipping. Rules: simultaneous, alternating (D first, n_d D steps per G step), extragradient, optimistic;
 each takes `consensus=gamma` to add consensus optimisation. Iterate averages are kept beside the rule.
 """
+
 import functools
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
@@ -19,45 +20,51 @@ from torch import Tensor
 from sandbox.registry import lookup
 
 Params = List[Tensor]
-Step = Callable[[Params, Params], None]   # step(params, grads) moves params in place
+Step = Callable[[Params, Params], None]  # step(params, grads) moves params in place
 
 
 class Game(NamedTuple):
-    x: Params                         # G's parameters (leaf tensors, requires_grad)
-    y: Params                         # D's parameters
-    loss_x: Callable[[], Tensor]      # G's loss at the current (x, y), a scalar
-    loss_y: Callable[[], Tensor]      # D's loss at the current (x, y), a scalar
+    x: Params  # G's parameters (leaf tensors, requires_grad)
+    y: Params  # D's parameters
+    loss_x: Callable[[], Tensor]  # G's loss at the current (x, y), a scalar
+    loss_y: Callable[[], Tensor]  # D's loss at the current (x, y), a scalar
 
 
 # ---------------------------------------------------------------------------------------------------- steps
 def gd(lr: float) -> Step:
     """Plain gradient descent p <- p - lr g, written as torch.optim.SGD writes it (p.add_(g, alpha=-lr))."""
+
     @torch.no_grad()
     def step(params: Params, grads: Params) -> None:
         for p, g in zip(params, grads):
             p.add_(g, alpha=-lr)
+
     return step
 
 
 def optimiser_step(opt: torch.optim.Optimizer) -> Step:
     """A Step that hands the gradients to a torch.optim optimiser (SGD+momentum, RMSprop, Adam, ...)."""
+
     def step(params: Params, grads: Params) -> None:
         for p, g in zip(params, grads):
             p.grad = g
         opt.step()
+
     return step
 
 
 def projected(step: Step, project: Callable[[Params], None]) -> Step:
-    """The step followed by a projection of the parameters, e.g. WGAN's weight clipping (Arjovsky et al. 2017, Alg. 1)."""
+    """The step, then a projection of the parameters, e.g. WGAN's weight clipping (Arjovsky et al. 2017, Alg. 1)."""
+
     def projected_step(params: Params, grads: Params) -> None:
         step(params, grads)
         project(params)
+
     return projected_step
 
 
 OPTIMISERS = {
-    "sgd": torch.optim.SGD,          # momentum=..., nesterov=...
+    "sgd": torch.optim.SGD,  # momentum=..., nesterov=...
     "rmsprop": torch.optim.RMSprop,  # the WGAN paper's optimiser
     "adam": torch.optim.Adam,
 }
@@ -86,7 +93,7 @@ def grads_y(game: Game) -> Params:
 
 
 def consensus_grads(game: Game, gamma: float, keep_graph: bool = False) -> tuple:
-    """(g_x, g_y) + gamma * grad (1/2 ||(g_x, g_y)||^2): consensus optimisation (Mescheder, Nowozin, Geiger 2017, eq. 13)."""
+    """(g_x, g_y) + gamma grad (1/2 ||(g_x, g_y)||^2): consensus optimisation (Mescheder et al. 2017, eq. 13)."""
     gx = _grad(game.loss_x(), game.x, create_graph=True)
     gy = _grad(game.loss_y(), game.y, create_graph=True)
     half_sq = 0.5 * sum(g.square().sum() for g in gx + gy)
@@ -95,7 +102,7 @@ def consensus_grads(game: Game, gamma: float, keep_graph: bool = False) -> tuple
     out = [g + gamma * e for g, e in zip(gx + gy, extra)]
     if not keep_graph:
         out = [g.detach() for g in out]
-    return out[:len(game.x)], out[len(game.x):]
+    return out[: len(game.x)], out[len(game.x) :]
 
 
 def both_grads(game: Game, consensus: float = 0.0) -> tuple:
@@ -113,9 +120,11 @@ def simultaneous(game: Game, step_x: Step, step_y: Step, state: dict, consensus:
     step_x(game.x, gx)
 
 
-def alternating(game: Game, step_x: Step, step_y: Step, state: dict, n_d: int = 1, d_first: bool = True,
-                consensus: float = 0.0) -> None:
+def alternating(
+    game: Game, step_x: Step, step_y: Step, state: dict, n_d: int = 1, d_first: bool = True, consensus: float = 0.0
+) -> None:
     """n_d D steps, then one G step that sees the new D (D first, as in Arjovsky et al. 2017, Alg. 1)."""
+
     def d_steps():
         for _ in range(n_d):
             step_y(game.y, both_grads(game, consensus)[1] if consensus else grads_y(game))
@@ -158,7 +167,10 @@ def extragradient(game: Game, step_x: Step, step_y: Step, state: dict, consensus
 
 
 def optimistic(game: Game, step_x: Step, step_y: Step, state: dict, consensus: float = 0.0) -> None:
-    """z_{t+1} = z_t + 2 d_t - d_{t-1} with d_t the optimiser's step for g_t; for GD z_t - 2 eta g_t + eta g_{t-1}, d_{-1} = d_0 (Daskalakis et al. 2018)."""
+    """z_{t+1} = z_t + 2 d_t - d_{t-1}, d_t the optimiser's step for g_t, d_{-1} = d_0 (Daskalakis et al. 2018).
+
+    For gradient descent this is z_t - 2 eta g_t + eta g_{t-1}.
+    """
     x0, y0 = _snapshot(game.x), _snapshot(game.y)
     gx, gy = both_grads(game, consensus)
     step_x(game.x, gx)
@@ -166,7 +178,7 @@ def optimistic(game: Game, step_x: Step, step_y: Step, state: dict, consensus: f
     with torch.no_grad():
         for name, params, start in (("x", game.x, x0), ("y", game.y, y0)):
             delta = [p - s for p, s in zip(params, start)]
-            previous = state.get("previous_" + name, delta)   # g_{-1} = g_0
+            previous = state.get("previous_" + name, delta)  # g_{-1} = g_0
             for p, s, d, d_prev in zip(params, start, delta, previous):
                 p.copy_(s + 2.0 * d - d_prev)
             state["previous_" + name] = delta
@@ -187,14 +199,14 @@ def make_rule(name: str, **options) -> Callable:
 
 # ------------------------------------------------------------------------------------------------ averaging
 class Average(NamedTuple):
-    kind: str          # 'uniform': the mean of z_1..z_T; 'ema': z_bar <- beta z_bar + (1 - beta) z
+    kind: str  # 'uniform': the mean of z_1..z_T; 'ema': z_bar <- beta z_bar + (1 - beta) z
     beta: float
     value: Params
     count: int
 
 
 def ema_beta(half_life_steps: float) -> float:
-    """beta with beta**half_life = 1/2: an EMA whose weights halve every `half_life_steps` updates (Karras et al. 2020)."""
+    """beta with beta**half_life = 1/2: an EMA whose weights halve every half-life of updates (Karras et al. 2020)."""
     return 0.5 ** (1.0 / half_life_steps) if half_life_steps > 0 else 0.0
 
 
@@ -237,7 +249,7 @@ def jacobian(game: Game, consensus: float = 0.0) -> Tensor:
         gx = _grad(game.loss_x(), game.x, create_graph=True)
         gy = _grad(game.loss_y(), game.y, create_graph=True)
     params = game.x + game.y
-    v = torch.cat([-g.reshape(g.shape[0], -1) for g in gx + gy], dim=1)          # (B, n)
+    v = torch.cat([-g.reshape(g.shape[0], -1) for g in gx + gy], dim=1)  # (B, n)
     rows = []
     for j in range(v.shape[1]):
         dv = torch.autograd.grad(v[:, j].sum(), params, retain_graph=True, allow_unused=True)
@@ -253,15 +265,24 @@ def eigenvalues(jac: Tensor) -> Tensor:
 
 # ------------------------------------------------------------------------------------------------ simulate
 class Trajectory(NamedTuple):
-    steps: Tensor            # (F,) the iteration index of each stored frame (0 = the start)
-    z: Tensor                # (F, B, n) frames (float32 by default), thinned to every `record_every` iterations
-    final: Tensor            # (B, n) the last iterate at full precision
+    steps: Tensor  # (F,) the iteration index of each stored frame (0 = the start)
+    z: Tensor  # (F, B, n) frames (float32 by default), thinned to every `record_every` iterations
+    final: Tensor  # (B, n) the last iterate at full precision
     average: Optional[Tensor]  # (B, n) the iterate average at full precision, or None
 
 
-def simulate(game: Game, rule: Callable, step_x: Step, step_y: Step, steps: int, record_every: int = 1,
-             average: Optional[str] = None, ema_half_life: float = 100.0, progress: bool = False,
-             frame_dtype: torch.dtype = torch.float32) -> Trajectory:
+def simulate(
+    game: Game,
+    rule: Callable,
+    step_x: Step,
+    step_y: Step,
+    steps: int,
+    record_every: int = 1,
+    average: Optional[str] = None,
+    ema_half_life: float = 100.0,
+    progress: bool = False,
+    frame_dtype: torch.dtype = torch.float32,
+) -> Trajectory:
     """Run `steps` iterations of `rule`, storing frames every `record_every` iterations (no host syncs).
 
     Frames are float32 so that 10^4 games x 10^4 steps fit in memory; pass frame_dtype=torch.float64 for
@@ -277,6 +298,7 @@ def simulate(game: Game, rule: Callable, step_x: Step, step_y: Step, steps: int,
     iterator = range(1, steps + 1)
     if progress:
         from tqdm import tqdm
+
         iterator = tqdm(iterator, desc="simulate", unit="it", mininterval=0.5)
     for t in iterator:
         rule(game, step_x, step_y, state)
@@ -309,4 +331,3 @@ def log_growth_rate(r: Tensor, steps: Tensor) -> float:
     t = steps.double()
     t = t - t.mean()
     return float((t * (y - y.mean())).sum() / (t * t).sum())
-

@@ -5,6 +5,7 @@ dom f*. `conj_act(v)` is the stable closed form of f*(g_f(v)), the fake-sample t
 V = E_P g_f(v) - E_Q f*(g_f(v)). `slope_inf` is lim_{u->inf} f(u)/u, the weight of p where q = 0.
 All functions are element-wise torch functions; nats throughout.
 """
+
 import math
 from typing import Callable, NamedTuple
 
@@ -17,13 +18,13 @@ LOG2 = math.log(2.0)
 
 class FFunction(NamedTuple):
     name: str
-    f: Callable[[Tensor], Tensor]          # generator function, convex; f(1) = 0 except GAN: f(1) = -log 4
-    f_prime: Callable[[Tensor], Tensor]    # f'(u); T* = f'(p/q) is the optimal critic output
-    conj: Callable[[Tensor], Tensor]       # Fenchel conjugate f*(t) = sup_u u t - f(u)
-    act: Callable[[Tensor], Tensor]        # output activation g_f: R -> dom f*
-    conj_act: Callable[[Tensor], Tensor]   # f*(g_f(v)), written in a stable form
-    slope_inf: float                       # lim f(u)/u as u -> inf
-    f_at_0: float                          # f(0) = lim_{u->0+} f(u), the weight of q where p = 0
+    f: Callable[[Tensor], Tensor]  # generator function, convex; f(1) = 0 except GAN: f(1) = -log 4
+    f_prime: Callable[[Tensor], Tensor]  # f'(u); T* = f'(p/q) is the optimal critic output
+    conj: Callable[[Tensor], Tensor]  # Fenchel conjugate f*(t) = sup_u u t - f(u)
+    act: Callable[[Tensor], Tensor]  # output activation g_f: R -> dom f*
+    conj_act: Callable[[Tensor], Tensor]  # f*(g_f(v)), written in a stable form
+    slope_inf: float  # lim f(u)/u as u -> inf
+    f_at_0: float  # f(0) = lim_{u->0+} f(u), the weight of q where p = 0
     source: str
 
 
@@ -39,7 +40,8 @@ F_FUNCTIONS = {
         conj=lambda t: torch.exp(t - 1.0),
         act=lambda v: v,
         conj_act=lambda v: torch.exp(v - 1.0),
-        slope_inf=math.inf, f_at_0=0.0,
+        slope_inf=math.inf,
+        f_at_0=0.0,
         source="Nowozin et al. 2016, Table 2 (Kullback-Leibler)",
     ),
     "reverse_kl": FFunction(
@@ -49,7 +51,8 @@ F_FUNCTIONS = {
         conj=lambda t: -1.0 - torch.log(-t),
         act=lambda v: -torch.exp(-v),
         conj_act=lambda v: v - 1.0,  # -1 - log(exp(-v))
-        slope_inf=0.0, f_at_0=math.inf,
+        slope_inf=0.0,
+        f_at_0=math.inf,
         source="Nowozin et al. 2016, Table 2 (Reverse KL)",
     ),
     "pearson": FFunction(
@@ -59,7 +62,8 @@ F_FUNCTIONS = {
         conj=lambda t: t * t / 4.0 + t,
         act=lambda v: v,
         conj_act=lambda v: v * v / 4.0 + v,
-        slope_inf=math.inf, f_at_0=1.0,
+        slope_inf=math.inf,
+        f_at_0=1.0,
         source="Nowozin et al. 2016, Table 2 (Pearson chi^2)",
     ),
     "squared_hellinger": FFunction(
@@ -67,9 +71,10 @@ F_FUNCTIONS = {
         f=lambda u: (torch.sqrt(u) - 1.0) ** 2,
         f_prime=lambda u: 1.0 - 1.0 / torch.sqrt(u),
         conj=lambda t: t / (1.0 - t),
-        act=lambda v: -torch.expm1(-v),      # 1 - exp(-v)
-        conj_act=lambda v: torch.expm1(v),   # (1 - e^-v) / e^-v = e^v - 1
-        slope_inf=1.0, f_at_0=1.0,
+        act=lambda v: -torch.expm1(-v),  # 1 - exp(-v)
+        conj_act=lambda v: torch.expm1(v),  # (1 - e^-v) / e^-v = e^v - 1
+        slope_inf=1.0,
+        f_at_0=1.0,
         source="Nowozin et al. 2016, Table 2 (Squared Hellinger)",
     ),
     "jensen_shannon": FFunction(
@@ -80,7 +85,8 @@ F_FUNCTIONS = {
         conj=lambda t: -torch.log(2.0 - torch.exp(t)),
         act=lambda v: LOG2 - F.softplus(-v),
         conj_act=lambda v: F.softplus(v) - LOG2,  # -log(2 - 2 sigmoid(v))
-        slope_inf=LOG2, f_at_0=LOG2,
+        slope_inf=LOG2,
+        f_at_0=LOG2,
         source="Nowozin et al. 2016, Table 2 (Jensen-Shannon)",
     ),
     "gan": FFunction(
@@ -89,9 +95,10 @@ F_FUNCTIONS = {
         f=lambda u: _xlogx(u) - (u + 1.0) * torch.log(u + 1.0),
         f_prime=lambda u: torch.log(u / (1.0 + u)),
         conj=lambda t: -torch.log1p(-torch.exp(t)),
-        act=lambda v: -F.softplus(-v),       # log sigmoid(v)
-        conj_act=lambda v: F.softplus(v),    # -log(1 - sigmoid(v))
-        slope_inf=0.0, f_at_0=0.0,
+        act=lambda v: -F.softplus(-v),  # log sigmoid(v)
+        conj_act=lambda v: F.softplus(v),  # -log(1 - sigmoid(v))
+        slope_inf=0.0,
+        f_at_0=0.0,
         source="Nowozin et al. 2016, Table 2 (GAN)",
     ),
 }

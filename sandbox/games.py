@@ -9,6 +9,7 @@
   mixtures and the trainer use it.
 All toy games are vectorised over a leading batch of B independent games.
 """
+
 from typing import Callable, Optional
 
 import numpy as np
@@ -30,10 +31,18 @@ def gauss_hermite(n: int = 20):
     return nodes, weights / weights.sum()
 
 
-def dirac_gan(theta, psi, objective: str = "minimax", penalty: Optional[str] = None,
-              penalty_weight: Optional[float] = None, instance_noise: float = 0.0, quadrature: int = 20,
-              dtype=torch.float64, device="cpu") -> Game:
-    """Dirac-GAN L(theta, psi) = d_real(psi * 0) + d_fake(psi * theta) (+ penalty) for D, g_fake(psi * theta) for G (Mescheder et al. 2018, eq. 7)."""
+def dirac_gan(
+    theta,
+    psi,
+    objective: str = "minimax",
+    penalty: Optional[str] = None,
+    penalty_weight: Optional[float] = None,
+    instance_noise: float = 0.0,
+    quadrature: int = 20,
+    dtype=torch.float64,
+    device="cpu",
+) -> Game:
+    """Dirac-GAN: D loses d_real(0) + d_fake(psi theta) (+ penalty), G g_fake(psi theta) (Mescheder 2018, eq. 7)."""
     obj = get_objective(objective)
     theta, psi = _leaf(theta, dtype, device), _leaf(psi, dtype, device)
     if theta.shape != psi.shape:
@@ -45,7 +54,7 @@ def dirac_gan(theta, psi, objective: str = "minimax", penalty: Optional[str] = N
         pen = make_penalty(penalty) if penalty_weight is None else make_penalty(penalty, penalty_weight)
 
     def D(x: Tensor) -> Tensor:
-        return psi.reshape((-1,) + (1,) * (x.dim() - 1)) * x   # one linear critic per game
+        return psi.reshape((-1,) + (1,) * (x.dim() - 1)) * x  # one linear critic per game
 
     if instance_noise:
         # Exact expectation over x_real ~ N(0, s^2), x_fake ~ N(theta, s^2) by Gauss-Hermite quadrature.
@@ -81,7 +90,7 @@ def clipped_gd(lr: float, clip: float) -> Step:
 
 
 def bilinear(x, y, a: float = 0.5, b: float = 0.5, dtype=torch.float64, device="cpu") -> Game:
-    """f(x, y) = (x - a)(y - b): x minimises f, y maximises it (loss_y = -f); equilibrium (a, b) (Gidel et al. 2019, Sec. 3)."""
+    """f(x, y) = (x - a)(y - b): x minimises f, y maximises it; equilibrium (a, b) (Gidel et al. 2019, Sec. 3)."""
     x, y = _leaf(x, dtype, device), _leaf(y, dtype, device)
 
     def f() -> Tensor:
@@ -90,9 +99,17 @@ def bilinear(x, y, a: float = 0.5, b: float = 0.5, dtype=torch.float64, device="
     return Game([x], [y], f, lambda: -f())
 
 
-def network_game(G: nn.Module, D: nn.Module, sample_real: Callable[[], Tensor], sample_z: Callable[[], Tensor],
-                 objective: str = "nonsaturating", penalty: Optional[Callable] = None, penalty_every: int = 1,
-                 generator: Optional[torch.Generator] = None, clock: Optional[dict] = None) -> Game:
+def network_game(
+    G: nn.Module,
+    D: nn.Module,
+    sample_real: Callable[[], Tensor],
+    sample_z: Callable[[], Tensor],
+    objective: str = "nonsaturating",
+    penalty: Optional[Callable] = None,
+    penalty_every: int = 1,
+    generator: Optional[torch.Generator] = None,
+    clock: Optional[dict] = None,
+) -> Game:
     """G and D networks on fresh batches: D minimises d_loss (+ penalty), G minimises g_loss, batch means.
 
     `penalty_every = k > 1` is lazy regularisation: the penalty is applied on every k-th D step with gain k

@@ -5,6 +5,7 @@ g_fake(t_fake). Callers reduce: `d_loss`/`g_loss` take batch means (the trainer)
 independent games; discrete studies weight by p and q. Stable forms only:
     -log sigmoid(t) = softplus(-t),   -log(1 - sigmoid(t)) = softplus(t).
 """
+
 from typing import Callable, NamedTuple, Optional
 
 import torch.nn.functional as F
@@ -16,11 +17,11 @@ from sandbox.registry import lookup
 
 class Objective(NamedTuple):
     name: str
-    d_real: Callable[[Tensor], Tensor]   # D's loss on one real logit
-    d_fake: Callable[[Tensor], Tensor]   # D's loss on one fake logit
-    g_fake: Callable[[Tensor], Tensor]   # G's loss on one fake logit
+    d_real: Callable[[Tensor], Tensor]  # D's loss on one real logit
+    d_fake: Callable[[Tensor], Tensor]  # D's loss on one fake logit
+    g_fake: Callable[[Tensor], Tensor]  # G's loss on one fake logit
     source: str
-    ffun: Optional[FFunction] = None     # the f-divergence behind an f-GAN objective
+    ffun: Optional[FFunction] = None  # the f-divergence behind an f-GAN objective
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """E_real d_real(t) + E_fake d_fake(t), batch means."""
@@ -32,12 +33,12 @@ class Objective(NamedTuple):
 
 
 def minimax() -> Objective:
-    """V = E log D(x) + E log(1 - D(G(z))); G minimises log(1 - sigmoid(t)) = -softplus(t) (Goodfellow et al. 2014, eq. 1)."""
+    """V = E log D(x) + E log(1 - D(G(z))); G minimises log(1 - sigmoid t) = -softplus t (Goodfellow 2014, eq. 1)."""
     return Objective(
         "minimax",
-        d_real=lambda t: F.softplus(-t),   # -log sigmoid(t)
-        d_fake=lambda t: F.softplus(t),    # -log(1 - sigmoid(t))
-        g_fake=lambda t: -F.softplus(t),   # log(1 - sigmoid(t)): saturates as t -> -inf
+        d_real=lambda t: F.softplus(-t),  # -log sigmoid(t)
+        d_fake=lambda t: F.softplus(t),  # -log(1 - sigmoid(t))
+        g_fake=lambda t: -F.softplus(t),  # log(1 - sigmoid(t)): saturates as t -> -inf
         source="Goodfellow et al. 2014, eq. 1",
     )
 
@@ -46,13 +47,13 @@ def nonsaturating() -> Objective:
     """As minimax, but G minimises -log sigmoid(t) = softplus(-t) (Goodfellow et al. 2014, Sec. 3)."""
     return minimax()._replace(
         name="nonsaturating",
-        g_fake=lambda t: F.softplus(-t),   # -log sigmoid(t)
+        g_fake=lambda t: F.softplus(-t),  # -log sigmoid(t)
         source="Goodfellow et al. 2014, Sec. 3 (the -log D trick)",
     )
 
 
 def wasserstein() -> Objective:
-    """D minimises -E t_real + E t_fake, G minimises -E t_fake (Arjovsky et al. 2017, Alg. 1); Lipschitz set by clip/GP."""
+    """D minimises -E t_real + E t_fake, G minimises -E t_fake; Lipschitz by clip/GP (Arjovsky et al. 2017, Alg. 1)."""
     return Objective(
         "wasserstein",
         d_real=lambda t: -t,
@@ -74,7 +75,7 @@ def hinge() -> Objective:
 
 
 def least_squares(a: float = 0.0, b: float = 1.0, c: float = 1.0) -> Objective:
-    """D: 1/2 (t_real - b)^2 + 1/2 (t_fake - a)^2; G: 1/2 (t_fake - c)^2; 0-1 coding by default (Mao et al. 2017, eq. 2)."""
+    """D: 1/2 (t_real - b)^2 + 1/2 (t_fake - a)^2; G: 1/2 (t_fake - c)^2; 0-1 coding (Mao et al. 2017, eq. 2)."""
     return Objective(
         "least_squares",
         d_real=lambda t: 0.5 * (t - b) ** 2,

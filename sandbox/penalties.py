@@ -6,6 +6,7 @@ Callers reduce: the trainer takes the mean, toy games sum over independent games
 (B, ...) to B logits; a toy D on scalar parameters takes x of shape (B,), an image D takes (B, C, H, W).
 Norms are per sample (over every axis but the first). Penalties run in fp32 even under autocast.
 """
+
 import math
 from typing import Callable, Iterable, Optional
 
@@ -66,11 +67,12 @@ def r2(gamma: float = 10.0) -> Penalty:
 
 
 def wgan_gp(lam: float = 10.0, center: float = 1.0, one_sided: bool = False) -> Penalty:
-    """lam * (||grad D(x_hat)|| - center)^2, x_hat = e x_real + (1 - e) x_fake, e ~ U[0,1] per sample (Gulrajani et al. 2017, Alg. 1).
+    """lam (||grad D(x_hat)|| - center)^2, x_hat = e x_real + (1 - e) x_fake, e ~ U[0,1] each (Gulrajani et al. 2017).
 
     center=0 gives the zero-centred variant (Thanh-Tung et al. 2019); one_sided penalises only norms above
     `center` (Gulrajani et al. 2017, Sec. 4; Petzka et al. 2018).
     """
+
     def penalty(D, real, fake, generator=None):
         eps = _per_sample(real, generator)
         x_hat = eps * _full(real) + (1.0 - eps) * _full(fake)
@@ -78,6 +80,7 @@ def wgan_gp(lam: float = 10.0, center: float = 1.0, one_sided: bool = False) -> 
         if one_sided:
             excess = excess.clamp(min=0.0)
         return lam * excess.square()
+
     return penalty
 
 
@@ -95,8 +98,14 @@ def dragan(lam: float = 10.0, k: float = 1.0, c: float = 10.0, noise: str = "gau
         if noise == "gaussian":
             delta = math.sqrt(c) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         else:
-            delta = _per_sample(x, generator) * 0.5 * x.std() * torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            delta = (
+                _per_sample(x, generator)
+                * 0.5
+                * x.std()
+                * torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            )
         return lam * (grad_norm(D, x + delta) - k).square()
+
     return penalty
 
 

@@ -5,6 +5,7 @@ arrays; nothing opens a window (no plt.show()).
 Images are tensors (N, C, H, W) with C = 1 or 3 and values in [-1, 1], as generators and `to_unit` make them.
 Grid arrays are float in [0, 1]: (H', W') for one channel, (H', W', 3) for three.
 """
+
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -37,7 +38,7 @@ def image_grid(images, nrow: int = 8, pad: int = 2, pad_value: float = PAD_VALUE
     for i in range(n):
         r, q = divmod(i, nrow)
         top, left = pad + r * (h + pad), pad + q * (w + pad)
-        out[:, top:top + h, left:left + w] = tiles[i]
+        out[:, top : top + h, left : left + w] = tiles[i]
     return out[0] if c == 1 else out.transpose(1, 2, 0)
 
 
@@ -64,7 +65,7 @@ def lerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
 def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
     """sin((1-t) w)/sin w z0 + sin(t w)/sin w z1, cos w = <z0, z1>/(|z0||z1|) (Shoemake 1985; White 2016)."""
     cos = torch.nn.functional.cosine_similarity(z0, z1, dim=1).clamp(-1.0, 1.0)
-    omega = torch.arccos(cos)[:, None, None]                        # (P, 1, 1)
+    omega = torch.arccos(cos)[:, None, None]  # (P, 1, 1)
     t = t.to(z0)[None, :, None]
     sin = torch.sin(omega)
     # (near-)parallel endpoints: the great circle is undefined and the straight line is the limit
@@ -105,9 +106,10 @@ def neighbour_grid(queries, neighbours, pad: int = 2) -> np.ndarray:
     """One row per query: the (generated) query, then its k nearest (training) images; (n, C, H, W), (n, k, C, H, W)."""
     q, nb = _check(queries, "queries"), torch.as_tensor(neighbours)
     if nb.dim() != 5 or nb.shape[0] != q.shape[0] or nb.shape[2:] != q.shape[1:]:
-        raise ValueError(f"neighbours must have shape ({q.shape[0]}, k, {', '.join(map(str, q.shape[1:]))}), "
-                         f"got {tuple(nb.shape)}")
-    rows = torch.cat([q[:, None].to(nb), nb], dim=1)                # (n, 1 + k, C, H, W)
+        raise ValueError(
+            f"neighbours must have shape ({q.shape[0]}, k, {', '.join(map(str, q.shape[1:]))}), got {tuple(nb.shape)}"
+        )
+    rows = torch.cat([q[:, None].to(nb), nb], dim=1)  # (n, 1 + k, C, H, W)
     return image_grid(rows.reshape(-1, *q.shape[1:]), rows.shape[1], pad)
 
 

@@ -2,6 +2,7 @@
 
 `python3 -m studies` runs every study at its default scale (the CPU figures); see `all_studies()`.
 """
+
 import importlib
 import pkgutil
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Regenerate every figure at each study's default scale: python3 -m studies [NAME ...] [-- extra args]."""
+
 import sys
 import time
 
@@ -6,10 +7,10 @@ from studies import all_studies, load
 
 
 def main(argv=None) -> int:
-    """Run the named studies (default: all of them), each at its default scale; a failed check is reported, not fatal."""
+    """Run the named studies (default: all), each at its default scale; a failed check is reported, not fatal."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    names = [a for a in (argv[:argv.index("--")] if "--" in argv else argv)] or all_studies()
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    names = [a for a in (argv[: argv.index("--")] if "--" in argv else argv)] or all_studies()
     unknown = sorted(set(names) - set(all_studies()))
     if unknown:
         raise SystemExit(f"unknown study {', '.join(unknown)}; valid names: {', '.join(all_studies())}")

@@ -2,11 +2,12 @@
 FID (MNIST-classifier features) at a few G steps, the window-mean training losses between them, and optional
 cheap probes of D every few steps. Not a study (the leading underscore keeps it out of `all_studies`).
 
-Everything numeric is the library's: the run is `sandbox.train.make_run` + `run_steps`, samples are
-`sandbox.trainlog.generate` (G in eval mode on one fixed z per run, so FID differences between steps are not
-sampling noise in z), FID is `sandbox.evaluate.fid` against the MNIST test split's reference statistics, and
-losses are the trainer's own meter (`sandbox.trainlog.meter_read`).
+Everything numeric is the library's: the run is `sandbox.trainer.loop.make_run` + `run_steps`, samples are
+`sandbox.trainer.runlog.generate` (G in eval mode on one fixed z per run, so FID differences between steps are not
+sampling noise in z), FID is `sandbox.evaluation.mnist.fid` against the MNIST test split's reference statistics, and
+losses are the trainer's own meter (`sandbox.trainer.runlog.meter_read`).
 """
+
 import math
 import time
 from typing import Callable, Optional, Sequence
@@ -14,15 +15,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from sandbox import evaluate as ev
-from sandbox import study
-from sandbox import trainlog as tl
-from sandbox.config import Config, make_config
 from sandbox.data import mnist_root
+from sandbox.evaluation import mnist as ev
 from sandbox.penalties import grad_norm
-from sandbox.train import Run, make_run, run_steps
-
-
+from sandbox.reporting import study
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.config import Config, make_config
+from sandbox.trainer.loop import Run, make_run, run_steps
 
 
 def mnist_config(*layers: dict, device="cpu") -> Config:
@@ -33,7 +32,7 @@ def mnist_config(*layers: dict, device="cpu") -> Config:
 
 def fid_now(run: Run, n: int, use_ema: bool = False) -> float:
     """FID (MNIST-classifier features) of n samples of G (or its EMA) on the run's fixed z, against the test split."""
-    x = tl.generate(run, n, use_ema).clamp(-1.0, 1.0)   # tanh output: the clamp only removes float rounding
+    x = tl.generate(run, n, use_ema).clamp(-1.0, 1.0)  # tanh output: the clamp only removes float rounding
     if not bool(torch.isfinite(x).all()):
         return math.nan
     ref = ev.reference_stats("test", run.cfg.data_dir, run.device)
@@ -49,9 +48,15 @@ def real_probe(run: Run, n: int, generator: torch.Generator) -> dict:
     return {"grad_norm_real": float(norms.detach().mean()), "real_logit": float(logits.mean())}
 
 
-def train_curve(cfg: Config, eval_steps: Sequence[int], n_fid: int, ema: bool = False,
-                probe: Optional[Callable[[Run], dict]] = None, probe_every: int = 0,
-                at_start: Optional[Callable[[Run], dict]] = None):
+def train_curve(
+    cfg: Config,
+    eval_steps: Sequence[int],
+    n_fid: int,
+    ema: bool = False,
+    probe: Optional[Callable[[Run], dict]] = None,
+    probe_every: int = 0,
+    at_start: Optional[Callable[[Run], dict]] = None,
+):
     """Train cfg for max(eval_steps) G steps; FID (and EMA FID) at each eval step, probe(run) every probe_every.
 
     Returns (record, run). record: steps, fid, fid_ema (or None), d_loss/g_loss/d_grad_norm/g_grad_norm as
@@ -63,8 +68,16 @@ def train_curve(cfg: Config, eval_steps: Sequence[int], n_fid: int, ema: bool = 
     probe_steps = list(range(0, eval_steps[-1] + 1, probe_every)) if probe and probe_every else []
     marks = sorted(set(eval_steps) | set(probe_steps))
     run = make_run(cfg)
-    rec = {"steps": [], "fid": [], "fid_ema": [] if ema else None, "probe_steps": [], "probe": {},
-           "stopped_at": None, "start": at_start(run) if at_start else None, **{k: [] for k in tl.KEYS}}
+    rec = {
+        "steps": [],
+        "fid": [],
+        "fid_ema": [] if ema else None,
+        "probe_steps": [],
+        "probe": {},
+        "stopped_at": None,
+        "start": at_start(run) if at_start else None,
+        **{k: [] for k in tl.KEYS},
+    }
     t_train = t_eval = 0.0
     done = 0
     for mark in marks:
@@ -74,7 +87,7 @@ def train_curve(cfg: Config, eval_steps: Sequence[int], n_fid: int, ema: bool = 
         done = mark
         bad = tl.first_nonfinite(run.meter) if rec["stopped_at"] is None else None
         if bad is not None:
-            rec["stopped_at"] = int(bad[1])   # later marks record nan: the run is over
+            rec["stopped_at"] = int(bad[1])  # later marks record nan: the run is over
         t1 = time.perf_counter()
         t_train += t1 - t0
         alive = rec["stopped_at"] is None
@@ -91,7 +104,7 @@ def train_curve(cfg: Config, eval_steps: Sequence[int], n_fid: int, ema: bool = 
             rec["fid"].append(fid_now(run, n_fid) if alive else math.nan)
             if ema:
                 rec["fid_ema"].append(fid_now(run, n_fid, use_ema=True) if alive else math.nan)
-            window = tl.meter_read(run.meter)   # means since the previous eval step, then reset
+            window = tl.meter_read(run.meter)  # means since the previous eval step, then reset
             for k in tl.KEYS:
                 rec[k].append(window[k] if alive else math.nan)
         t_eval += time.perf_counter() - t1
@@ -121,6 +134,7 @@ def scale_note(scale: str, device) -> str:
 def fid_axis(ax, label: str) -> None:
     """A log-scale FID axis with plain tick numbers (no 1.03 x 10^3 labels on a narrow range)."""
     from matplotlib import ticker
+
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))

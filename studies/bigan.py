@@ -18,20 +18,23 @@ error is the median over the last quarter of the evaluations.
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; about a
 minute on 2 CPU cores). Only the number of training steps (and evaluation spacing) changes with the scale.
 """
+
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sandbox import study
 from sandbox.data import grid_centres, mixture
 from sandbox.dynamics import Game, alternating, make_step
 from sandbox.nets import mlp_discriminator, mlp_generator
 from sandbox.objectives import get_objective
+from sandbox.reporting import study
 
-CLAIM = ("Training a discriminator on (x, E(x)) against (G(z), z) makes E invert G: the relative errors "
-         "||E(G(z)) - z||^2 / tr Cov(z) and ||G(E(x)) - x||^2 / tr Cov(x) fall far below those of an untrained E.")
+CLAIM = (
+    "Training a discriminator on (x, E(x)) against (G(z), z) makes E invert G: the relative errors "
+    "||E(G(z)) - z||^2 / tr Cov(z) and ||G(E(x)) - x||^2 / tr Cov(x) fall far below those of an untrained E."
+)
 CLAIMS = ["C18"]
 SCALES = {
     "smoke": dict(steps=300, eval_every=30, lr=2e-3),
@@ -41,14 +44,14 @@ SCALES = {
 # At smoke scale (300 steps) the game has not yet left its first transient (err_z ~ 1 at step 300 in trials); the
 # checks describe trained networks, so they are only required to hold at quick and full scale.
 SMOKE_MUST_PASS = False
-DIM = 2                    # x and z both 2-D
-SPACING, MODE_STD = 2.0, 0.5   # 4 modes 4 std apart: separated, but not so sharp that E must jump between them
+DIM = 2  # x and z both 2-D
+SPACING, MODE_STD = 2.0, 0.5  # 4 modes 4 std apart: separated, but not so sharp that E must jump between them
 HIDDEN_GE, HIDDEN_D = 64, 128
 BATCH = 256
 BETAS = (0.5, 0.999)
 OBJECTIVE = "nonsaturating"
-N_EVAL = 4000              # held-out x and z for the errors; standard error of a mean square ~ 2%
-TAIL = 0.25                # the final error is the median over the last quarter of the evaluations
+N_EVAL = 4000  # held-out x and z for the errors; standard error of a mean square ~ 2%
+TAIL = 0.25  # the final error is the median over the last quarter of the evaluations
 # err = 1 is a constant encoder; 0.3 means E(G(z)) recovers 70% of z's variance, far from "E ignores its input"
 # and loose enough for the oscillation BiGAN shows at this scale (full-scale tail medians of err_z 0.077, 0.101,
 # 0.113 for seeds 0, 1, 2; single evaluations swing between about 0.03 and 0.3 late in training)
@@ -90,18 +93,33 @@ def bigan_game(G, E, D, sample_x, sample_z, objective: str = OBJECTIVE) -> Game:
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Train the BiGAN with alternating Adam steps, measuring the inversion errors along the way."""
-    cfg = dict(SCALES[scale], seed=seed, dim=DIM, spacing=SPACING, mode_std=MODE_STD, hidden_ge=HIDDEN_GE,
-               hidden_d=HIDDEN_D, batch=BATCH, betas=BETAS, objective=OBJECTIVE, n_eval=N_EVAL, tail=TAIL,
-               err_max=ERR_MAX, fall_min=FALL_MIN, mode_share_min=MODE_SHARE_MIN)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        dim=DIM,
+        spacing=SPACING,
+        mode_std=MODE_STD,
+        hidden_ge=HIDDEN_GE,
+        hidden_d=HIDDEN_D,
+        batch=BATCH,
+        betas=BETAS,
+        objective=OBJECTIVE,
+        n_eval=N_EVAL,
+        tail=TAIL,
+        err_max=ERR_MAX,
+        fall_min=FALL_MIN,
+        mode_share_min=MODE_SHARE_MIN,
+    )
     clock = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     centres = grid_centres(2, SPACING)
     G = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)
-    E = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)        # same MLP shape, x -> z
+    E = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)  # same MLP shape, x -> z
     E_fresh = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)  # never trained: the baseline encoder
     D = mlp_discriminator(2 * DIM, HIDDEN_D, 2, generator=gen)
-    game = bigan_game(G, E, D, lambda: mixture(BATCH, centres, MODE_STD, gen)[0],
-                      lambda: torch.randn(BATCH, DIM, generator=gen))
+    game = bigan_game(
+        G, E, D, lambda: mixture(BATCH, centres, MODE_STD, gen)[0], lambda: torch.randn(BATCH, DIM, generator=gen)
+    )
     step_x = make_step("adam", game.x, cfg["lr"], betas=BETAS)
     step_y = make_step("adam", game.y, cfg["lr"], betas=BETAS)
     held = torch.Generator().manual_seed(seed + 10_000)
@@ -126,13 +144,26 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     nearest = torch.cdist(g_samples, centres).argmin(1)
     mode_share = torch.bincount(nearest, minlength=len(centres)).float() / N_EVAL
     data = dict(
-        centres=centres, trace=trace, tail_evaluations=tail, final_err_z=final_z, final_err_x=final_x,
-        init_err_z=init_z, init_err_x=init_x, fresh_encoder_err_z=fresh_z, fresh_encoder_err_x=fresh_x,
-        last_err_z=trace["err_z"][-1], last_err_x=trace["err_x"][-1], g_mode_share=mode_share,
+        centres=centres,
+        trace=trace,
+        tail_evaluations=tail,
+        final_err_z=final_z,
+        final_err_x=final_x,
+        init_err_z=init_z,
+        init_err_x=init_x,
+        fresh_encoder_err_z=fresh_z,
+        fresh_encoder_err_x=fresh_x,
+        last_err_z=trace["err_z"][-1],
+        last_err_x=trace["err_x"][-1],
+        g_mode_share=mode_share,
         # 600 points of each cloud, 3 decimals: what the figure draws
-        x=np.round(x_eval[:600].numpy(), 3), g_of_z=np.round(g_samples[:600].numpy(), 3),
-        z=np.round(z_eval[:600].numpy(), 3), e_of_g_of_z=np.round(egz[:600].numpy(), 3),
-        g_of_e_of_x=np.round(gex[:600].numpy(), 3), x_mode=k_eval[:600], seconds=None,
+        x=np.round(x_eval[:600].numpy(), 3),
+        g_of_z=np.round(g_samples[:600].numpy(), 3),
+        z=np.round(z_eval[:600].numpy(), 3),
+        e_of_g_of_z=np.round(egz[:600].numpy(), 3),
+        g_of_e_of_x=np.round(gex[:600].numpy(), 3),
+        x_mode=k_eval[:600],
+        seconds=None,
     )
     checks = {
         "encoder_inverts_generator_on_z": bool(final_z < ERR_MAX),
@@ -142,15 +173,25 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         "generator_covers_every_mode": bool(float(mode_share.min()) >= MODE_SHARE_MIN),
     }
     data["headline"] = [
-        dict(claim="C18", quantity="relative inversion error E||E(G(z)) - z||^2 / tr Cov z (trained / untrained E)",
-             ours=f"{final_z:.3f} / {fresh_z:.3f}", ours_spread=None, published=None,
-             source="Donahue et al. 2016, Thm. 2 (E = G^-1 at the optimum)",
-             setting_difference=f"2-D 4-Gaussian mixture, z in R^2, 2x{HIDDEN_GE} MLP G and E, 2x{HIDDEN_D} MLP D, "
-                                f"{cfg['steps']} alternating Adam steps; median over the last {TAIL:.0%} of training"),
-        dict(claim="C18", quantity="relative reconstruction error E||G(E(x)) - x||^2 / tr Cov x (trained / untrained E)",
-             ours=f"{final_x:.3f} / {fresh_x:.3f}", ours_spread=None, published=None,
-             source="Donahue et al. 2016, Sec. 3 and Fig. 2 (reconstructions G(E(x)))",
-             setting_difference="as above; the papers show image reconstructions, not a number"),
+        dict(
+            claim="C18",
+            quantity="relative inversion error E||E(G(z)) - z||^2 / tr Cov z (trained / untrained E)",
+            ours=f"{final_z:.3f} / {fresh_z:.3f}",
+            ours_spread=None,
+            published=None,
+            source="Donahue et al. 2016, Thm. 2 (E = G^-1 at the optimum)",
+            setting_difference=f"2-D 4-Gaussian mixture, z in R^2, 2x{HIDDEN_GE} MLP G and E, 2x{HIDDEN_D} MLP D, "
+            f"{cfg['steps']} alternating Adam steps; median over the last {TAIL:.0%} of training",
+        ),
+        dict(
+            claim="C18",
+            quantity="relative reconstruction error E||G(E(x)) - x||^2 / tr Cov x (trained / untrained E)",
+            ours=f"{final_x:.3f} / {fresh_x:.3f}",
+            ours_spread=None,
+            published=None,
+            source="Donahue et al. 2016, Sec. 3 and Fig. 2 (reconstructions G(E(x)))",
+            setting_difference="as above; the papers show image reconstructions, not a number",
+        ),
     ]
     data["seconds"] = time.perf_counter() - clock
     return study.Result(config=cfg, data=data, checks=checks)
@@ -176,8 +217,11 @@ def plot(result: study.Result):
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=1, label="E(G(z)) = z")
     ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim), ax.set_aspect("equal")
     ax.set_xlabel("z"), ax.set_ylabel("E(G(z))")
-    ax.set_title(f"E(G(z)) vs z at the last step (err_z {d['last_err_z']:.3f};\n"
-                 f"tail median {d['final_err_z']:.3f}, untrained E {d['fresh_encoder_err_z']:.2f})", fontsize=10)
+    ax.set_title(
+        f"E(G(z)) vs z at the last step (err_z {d['last_err_z']:.3f};\n"
+        f"tail median {d['final_err_z']:.3f}, untrained E {d['fresh_encoder_err_z']:.2f})",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="upper left")
     ax = axes[2]
     gex, k = np.asarray(d["g_of_e_of_x"]), np.asarray(d["x_mode"])
@@ -186,8 +230,11 @@ def plot(result: study.Result):
         ax.plot([a[0], b[0]], [a[1], b[1]], color="grey", lw=0.5, alpha=0.7)
     ax.scatter(x[:n, 0], x[:n, 1], s=8, c=k[:n], cmap="tab10", vmin=0, vmax=9, label="x (colour: mode)")
     ax.scatter(gex[:n, 0], gex[:n, 1], s=8, marker="x", color="k", lw=0.8, label="G(E(x))")
-    ax.set_title(f"reconstructions at the last step, grey: x to G(E(x))\n(err_x {d['last_err_x']:.3f}; "
-                 f"tail median {d['final_err_x']:.3f}, untrained E {d['fresh_encoder_err_x']:.2f})", fontsize=10)
+    ax.set_title(
+        f"reconstructions at the last step, grey: x to G(E(x))\n(err_x {d['last_err_x']:.3f}; "
+        f"tail median {d['final_err_x']:.3f}, untrained E {d['fresh_encoder_err_x']:.2f})",
+        fontsize=10,
+    )
     ax.set_xlabel("x1"), ax.set_ylabel("x2"), ax.set_aspect("equal"), ax.legend(fontsize=8, loc="upper right")
     ax = axes[3]
     tr = d["trace"]

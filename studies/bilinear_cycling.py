@@ -4,12 +4,13 @@ Claim C9 (Risteski lecture, Fig. 5; Daskalakis et al. 2018; Gidel et al. 2019): 
 x minimising and y maximising, simultaneous GDA diverges (the radius grows by sqrt(1 + eta^2) per step),
 alternating GDA cycles (it conserves a quadratic form), the average of the alternating iterates converges, and
 extragradient and optimistic GDA converge. The rates are sympy's spectral radii of the update matrices
-(`sandbox.symbolic_games`); the runs are `sandbox.dynamics.simulate` on `sandbox.games.bilinear`.
+(`sandbox.theory.symbolic_games`); the runs are `sandbox.dynamics.simulate` on `sandbox.games.bilinear`.
 eta = 0.1, start (1, 1), alternating steps y (D) first.
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; at most
 2 minutes on 2 CPU cores). Recorded runs: T = 200 (smoke) or 1000 steps; the long alternating run behind the
 invariant and the averaged iterate: 1000 (smoke), 5000 (quick) or 10^4 (full) steps.
 """
+
 import math
 import time
 
@@ -18,14 +19,16 @@ import numpy as np
 import sympy as sp
 import torch
 
-from sandbox import study
-from sandbox import symbolic_games as sg
 from sandbox.dynamics import gd, log_growth_rate, make_rule, radius, simulate
 from sandbox.games import bilinear
+from sandbox.reporting import study
+from sandbox.theory import symbolic_games as sg
 
-CLAIM = ("On (x - 1/2)(y - 1/2): simultaneous GDA's radius grows by sqrt(1 + eta^2) per step, alternating GDA "
-         "conserves u^2 + w^2 + eta u w, its averaged iterate converges, and extragradient and optimistic GDA "
-         "contract at their derived spectral radii.")
+CLAIM = (
+    "On (x - 1/2)(y - 1/2): simultaneous GDA's radius grows by sqrt(1 + eta^2) per step, alternating GDA "
+    "conserves u^2 + w^2 + eta u w, its averaged iterate converges, and extragradient and optimistic GDA "
+    "contract at their derived spectral radii."
+)
 CLAIMS = ["C9"]
 SCALES = {
     "smoke": dict(steps=200, long_steps=1000, invariant_every=50),
@@ -36,9 +39,9 @@ ETA = 0.1
 CENTRE = (0.5, 0.5)
 START = (1.0, 1.0)
 RULES = ("simultaneous", "alternating", "extragradient", "optimistic")
-SKIP = 0.1          # the fraction of a run dropped before fitting a rate: optimistic's fast modes (|lambda| ~ eta) die out
-EXACT = 1e-9        # float64 identities (the simultaneous ratio, the invariant): far above rounding, far below any effect
-RATE_TOL = 1e-6     # fitted rate vs derived rate; float32 frames carry 6e-8 relative error, and the rules differ by 1e-4
+SKIP = 0.1  # the fraction of a run dropped before fitting a rate: optimistic's fast modes (|lambda| ~ eta) die out
+EXACT = 1e-9  # float64 identities (the simultaneous ratio, the invariant): far above rounding, far below any effect
+RATE_TOL = 1e-6  # fitted rate vs derived rate; float32 frames carry 6e-8 relative error, and the rules differ by 1e-4
 AVERAGE_TOL = 1e-2  # the averaged iterate's distance to (1/2, 1/2)
 
 
@@ -49,8 +52,17 @@ def game():
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Every rule for T steps, a long alternating run, and the rates measured against sympy's; games on CPU."""
-    cfg = dict(SCALES[scale], seed=seed, eta=ETA, centre=CENTRE, start=START, skip_fraction=SKIP,
-               exact_tolerance=EXACT, rate_tolerance=RATE_TOL, average_tolerance=AVERAGE_TOL)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        eta=ETA,
+        centre=CENTRE,
+        start=START,
+        skip_fraction=SKIP,
+        exact_tolerance=EXACT,
+        rate_tolerance=RATE_TOL,
+        average_tolerance=AVERAGE_TOL,
+    )
     clock = time.perf_counter()
     T, T_long = cfg["steps"], cfg["long_steps"]
     r0 = math.hypot(START[0] - CENTRE[0], START[1] - CENTRE[1])
@@ -60,17 +72,23 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     runs = {}
     skip = int(SKIP * T)
     for rule in RULES:
-        tr = simulate(game(), make_rule(rule), gd(ETA), gd(ETA), T, average="uniform" if rule == "alternating" else None)
+        tr = simulate(
+            game(), make_rule(rule), gd(ETA), gd(ETA), T, average="uniform" if rule == "alternating" else None
+        )
         r = radius(tr.z[:, 0].double(), CENTRE)
         runs[rule] = dict(
-            final=tr.final[0], final_distance=float(radius(tr.final, CENTRE)[0]),
+            final=tr.final[0],
+            final_distance=float(radius(tr.final, CENTRE)[0]),
             rate_fit=math.exp(log_growth_rate(r[skip:], tr.steps[skip:])),
-            rate_geometric_mean=(float(radius(tr.final, CENTRE)[0]) / r0) ** (1.0 / T),   # float64 ends
-            path=np.round(tr.z[::2, 0].double().numpy(), 5), radius=r.numpy()[::2])
+            rate_geometric_mean=(float(radius(tr.final, CENTRE)[0]) / r0) ** (1.0 / T),  # float64 ends
+            path=np.round(tr.z[::2, 0].double().numpy(), 5),
+            radius=r.numpy()[::2],
+        )
         if rule == "alternating":
             runs[rule]["average_final_distance"] = float(radius(tr.average, CENTRE)[0])
-            runs[rule]["average_path"] = np.round((torch.cumsum(tr.z[1:, 0].double(), 0) /
-                                                   torch.arange(1, T + 1)[:, None]).numpy()[::2], 5)
+            runs[rule]["average_path"] = np.round(
+                (torch.cumsum(tr.z[1:, 0].double(), 0) / torch.arange(1, T + 1)[:, None]).numpy()[::2], 5
+            )
 
     # Simultaneous GDA step by step, frames in float64.
     sim = simulate(game(), make_rule("simultaneous"), gd(ETA), gd(ETA), T, frame_dtype=torch.float64).z[:, 0]
@@ -79,61 +97,87 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
 
     # The long alternating run: the averaged iterate, and float64 checkpoints of the invariant.
     every = cfg["invariant_every"]
-    tr_long = simulate(game(), make_rule("alternating"), gd(ETA), gd(ETA), T_long, average="uniform",
-                       frame_dtype=torch.float64)
+    tr_long = simulate(
+        game(), make_rule("alternating"), gd(ETA), gd(ETA), T_long, average="uniform", frame_dtype=torch.float64
+    )
     checkpoints = tr_long.z[every::every, 0]
     invariant = sp.lambdify((sg.u, sg.w), sg.alternating_invariant(ETA), "numpy")
     q = lambda z: invariant(z[..., 0] - CENTRE[0], z[..., 1] - CENTRE[1])
     q0 = float(q(np.array(START)))
     q_dev = q(checkpoints.numpy()) - q0
-    q_sim = q(sim.numpy())                                   # simultaneous GDA does not conserve it
+    q_sim = q(sim.numpy())  # simultaneous GDA does not conserve it
     average_path = torch.cumsum(tr_long.z[1:, 0].double(), 0) / torch.arange(1, T_long + 1)[:, None]
     average_distance = radius(average_path, CENTRE).numpy()
     shown = np.unique(np.geomspace(1, T_long, 200).astype(int)) - 1
 
     data = dict(
-        runs=runs, derived_rate=derived, derived_rate_closed_form=closed_forms,
-        invariant=str(sg.alternating_invariant()), invariant_at_start=q0,
-        invariant_steps=np.arange(1, T_long // every + 1) * every, invariant_deviation=q_dev,
+        runs=runs,
+        derived_rate=derived,
+        derived_rate_closed_form=closed_forms,
+        invariant=str(sg.alternating_invariant()),
+        invariant_at_start=q0,
+        invariant_steps=np.arange(1, T_long // every + 1) * every,
+        invariant_deviation=q_dev,
         invariant_max_abs_deviation=float(np.abs(q_dev).max()),
         invariant_simultaneous_growth=float(q_sim[-1] / q_sim[0]),
-        simultaneous_step_ratio_max_abs_error=float(np.abs(step_ratios - math.sqrt(1 + ETA ** 2)).max()),
+        simultaneous_step_ratio_max_abs_error=float(np.abs(step_ratios - math.sqrt(1 + ETA**2)).max()),
         long_alternating_final_distance=float(radius(tr_long.final, CENTRE)[0]),
         long_alternating_average_distance=float(radius(tr_long.average, CENTRE)[0]),
-        average_distance_steps=shown + 1, average_distance=average_distance[shown],
+        average_distance_steps=shown + 1,
+        average_distance=average_distance[shown],
         seconds=time.perf_counter() - clock,
     )
     checks = {
-        "simultaneous_radius_ratio_is_sqrt_one_plus_eta_squared_each_step":
-            bool(data["simultaneous_step_ratio_max_abs_error"] < EXACT),
+        "simultaneous_radius_ratio_is_sqrt_one_plus_eta_squared_each_step": bool(
+            data["simultaneous_step_ratio_max_abs_error"] < EXACT
+        ),
         # Growth by at least 2x (smoke: 200 steps give (1 + eta^2)^100 = 2.7x; full: 1000 steps give 145x).
         "simultaneous_diverges": bool(runs["simultaneous"]["final_distance"] > 2 * r0),
         "alternating_invariant_conserved": bool(data["invariant_max_abs_deviation"] < EXACT),
         "alternating_cycles_without_converging": bool(data["long_alternating_final_distance"] > 0.5 * r0),
-        "averaged_alternating_iterate_converges":
-            bool(data["long_alternating_average_distance"] < AVERAGE_TOL),
+        "averaged_alternating_iterate_converges": bool(data["long_alternating_average_distance"] < AVERAGE_TOL),
         "extragradient_contracts_at_derived_rate": bool(
             abs(runs["extragradient"]["rate_fit"] - derived["extragradient"]) < RATE_TOL
-            and derived["extragradient"] < 1),
+            and derived["extragradient"] < 1
+        ),
         "optimistic_contracts_at_derived_rate": bool(
-            abs(runs["optimistic"]["rate_fit"] - derived["optimistic"]) < RATE_TOL and derived["optimistic"] < 1),
+            abs(runs["optimistic"]["rate_fit"] - derived["optimistic"]) < RATE_TOL and derived["optimistic"] < 1
+        ),
         "every_measured_rate_matches_sympy": bool(
-            all(abs(runs[rule]["rate_fit"] - derived[rule]) < RATE_TOL for rule in RULES)),
+            all(abs(runs[rule]["rate_fit"] - derived[rule]) < RATE_TOL for rule in RULES)
+        ),
     }
     data["headline"] = [
-        dict(claim="C9", quantity="distance of the averaged alternating iterate to (1/2, 1/2) after the long run",
-             ours=data["long_alternating_average_distance"], ours_spread=None, published=None, source="",
-             setting_difference="eta = 0.1; the last iterate stays at distance "
-             f"{data['long_alternating_final_distance']:.3f}"),
-        dict(claim="C9", quantity="simultaneous GDA per-step radius ratio, |measured - sqrt(1 + eta^2)|",
-             ours=data["simultaneous_step_ratio_max_abs_error"], ours_spread=None, published=0.0,
-             source="Risteski lecture, Fig. 5 (derived)", setting_difference=""),
+        dict(
+            claim="C9",
+            quantity="distance of the averaged alternating iterate to (1/2, 1/2) after the long run",
+            ours=data["long_alternating_average_distance"],
+            ours_spread=None,
+            published=None,
+            source="",
+            setting_difference="eta = 0.1; the last iterate stays at distance "
+            f"{data['long_alternating_final_distance']:.3f}",
+        ),
+        dict(
+            claim="C9",
+            quantity="simultaneous GDA per-step radius ratio, |measured - sqrt(1 + eta^2)|",
+            ours=data["simultaneous_step_ratio_max_abs_error"],
+            ours_spread=None,
+            published=0.0,
+            source="Risteski lecture, Fig. 5 (derived)",
+            setting_difference="",
+        ),
     ]
     return study.Result(config=cfg, data=data, checks=checks)
 
 
-COLOURS = {"simultaneous": "C3", "alternating": "C0", "averaged alternating": "k", "extragradient": "C2",
-           "optimistic": "C1"}
+COLOURS = {
+    "simultaneous": "C3",
+    "alternating": "C0",
+    "averaged alternating": "k",
+    "extragradient": "C2",
+    "optimistic": "C1",
+}
 
 
 def plot(result: study.Result):
@@ -175,8 +219,12 @@ def plot(result: study.Result):
     ax.bar(x - 0.2, derived, 0.4, label="derived: sympy spectral radius - 1", color="0.6")
     ax.bar(x + 0.2, measured, 0.4, label="measured: fitted per-step ratio - 1", color="C0")
     for i, r in enumerate(rules):
-        ax.annotate(f"{data['derived_rate'][r]:.7f}\n{runs[r]['rate_fit']:.7f}", (i, max(derived[i], 0) + 4e-4),
-                    ha="center", fontsize=7)
+        ax.annotate(
+            f"{data['derived_rate'][r]:.7f}\n{runs[r]['rate_fit']:.7f}",
+            (i, max(derived[i], 0) + 4e-4),
+            ha="center",
+            fontsize=7,
+        )
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xticks(x, rules, fontsize=8)
     ax.set_ylim(-0.0075, 0.0085)
@@ -204,16 +252,23 @@ def plot(result: study.Result):
 
     ax = axes[1, 2]
     ax.axis("off")
-    rows = [[r, f"{runs[r]['final_distance']:.4g}", f"{data['derived_rate'][r]:.9f}", f"{runs[r]['rate_fit']:.9f}"]
-            for r in rules]
+    rows = [
+        [r, f"{runs[r]['final_distance']:.4g}", f"{data['derived_rate'][r]:.9f}", f"{runs[r]['rate_fit']:.9f}"]
+        for r in rules
+    ]
     rows.append(["avg. alternating", f"{data['long_alternating_average_distance']:.2g}", "-", "-"])
-    table = ax.table(cellText=rows, colLabels=["rule", "distance at T", "derived rate", "measured rate"],
-                     loc="center", cellLoc="center")
+    table = ax.table(
+        cellText=rows,
+        colLabels=["rule", "distance at T", "derived rate", "measured rate"],
+        loc="center",
+        cellLoc="center",
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.5)
-    ax.set_title("final distances (T = %d; average: %d steps) and rates" % (cfg["steps"], cfg["long_steps"]),
-                 fontsize=10)
+    ax.set_title(
+        "final distances (T = %d; average: %d steps) and rates" % (cfg["steps"], cfg["long_steps"]), fontsize=10
+    )
     fig.suptitle("Bilinear game f(x, y) = (x - 1/2)(y - 1/2), start (1, 1)", fontsize=13)
     fig.tight_layout()
     return fig

@@ -18,47 +18,74 @@ could not be checked with this project's search tool, so no published number is 
 Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: a width-1/4 DCGAN, 800 G steps,
 20 trials per batch size), full (DCGAN at width 1, batch 128, 10000 G steps; larger batches, 50 trials; a GPU).
 """
+
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sandbox import config as C
-from sandbox import evaluate as ev
-from sandbox import plots, study
+from sandbox import plots
 from sandbox.data import load_mnist, mnist_root, to_unit
-from sandbox.support import birthday_support_estimate, duplicate_probability
-from sandbox.train import make_run, run_steps
+from sandbox.evaluation import mnist as ev
+from sandbox.evaluation.support import birthday_support_estimate, duplicate_probability
+from sandbox.reporting import study
+from sandbox.trainer import config as C
+from sandbox.trainer.loop import make_run, run_steps
 
-CLAIM = ("The birthday-paradox test recovers the support of laws of known support (N = s^2 at P(dup) = 1/2, the "
-         "collision support 1/sum p^2 for non-uniform laws) and separates a collapsed generator from a healthy one.")
-NEEDS_DATA = "mnist"   # tests/test_studies.py skips the study where MNIST is absent
+CLAIM = (
+    "The birthday-paradox test recovers the support of laws of known support (N = s^2 at P(dup) = 1/2, the "
+    "collision support 1/sum p^2 for non-uniform laws) and separates a collapsed generator from a healthy one."
+)
+NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 CLAIMS = ["C13"]
 SCALES = {
-    "smoke": dict(uniform=[100, 1000], trials=40, heavy=(20, 2000), width=0.125, batch=16, steps=20, bank=50,
-                  sizes=[5, 10, 20, 40, 80], gen_trials=6, n_fid=200),
-    "quick": dict(uniform=[100, 1000, 10000, 100000, 1000000], trials=100, heavy=(100, 100000), width=0.25,
-                  batch=64, steps=800, bank=300, sizes=[10, 25, 50, 100, 200, 400, 800], gen_trials=20, n_fid=2000),
-    "full": dict(uniform=[100, 1000, 10000, 100000, 1000000], trials=200, heavy=(100, 100000), width=1.0,
-                 batch=128, steps=10000, bank=1000, sizes=[25, 50, 100, 200, 400, 800, 1600, 3200], gen_trials=50,
-                 n_fid=10000),
+    "smoke": dict(
+        uniform=[100, 1000],
+        trials=40,
+        heavy=(20, 2000),
+        width=0.125,
+        batch=16,
+        steps=20,
+        bank=50,
+        sizes=[5, 10, 20, 40, 80],
+        gen_trials=6,
+        n_fid=200,
+    ),
+    "quick": dict(
+        uniform=[100, 1000, 10000, 100000, 1000000],
+        trials=100,
+        heavy=(100, 100000),
+        width=0.25,
+        batch=64,
+        steps=800,
+        bank=300,
+        sizes=[10, 25, 50, 100, 200, 400, 800],
+        gen_trials=20,
+        n_fid=2000,
+    ),
+    "full": dict(
+        uniform=[100, 1000, 10000, 100000, 1000000],
+        trials=200,
+        heavy=(100, 100000),
+        width=1.0,
+        batch=128,
+        steps=10000,
+        bank=1000,
+        sizes=[25, 50, 100, 200, 400, 800, 1600, 3200],
+        gen_trials=50,
+        n_fid=10000,
+    ),
 }
 # smoke's 20-step generator makes near-identical blobs, so it is as collapsed as the bank generator
 SMOKE_MUST_PASS = False
-SIZE_FACTORS = np.geomspace(0.25, 4.0, 8)   # batch sizes s = f sqrt(N): P(dup) from about 0.03 to 1
-FIT_TOL = 0.2          # fitted N within 20% of the true N (100 trials x 8 sizes give a few % error)
-HALF_FACTOR = 3.0      # the read-off rule within a factor 3: it overestimates by 1/(2 log 2) = 1.44 times the grid step
-HEAVY_TOL = 0.25       # non-uniform: estimate within 25% of 1/sum p^2
-HEAVY_BELOW = 0.05     # ... and below 5% of its atom count (0.4% at quick scale: 400 of 100100)
+SIZE_FACTORS = np.geomspace(0.25, 4.0, 8)  # batch sizes s = f sqrt(N): P(dup) from about 0.03 to 1
+FIT_TOL = 0.2  # fitted N within 20% of the true N (100 trials x 8 sizes give a few % error)
+HALF_FACTOR = 3.0  # the read-off rule within a factor 3: it overestimates by 1/(2 log 2) = 1.44 times the grid step
+HEAVY_TOL = 0.25  # non-uniform: estimate within 25% of 1/sum p^2
+HEAVY_BELOW = 0.05  # ... and below 5% of its atom count (0.4% at quick scale: 400 of 100100)
 BANK_RANGE = (0.5, 1.5)  # collapsed G: estimate within [K/2, 1.5 K]; near-duplicates between codes pull it down
 N_PAIRS = 8
-
-
-
-
-
-
 
 
 def categorical_sampler(probs: torch.Tensor):
@@ -68,19 +95,21 @@ def categorical_sampler(probs: torch.Tensor):
 
 def image_sampler(G: torch.nn.Module, z_dim: int, bank=None, chunk: int = 500):
     """sample_fn(n, generator) -> G(z), z ~ N(0, I), or z drawn uniformly from a bank of K codes; G in eval mode."""
+
     def sample(n: int, g: torch.Generator) -> torch.Tensor:
         if bank is None:
             z = torch.randn(n, z_dim, generator=g, device=g.device)
         else:
             z = bank[torch.randint(0, bank.shape[0], (n,), generator=g, device=g.device).to(bank.device)]
         was_training = G.training
-        G.eval()   # BatchNorm running statistics: the same code gives the same image
+        G.eval()  # BatchNorm running statistics: the same code gives the same image
         try:
             with torch.no_grad():
                 dev = next(G.parameters()).device
-                return torch.cat([G(z[i:i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
+                return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
         finally:
             G.train(was_training)
+
     return sample
 
 
@@ -90,11 +119,13 @@ def per_trial_sampler(images: torch.Tensor, trials: int, sizes):
     `evaluate.dataset_sampler` chains permutations, so when trials * s exceeds the set size one batch straddles two
     permutations and may hold the same image twice: a false duplicate. Here each batch of s is its own permutation.
     """
+
     def sample(n: int, g: torch.Generator) -> torch.Tensor:
-        if n not in {trials * s for s in sizes}:   # the probe and the closest-pairs batch: one draw
+        if n not in {trials * s for s in sizes}:  # the probe and the closest-pairs batch: one draw
             return images[torch.randperm(images.shape[0], generator=g, device=g.device)[:n].cpu()]
-        idx = [torch.randperm(images.shape[0], generator=g, device=g.device)[:n // trials] for _ in range(trials)]
+        idx = [torch.randperm(images.shape[0], generator=g, device=g.device)[: n // trials] for _ in range(trials)]
         return images[torch.cat(idx).cpu()]
+
     return sample
 
 
@@ -115,43 +146,71 @@ def validate(cfg: dict, seed: int) -> dict:
     rows = {}
     for N in cfg["uniform"]:
         sizes = sorted({max(2, int(round(f * math.sqrt(N)))) for f in SIZE_FACTORS})
-        curve = duplicate_probability(categorical_sampler(torch.full((N,), 1.0 / N)), sizes, cfg["trials"],
-                                      None, g)
-        rows[f"uniform N={N}"] = dict(support=N, collision_support=N, sizes=curve.sizes, probs=curve.probs,
-                                      **_estimates(curve.sizes, curve.probs))
+        curve = duplicate_probability(categorical_sampler(torch.full((N,), 1.0 / N)), sizes, cfg["trials"], None, g)
+        rows[f"uniform N={N}"] = dict(
+            support=N, collision_support=N, sizes=curve.sizes, probs=curve.probs, **_estimates(curve.sizes, curve.probs)
+        )
     few, many = cfg["heavy"]
     p = torch.cat([torch.full((few,), 0.5 / few), torch.full((many,), 0.5 / many)]).double()
-    n_eff = float(1.0 / (p ** 2).sum())
+    n_eff = float(1.0 / (p**2).sum())
     sizes = sorted({max(2, int(round(f * math.sqrt(n_eff)))) for f in SIZE_FACTORS})
     curve = duplicate_probability(categorical_sampler(p), sizes, cfg["trials"], None, g)
-    rows["half mass on few atoms"] = dict(support=few + many, collision_support=n_eff, sizes=curve.sizes,
-                                          probs=curve.probs, **_estimates(curve.sizes, curve.probs))
+    rows["half mass on few atoms"] = dict(
+        support=few + many,
+        collision_support=n_eff,
+        sizes=curve.sizes,
+        probs=curve.probs,
+        **_estimates(curve.sizes, curve.probs),
+    )
     return rows
 
 
 def generators(cfg: dict, seed: int, device) -> dict:
     """Train a DCGAN, then the birthday test on it, on it fed from a bank of K codes, and on the MNIST test set."""
     root = mnist_root()
-    run = make_run(C.make_config(C.preset("dcgan"), dict(
-        data="mnist", data_dir=str(root), g_width=cfg["width"], d_width=cfg["width"], batch=cfg["batch"],
-        steps=cfg["steps"], seed=seed, device=str(device), progress=False)))
+    run = make_run(
+        C.make_config(
+            C.preset("dcgan"),
+            dict(
+                data="mnist",
+                data_dir=str(root),
+                g_width=cfg["width"],
+                d_width=cfg["width"],
+                batch=cfg["batch"],
+                steps=cfg["steps"],
+                seed=seed,
+                device=str(device),
+                progress=False,
+            ),
+        )
+    )
     run_steps(run, cfg["steps"])
     z_dim = run.G.z_dim
     healthy = image_sampler(run.G, z_dim)
     bank = torch.randn(cfg["bank"], z_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
-    fid = ev.fid(ev.reference_stats("test", root, device),
-                 ev.digit_features(healthy(cfg["n_fid"], torch.Generator(device=device).manual_seed(seed)), device))
-    sources = {"DCGAN, z ~ N(0, I)": healthy,
-               f"same G, z from {cfg['bank']} codes": image_sampler(run.G, z_dim, bank),
-               "MNIST test set": per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"],
-                                                   cfg["sizes"])}
+    fid = ev.fid(
+        ev.reference_stats("test", root, device),
+        ev.digit_features(healthy(cfg["n_fid"], torch.Generator(device=device).manual_seed(seed)), device),
+    )
+    sources = {
+        "DCGAN, z ~ N(0, I)": healthy,
+        f"same G, z from {cfg['bank']} codes": image_sampler(run.G, z_dim, bank),
+        "MNIST test set": per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"], cfg["sizes"]),
+    }
     out = {}
     for name, fn in sources.items():
-        r = ev.birthday_test(fn, cfg["sizes"], cfg["gen_trials"], seed=seed, data_dir=root, device=device,
-                             n_pairs=N_PAIRS)
-        out[name] = dict(sizes=r.curve.sizes, probs=r.curve.probs, threshold=r.threshold, note=r.note,
-                         pair_distances=r.pairs.distances, pairs=study.pack_images(r.pair_images),
-                         **_estimates(r.curve.sizes, r.curve.probs))
+        r = ev.birthday_test(
+            fn, cfg["sizes"], cfg["gen_trials"], seed=seed, data_dir=root, device=device, n_pairs=N_PAIRS
+        )
+        out[name] = dict(
+            sizes=r.curve.sizes,
+            probs=r.curve.probs,
+            threshold=r.threshold,
+            note=r.note,
+            pair_distances=r.pairs.distances,
+            pairs=study.pack_images(r.pair_images),
+            **_estimates(r.curve.sizes, r.curve.probs),
+        )
     return {"sources": out, "fid": fid, "bank": cfg["bank"]}
 
 
@@ -167,30 +226,63 @@ def run(scale: str = "quick", seed: int = 0, device=None) -> study.Result:
     uniform = [r for k, r in val.items() if k.startswith("uniform")]
     heavy = val["half mass on few atoms"]
     slope = float(np.polyfit(np.log([r["support"] for r in uniform]), np.log([r["fit"] for r in uniform]), 1)[0])
-    setting = (f"{scale} scale: MNIST, DCGAN widths {cfg['width']}, {cfg['steps']} G steps, batch sizes up to "
-               f"{max(cfg['sizes'])}, {cfg['gen_trials']} trials; duplicates in MNIST-classifier feature space")
-    paper = ("Arora, Risteski, Zhang 2018: support about s^2 where P(dup) = 1/2; their GAN estimates (CelebA) are "
-             "not quoted: not found in CLAIMS.md or by search")
-    data = {"validation": val, "generators": gen, "log_log_slope": slope,
-            "thresholds": dict(fit_tol=FIT_TOL, half_factor=HALF_FACTOR, heavy_tol=HEAVY_TOL, bank_range=BANK_RANGE),
-            "headline": [
-                {"claim": "C13", "quantity": f"support estimate, uniform law on N={cfg['uniform'][-2]} atoms",
-                 "ours": val[f"uniform N={cfg['uniform'][-2]}"]["fit"], "ours_spread": None,
-                 "published": None, "source": f"exact: N = {cfg['uniform'][-2]} by construction",
-                 "setting_difference": f"{cfg['trials']} trials per batch size, 8 sizes"},
-                {"claim": "C13", "quantity": f"support estimate, collapsed G ({cfg['bank']} latent codes)",
-                 "ours": banked["fit"], "ours_spread": None, "published": None,
-                 "source": f"exact: at most {cfg['bank']} distinct images by construction",
-                 "setting_difference": setting},
-                {"claim": "C13", "quantity": "support estimate, trained DCGAN on MNIST", "ours": healthy["fit"],
-                 "ours_spread": None, "published": None, "source": paper, "setting_difference": setting},
-                {"claim": "C13", "quantity": "support estimate, MNIST test set (10000 images, near-duplicates)",
-                 "ours": real["fit"], "ours_spread": None, "published": None, "source": "real-data reference",
-                 "setting_difference": setting}]}
+    setting = (
+        f"{scale} scale: MNIST, DCGAN widths {cfg['width']}, {cfg['steps']} G steps, batch sizes up to "
+        f"{max(cfg['sizes'])}, {cfg['gen_trials']} trials; duplicates in MNIST-classifier feature space"
+    )
+    paper = (
+        "Arora, Risteski, Zhang 2018: support about s^2 where P(dup) = 1/2; their GAN estimates (CelebA) are "
+        "not quoted: not found in CLAIMS.md or by search"
+    )
+    data = {
+        "validation": val,
+        "generators": gen,
+        "log_log_slope": slope,
+        "thresholds": dict(fit_tol=FIT_TOL, half_factor=HALF_FACTOR, heavy_tol=HEAVY_TOL, bank_range=BANK_RANGE),
+        "headline": [
+            {
+                "claim": "C13",
+                "quantity": f"support estimate, uniform law on N={cfg['uniform'][-2]} atoms",
+                "ours": val[f"uniform N={cfg['uniform'][-2]}"]["fit"],
+                "ours_spread": None,
+                "published": None,
+                "source": f"exact: N = {cfg['uniform'][-2]} by construction",
+                "setting_difference": f"{cfg['trials']} trials per batch size, 8 sizes",
+            },
+            {
+                "claim": "C13",
+                "quantity": f"support estimate, collapsed G ({cfg['bank']} latent codes)",
+                "ours": banked["fit"],
+                "ours_spread": None,
+                "published": None,
+                "source": f"exact: at most {cfg['bank']} distinct images by construction",
+                "setting_difference": setting,
+            },
+            {
+                "claim": "C13",
+                "quantity": "support estimate, trained DCGAN on MNIST",
+                "ours": healthy["fit"],
+                "ours_spread": None,
+                "published": None,
+                "source": paper,
+                "setting_difference": setting,
+            },
+            {
+                "claim": "C13",
+                "quantity": "support estimate, MNIST test set (10000 images, near-duplicates)",
+                "ours": real["fit"],
+                "ours_spread": None,
+                "published": None,
+                "source": "real-data reference",
+                "setting_difference": setting,
+            },
+        ],
+    }
     checks = {
         "uniform_support_fit_within_20_percent": all(abs(r["fit"] / r["support"] - 1) <= FIT_TOL for r in uniform),
-        "paper_half_rule_within_factor_3": all(1 / HALF_FACTOR <= r["half"] / r["support"] <= HALF_FACTOR
-                                               for r in uniform),
+        "paper_half_rule_within_factor_3": all(
+            1 / HALF_FACTOR <= r["half"] / r["support"] <= HALF_FACTOR for r in uniform
+        ),
         "batch_at_half_grows_as_sqrt_support": abs(slope - 1.0) <= 0.1,
         "nonuniform_estimate_is_collision_support": abs(heavy["fit"] / heavy["collision_support"] - 1) <= HEAVY_TOL,
         "nonuniform_estimate_far_below_atom_count": heavy["fit"] < HEAVY_BELOW * heavy["support"],
@@ -215,7 +307,7 @@ def plot(result: study.Result):
     ax = fig.add_subplot(grid[0, 0])
     for i, (name, r) in enumerate(d["validation"].items()):
         s = np.asarray(r["sizes"], dtype=float)
-        line, = ax.plot(s, r["probs"], "o", ms=4, color=f"C{i}", label=f"{name} (fit {_fmt(r['fit'])})")
+        (line,) = ax.plot(s, r["probs"], "o", ms=4, color=f"C{i}", label=f"{name} (fit {_fmt(r['fit'])})")
         ss = np.geomspace(s.min(), s.max(), 100)
         if np.isfinite(r["fit"]):
             ax.plot(ss, -np.expm1(-ss * (ss - 1) / (2 * r["fit"])), "-", lw=1, color=line.get_color())
@@ -241,22 +333,29 @@ def plot(result: study.Result):
     gens = d["generators"]["sources"]
     for i, (name, r) in enumerate(gens.items()):
         s = np.asarray(r["sizes"], dtype=float)
-        line, = ax.plot(s, r["probs"], "o-", ms=4, color=f"C{i}", label=f"{name}: {_fmt(r['fit'])}")
+        (line,) = ax.plot(s, r["probs"], "o-", ms=4, color=f"C{i}", label=f"{name}: {_fmt(r['fit'])}")
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set_xscale("log"), ax.set_xlabel("batch size s"), ax.set_ylabel("P(batch holds a near-duplicate)")
     ax.set_xticks(s, [str(int(v)) for v in s], minor=False)
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_title(f"generators (DCGAN FID {d['generators']['fid']:.1f}, MNIST-classifier features)\n"
-                 f"duplicate: feature distance < {next(iter(gens.values()))['threshold']:.2f}")
+    ax.set_title(
+        f"generators (DCGAN FID {d['generators']['fid']:.1f}, MNIST-classifier features)\n"
+        f"duplicate: feature distance < {next(iter(gens.values()))['threshold']:.2f}"
+    )
     ax.legend(fontsize=7, loc="upper left")
     for j, (name, r) in enumerate(gens.items()):
         ax = fig.add_subplot(grid[1, j])
         dist = ", ".join(f"{v:.2f}" for v in r["pair_distances"][:4])
-        plots.show_grid(ax, plots.pair_grid(study.unpack_images(r["pairs"])),
-                        f"{name}: closest pairs in a batch of {max(r['sizes'])}\n(columns; distances {dist}, ...)")
-    fig.suptitle(f"C13 birthday-paradox support test (Arora, Risteski, Zhang 2018): {cfg['scale_name']} scale, "
-                 f"{cfg['device']}" + (" — not the paper's full run" if cfg["scale_name"] != "full" else ""),
-                 fontsize=13)
+        plots.show_grid(
+            ax,
+            plots.pair_grid(study.unpack_images(r["pairs"])),
+            f"{name}: closest pairs in a batch of {max(r['sizes'])}\n(columns; distances {dist}, ...)",
+        )
+    fig.suptitle(
+        f"C13 birthday-paradox support test (Arora, Risteski, Zhang 2018): {cfg['scale_name']} scale, "
+        f"{cfg['device']}" + (" — not the paper's full run" if cfg["scale_name"] != "full" else ""),
+        fontsize=13,
+    )
     return fig
 
 

@@ -1,4 +1,4 @@
-"""collapse_to_argmax: a generator trained to convergence against a frozen D collapses onto argmax D; retraining D makes it hop.
+"""collapse_to_argmax: a G trained to convergence against a frozen D collapses onto argmax D; retraining D makes it hop.
 
 Claim C14 (Goodfellow 2016, NIPS tutorial Sec. 5.1.1; Metz et al. 2017, Sec. 1; Zhan lecture): for a fixed D the
 best G puts all its mass on argmax_x D(x), so a G trained too long against a frozen D collapses onto D's maximum;
@@ -20,6 +20,7 @@ whose basin it starts in, which need not be the grid's global argmax when severa
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; about a
 minute on 2 CPU cores). The number of rounds and the D and G steps per round change with the scale.
 """
+
 import math
 import time
 
@@ -28,35 +29,37 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox import study
 from sandbox.dynamics import grads_x, grads_y, make_step
 from sandbox.games import network_game
-from sandbox.gaussian1d import Mixture, mixture_sample
 from sandbox.nets import mlp_discriminator
 from sandbox.penalties import r1
+from sandbox.reporting import study
+from sandbox.theory.gaussian1d import Mixture, mixture_sample
 
-CLAIM = ("A generator trained to convergence against a frozen D collapses onto a maximum of D (the D-gap "
-         "(max D - E D(G(z))) / (max D - min D) is near 0); retraining D against it moves D's maximum and G's mode hops.")
+CLAIM = (
+    "A generator trained to convergence against a frozen D collapses onto a maximum of D (the D-gap "
+    "(max D - E D(G(z))) / (max D - min D) is near 0); retraining D against it moves D's maximum and G's mode hops."
+)
 CLAIMS = ["C14"]
 SCALES = {
     "smoke": dict(rounds=2, d_steps=400, g_steps=500),
     "quick": dict(rounds=6, d_steps=500, g_steps=1200),
     "full": dict(rounds=8, d_steps=600, g_steps=1500),
 }
-K = 4                     # modes, equal weights, centred at (2k + 1) pi / K
-MODE_STD = 0.15           # radians; spacing 2 pi / K = 1.57, so the modes are 10 std apart
+K = 4  # modes, equal weights, centred at (2k + 1) pi / K
+MODE_STD = 0.15  # radians; spacing 2 pi / K = 1.57, so the modes are 10 std apart
 SPACING = 2 * math.pi / K
-D_HIDDEN = 16             # a small D: fewer spurious bumps between the modes
+D_HIDDEN = 16  # a small D: fewer spurious bumps between the modes
 D_LR, D_BETAS = 2e-3, (0.5, 0.999)
-R1_GAMMA = 0.03          # enough to bound D's logits against a collapsed G; 0.1 and up flattens D's tops
+R1_GAMMA = 0.03  # enough to bound D's logits against a collapsed G; 0.1 and up flattens D's tops
 G_LR = 0.1
 # G starts at twice a data mode's std. Wider starts (0.45, 0.6) put G in D's well over a span wider than the well's
 # basins: at that saddle the only descent for a location-scale G is to spread, and it spreads over the whole circle
 # (measured: std ~3 after round 0 in 4 of 4 runs), the failure noted in earlier attempts.
 SIGMA0 = 0.3
 BATCH = 256
-GRID = 720                # grid points on the circle (0.5 degree)
-N_EVAL = 4000             # G samples per measurement
+GRID = 720  # grid points on the circle (0.5 degree)
+N_EVAL = 4000  # G samples per measurement
 # collapse: a G whose spread is under a quarter of the mode spacing covers one mode only (a G matching the data
 # would have a circular std near 1.5 rad here)
 COLLAPSE = 0.25
@@ -64,7 +67,7 @@ COLLAPSE = 0.25
 # maximum nearest G (the local gap); G in D's well, where D was just trained against it, scores 0.85 and more,
 # and a G spread over the circle about 0.35
 GAP_MAX = 0.05
-HOP_MIN = 0.5             # the mode changes in at least half of the rounds after a D retrain
+HOP_MIN = 0.5  # the mode changes in at least half of the rounds after a D retrain
 
 
 def modes() -> list:
@@ -123,17 +126,39 @@ def measure(D: nn.Module, G: LocationScale, grid: torch.Tensor, z: torch.Tensor)
     nearest_peak = int(peaks[np.argmin(circular_distance(xs[peaks], mean))]) if len(peaks) else k
     span = float(d_grid.max() - d_grid.min())
     # the record keeps D's curve and 800 samples to 4 decimals (the figure's inputs); the measures use full precision
-    return dict(d_grid=np.round(d_grid, 4), argmax=float(xs[k]), local_maxima=xs[peaks], g_mean=mean, g_std=std,
-                mode=int(np.argmin(circular_distance(modes(), mean))), d_gap=float((d_grid.max() - d_fake) / span),
-                local_gap=float((d_grid[nearest_peak] - d_fake) / span),
-                distance_to_argmax=float(circular_distance(mean, xs[k])), at_global=bool(nearest_peak == k),
-                samples=np.round(x[:800], 4))
+    return dict(
+        d_grid=np.round(d_grid, 4),
+        argmax=float(xs[k]),
+        local_maxima=xs[peaks],
+        g_mean=mean,
+        g_std=std,
+        mode=int(np.argmin(circular_distance(modes(), mean))),
+        d_gap=float((d_grid.max() - d_fake) / span),
+        local_gap=float((d_grid[nearest_peak] - d_fake) / span),
+        distance_to_argmax=float(circular_distance(mean, xs[k])),
+        at_global=bool(nearest_peak == k),
+        samples=np.round(x[:800], 4),
+    )
 
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Rounds of (D trained against G, G trained against that frozen D), measured after each G phase."""
-    cfg = dict(SCALES[scale], seed=seed, k=K, mode_std=MODE_STD, d_hidden=D_HIDDEN, d_lr=D_LR, r1_gamma=R1_GAMMA,
-               g_lr=G_LR, sigma0=SIGMA0, batch=BATCH, grid=GRID, collapse=COLLAPSE, gap_max=GAP_MAX, hop_min=HOP_MIN)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        k=K,
+        mode_std=MODE_STD,
+        d_hidden=D_HIDDEN,
+        d_lr=D_LR,
+        r1_gamma=R1_GAMMA,
+        g_lr=G_LR,
+        sigma0=SIGMA0,
+        batch=BATCH,
+        grid=GRID,
+        collapse=COLLAPSE,
+        gap_max=GAP_MAX,
+        hop_min=HOP_MIN,
+    )
     clock = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     target = Mixture([1.0 / K] * K, modes(), [MODE_STD] * K)
@@ -149,15 +174,16 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     z_eval = torch.randn(N_EVAL, generator=torch.Generator().manual_seed(seed + 1))
     rounds = []
     for r in range(cfg["rounds"]):
-        D = nn.Sequential(OnCircle(), mlp_discriminator(in_dim=2, hidden=D_HIDDEN,
-                                                        generator=torch.Generator().manual_seed(seed * 1000 + r)))
-        game = network_game(G, D, sample_real, sample_z, objective="nonsaturating", penalty=r1(R1_GAMMA),
-                            generator=gen)
+        D = nn.Sequential(
+            OnCircle(),
+            mlp_discriminator(in_dim=2, hidden=D_HIDDEN, generator=torch.Generator().manual_seed(seed * 1000 + r)),
+        )
+        game = network_game(G, D, sample_real, sample_z, objective="nonsaturating", penalty=r1(R1_GAMMA), generator=gen)
         d_step = make_step("adam", game.y, D_LR, betas=D_BETAS)
         for _ in range(cfg["d_steps"]):
             d_step(game.y, grads_y(game))
-        before = measure(D, G, grid, z_eval)       # G where D was trained against it: D's well
-        g_step = make_step("gd", game.x, G_LR)     # plain steps: identical samples move identically
+        before = measure(D, G, grid, z_eval)  # G where D was trained against it: D's well
+        g_step = make_step("gd", game.x, G_LR)  # plain steps: identical samples move identically
         for _ in range(cfg["g_steps"]):
             g_step(game.x, grads_x(game))
         after = measure(D, G, grid, z_eval)
@@ -165,12 +191,20 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     modes_seq = [r["mode"] for r in rounds]
     hops = [int(a != b) for a, b in zip(modes_seq[:-1], modes_seq[1:])]
     data = dict(
-        modes=modes(), grid=grid.numpy(), rounds=rounds, mode_sequence=modes_seq, hops=hops,
+        modes=modes(),
+        grid=grid.numpy(),
+        rounds=rounds,
+        mode_sequence=modes_seq,
+        hops=hops,
         hop_fraction=float(np.mean(hops)) if hops else 0.0,
-        g_std=[r["g_std"] for r in rounds], d_gap=[r["d_gap"] for r in rounds],
-        local_gap=[r["local_gap"] for r in rounds], at_global_argmax=[r["at_global"] for r in rounds],
-        distance_to_argmax=[r["distance_to_argmax"] for r in rounds], gap_before=[r["gap_before"] for r in rounds],
-        n_local_maxima=[len(r["local_maxima"]) for r in rounds], seconds=None,
+        g_std=[r["g_std"] for r in rounds],
+        d_gap=[r["d_gap"] for r in rounds],
+        local_gap=[r["local_gap"] for r in rounds],
+        at_global_argmax=[r["at_global"] for r in rounds],
+        distance_to_argmax=[r["distance_to_argmax"] for r in rounds],
+        gap_before=[r["gap_before"] for r in rounds],
+        n_local_maxima=[len(r["local_maxima"]) for r in rounds],
+        seconds=None,
     )
     checks = {
         "g_collapses_after_every_g_phase": bool(max(data["g_std"]) < COLLAPSE * SPACING),
@@ -182,16 +216,28 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         "mode_hops_after_d_retrains": bool(len(hops) > 0 and data["hop_fraction"] >= HOP_MIN),
     }
     data["headline"] = [
-        dict(claim="C14", quantity="rounds where the mode hopped", ours=f"{sum(hops)} of {len(hops)}",
-             ours_spread=None, published=None, source="",
-             setting_difference=f"1-D circle, {K} modes, location-scale G, 2x{D_HIDDEN} MLP D with R1 "
-                                f"(gamma {R1_GAMMA:g}) retrained from scratch each round ({cfg['d_steps']} Adam steps), "
-                                f"{cfg['g_steps']} plain G steps per round"),
-        dict(claim="C14", quantity="G phases ending on D's global argmax / on a local maximum of D",
-             ours=f"{sum(data['at_global_argmax'])} / {sum(g < GAP_MAX for g in data['local_gap'])} of "
-                  f"{len(data['local_gap'])}", ours_spread=None, published=None, source="",
-             setting_difference="where the theory stops: gradient steps reach the maximum whose basin G starts "
-                                "in; the claim's argmax is the global one"),
+        dict(
+            claim="C14",
+            quantity="rounds where the mode hopped",
+            ours=f"{sum(hops)} of {len(hops)}",
+            ours_spread=None,
+            published=None,
+            source="",
+            setting_difference=f"1-D circle, {K} modes, location-scale G, 2x{D_HIDDEN} MLP D with R1 "
+            f"(gamma {R1_GAMMA:g}) retrained from scratch each round ({cfg['d_steps']} Adam steps), "
+            f"{cfg['g_steps']} plain G steps per round",
+        ),
+        dict(
+            claim="C14",
+            quantity="G phases ending on D's global argmax / on a local maximum of D",
+            ours=f"{sum(data['at_global_argmax'])} / {sum(g < GAP_MAX for g in data['local_gap'])} of "
+            f"{len(data['local_gap'])}",
+            ours_spread=None,
+            published=None,
+            source="",
+            setting_difference="where the theory stops: gradient steps reach the maximum whose basin G starts "
+            "in; the claim's argmax is the global one",
+        ),
     ]
     data["seconds"] = time.perf_counter() - clock
     return study.Result(config=cfg, data=data, checks=checks)
@@ -215,13 +261,22 @@ def plot(result: study.Result):
         ax.plot(peaks, np.interp(peaks, xs, rd["d_grid"]), "kv", ms=4, label="local maxima of D")
         ax.axvline(math.degrees(rd["argmax"]), color="C3", lw=1.2, ls="--", label="argmax D")
         twin = ax.twinx()
-        twin.hist(np.degrees(np.asarray(rd["samples"], dtype=float)) % 360, bins=180, range=(0, 360), color="C1",
-                  alpha=0.7, label="G samples")
+        twin.hist(
+            np.degrees(np.asarray(rd["samples"], dtype=float)) % 360,
+            bins=180,
+            range=(0, 360),
+            color="C1",
+            alpha=0.7,
+            label="G samples",
+        )
         twin.set_yticks([])
         ax.set_xlim(0, 360)
         ax.set_xticks([0, 90, 180, 270, 360])
-        ax.set_title(f"round {i}: mode {rd['mode']}, std {rd['g_std']:.3f}, gap {rd['d_gap']:.3f}"
-                     f"{'' if rd['at_global'] else ' (local max)'}", fontsize=9)
+        ax.set_title(
+            f"round {i}: mode {rd['mode']}, std {rd['g_std']:.3f}, gap {rd['d_gap']:.3f}"
+            f"{'' if rd['at_global'] else ' (local max)'}",
+            fontsize=9,
+        )
         if i % cols == 0:
             ax.set_ylabel("D logit")
         if i // cols == rows - 1:
@@ -240,7 +295,7 @@ def plot(result: study.Result):
     ax.set_ylabel("mode index")
     ax.set_title(f"mode hops in {sum(d['hops'])} of {len(d['hops'])} rounds")
     ax.legend(fontsize=8)
-    ax = fig.add_subplot(gs[rows, max(1, cols // 2):])
+    ax = fig.add_subplot(gs[rows, max(1, cols // 2) :])
     ax.semilogy(r, d["g_std"], "C1o-", label="G std after the G phase")
     ax.semilogy(r, np.maximum(d["d_gap"], 1e-4), "C0s-", label="D-gap after the G phase")
     ax.semilogy(r, d["gap_before"], "C0^:", label="D-gap before (G in D's well)")

@@ -18,6 +18,7 @@ evaluations as 300 alternating-1 iterations) on a coarser field grid, and conver
 slowest converging run (instance noise, simultaneous) contracts by about 0.98 per step, so 300 steps from
 sqrt 2 end near 1.3e-2.
 """
+
 import time
 from typing import NamedTuple, Optional
 
@@ -25,28 +26,45 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 
-from sandbox import study
-from sandbox import symbolic_games as sg
 from sandbox.dynamics import consensus_grads, eigenvalues, field, flat, gd, jacobian, make_rule, radius, simulate
 from sandbox.games import clipped_gd, dirac_gan
+from sandbox.reporting import study
+from sandbox.theory import symbolic_games as sg
 
-CLAIM = ("Dirac-GAN: unregularised GAN/NS-GAN (eigenvalues +-i/2) do not converge, WGAN (n_d = 5, clip) and "
-         "WGAN-GP do not always converge; R1/R2, instance noise and consensus converge, with eigenvalues "
-         "-gamma/2 +- sqrt(gamma^2/4 - f'(0)^2).")
+CLAIM = (
+    "Dirac-GAN: unregularised GAN/NS-GAN (eigenvalues +-i/2) do not converge, WGAN (n_d = 5, clip) and "
+    "WGAN-GP do not always converge; R1/R2, instance noise and consensus converge, with eigenvalues "
+    "-gamma/2 +- sqrt(gamma^2/4 - f'(0)^2)."
+)
 CLAIMS = ["C8"]
-SCALES = {   # steps: iterations per scheme; converged_below: the distance to (0, 0) that counts as converged
-    "smoke": dict(steps=dict(simultaneous=300, **{"alternating-1": 300, "alternating-5": 100}), record_every=2,
-                  field_grid=11, gamma_markers=11, converged_below=2e-2),
-    "quick": dict(steps=dict(simultaneous=400, **{"alternating-1": 400, "alternating-5": 400}), record_every=2,
-                  field_grid=15, gamma_markers=21, converged_below=1e-2),
-    "full": dict(steps=dict(simultaneous=500, **{"alternating-1": 500, "alternating-5": 500}), record_every=2,
-                 field_grid=17, gamma_markers=21, converged_below=1e-2),
+SCALES = {  # steps: iterations per scheme; converged_below: the distance to (0, 0) that counts as converged
+    "smoke": dict(
+        steps=dict(simultaneous=300, **{"alternating-1": 300, "alternating-5": 100}),
+        record_every=2,
+        field_grid=11,
+        gamma_markers=11,
+        converged_below=2e-2,
+    ),
+    "quick": dict(
+        steps=dict(simultaneous=400, **{"alternating-1": 400, "alternating-5": 400}),
+        record_every=2,
+        field_grid=15,
+        gamma_markers=21,
+        converged_below=1e-2,
+    ),
+    "full": dict(
+        steps=dict(simultaneous=500, **{"alternating-1": 500, "alternating-5": 500}),
+        record_every=2,
+        field_grid=17,
+        gamma_markers=21,
+        converged_below=1e-2,
+    ),
 }
 LR = 0.2
 START = (1.0, 1.0)
-NEAR_START = (0.1, 0.1)          # inside the nonlinear region's reach: shows the local (linear) behaviour
-NOT_CONVERGED = 0.1              # a run whose distance stays above this over its last 20% has not converged
-TAIL = 0.2                       # the fraction of the run over which (non-)convergence is judged
+NEAR_START = (0.1, 0.1)  # inside the nonlinear region's reach: shows the local (linear) behaviour
+NOT_CONVERGED = 0.1  # a run whose distance stays above this over its last 20% has not converged
+TAIL = 0.2  # the fraction of the run over which (non-)convergence is judged
 
 
 class Method(NamedTuple):
@@ -57,8 +75,8 @@ class Method(NamedTuple):
     noise: float = 0.0
     consensus: float = 0.0
     clip: Optional[float] = None
-    regulariser: Optional[str] = "none"     # the symbolic_games regulariser (None: no closed-form Jacobian)
-    gamma: float = 0.0                      # the symbol values for the closed form
+    regulariser: Optional[str] = "none"  # the symbolic_games regulariser (None: no closed-form Jacobian)
+    gamma: float = 0.0  # the symbol values for the closed form
     sigma: float = 0.0
 
 
@@ -71,12 +89,16 @@ METHODS = {
     "r1_1.0": Method("R1, gamma 1", "minimax", "r1", 1.0, regulariser="r1", gamma=1.0),
     "r2_0.3": Method("R2, gamma 0.3", "minimax", "r2", 0.3, regulariser="r2", gamma=0.3),
     "r2_1.0": Method("R2, gamma 1", "minimax", "r2", 1.0, regulariser="r2", gamma=1.0),
-    "instance_noise": Method("instance noise, sigma 0.7", "minimax", noise=0.7, regulariser="instance_noise",
-                             sigma=0.7),
+    "instance_noise": Method(
+        "instance noise, sigma 0.7", "minimax", noise=0.7, regulariser="instance_noise", sigma=0.7
+    ),
     "consensus": Method("consensus, gamma 1", "minimax", consensus=1.0, regulariser="consensus", gamma=1.0),
 }
-SCHEMES = {"simultaneous": ("simultaneous", {}), "alternating-1": ("alternating", {"n_d": 1}),
-           "alternating-5": ("alternating", {"n_d": 5})}
+SCHEMES = {
+    "simultaneous": ("simultaneous", {}),
+    "alternating-1": ("alternating", {"n_d": 1}),
+    "alternating-5": ("alternating", {"n_d": 5}),
+}
 LAYOUT = ["gan", "nsgan", "wgan", "wgan_gp", "instance_noise", "r1_0.3", "r1_1.0", "r2_0.3", "r2_1.0", "consensus"]
 CONVERGING = ("r1_0.3", "r1_1.0", "r2_0.3", "r2_1.0", "instance_noise", "consensus")
 
@@ -134,9 +156,17 @@ def _cplx(values) -> dict:
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Every method under every scheme, their fields, and the eigenvalue checks; device: the games run on CPU."""
-    cfg = dict(SCALES[scale], seed=seed, lr=LR, start=START, near_start=NEAR_START,
-               not_converged_above=NOT_CONVERGED, tail_fraction=TAIL,
-               methods={k: m._asdict() for k, m in METHODS.items()}, schemes=list(SCHEMES))
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        lr=LR,
+        start=START,
+        near_start=NEAR_START,
+        not_converged_above=NOT_CONVERGED,
+        tail_fraction=TAIL,
+        methods={k: m._asdict() for k, m in METHODS.items()},
+        schemes=list(SCHEMES),
+    )
     clock = time.perf_counter()
     every, converged = cfg["record_every"], cfg["converged_below"]
     start_distance = float(np.hypot(*START))
@@ -151,29 +181,36 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
             r = radius(tr.z[:, 0].double(), [0.0, 0.0])
             tail = slice(-max(2, int(TAIL * len(r))), None)
             runs[key][scheme] = dict(
-                final=tr.final[0], final_distance=float(radius(tr.final, [0.0, 0.0])[0]),
+                final=tr.final[0],
+                final_distance=float(radius(tr.final, [0.0, 0.0])[0]),
                 final_abs_theta=abs(float(tr.final[0, 0])),
-                tail_min_distance=float(r[tail].min()), tail_max_distance=float(r[tail].max()),
+                tail_min_distance=float(r[tail].min()),
+                tail_max_distance=float(r[tail].max()),
                 tail_max_abs_theta=float(tr.z[tail, 0, 0].abs().max()),
-                path=np.round(tr.z[:, 0].double().numpy(), 4), distance=_significant(r.numpy(), 4))
+                path=np.round(tr.z[:, 0].double().numpy(), 4),
+                distance=_significant(r.numpy(), 4),
+            )
     steps = cfg["steps"]["simultaneous"]
-    near = {key: float(radius(run_one(METHODS[key], "simultaneous", NEAR_START, steps, steps).final, [0, 0])[0])
-            for key in ("gan", "nsgan")}
+    near = {
+        key: float(radius(run_one(METHODS[key], "simultaneous", NEAR_START, steps, steps).final, [0, 0])[0])
+        for key in ("gan", "nsgan")
+    }
     steps = cfg["steps"]["alternating-5"]
-    consensus_near = float(radius(run_one(METHODS["consensus"], "alternating-5", (0.5, 0.5), steps, steps).final,
-                                  [0, 0])[0])
+    consensus_near = float(
+        radius(run_one(METHODS["consensus"], "alternating-5", (0.5, 0.5), steps, steps).final, [0, 0])[0]
+    )
 
     # Eigenvalues at the equilibrium: sympy's closed form against autograd on the library's game.
     eig = {}
     for key, m in METHODS.items():
         if m.regulariser is None:
-            continue               # WGAN-GP: |psi| is not differentiable at psi = 0
+            continue  # WGAN-GP: |psi| is not differentiable at psi = 0
         sym, auto = closed_form_eigenvalues(m), autograd_eigenvalues(m)
         eig[key] = dict(sympy=_cplx(sym), autograd=_cplx(auto), max_abs_difference=float(np.abs(sym - auto).max()))
     gammas = np.linspace(0.0, 2.0, cfg["gamma_markers"])
     lines_gamma = np.linspace(0.0, 2.0, 201)
     branches = sp.lambdify(sg.gamma, list(sg.dirac_eigenvalues("minimax", "r1")), "numpy")
-    lines = np.array(branches(lines_gamma.astype(complex)))                  # (2, 201) complex
+    lines = np.array(branches(lines_gamma.astype(complex)))  # (2, 201) complex
     paper = sp.lambdify(sg.gamma, list(sg.paper_eigenvalues(sg.dirac_fprime0("minimax"))), "numpy")
     sweep_sym = np.array([sorted(branches(complex(g)), key=lambda z: (z.imag, z.real)) for g in gammas])
     sweep_paper = np.array([sorted(paper(complex(g)), key=lambda z: (z.imag, z.real)) for g in gammas])
@@ -187,48 +224,79 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     not_converged = [f"{k}/{s}" for k in CONVERGING for s in SCHEMES if dist(k, s) >= converged]
     wgan_gp_stuck = [s for s in SCHEMES if dist("wgan_gp", s, "tail_min_distance") > NOT_CONVERGED]
     data = dict(
-        runs=runs, field_grid=grid, fields=fields, start_distance=start_distance,
-        near_equilibrium_final_distance=near, near_start_distance=float(np.hypot(*NEAR_START)),
+        runs=runs,
+        field_grid=grid,
+        fields=fields,
+        start_distance=start_distance,
+        near_equilibrium_final_distance=near,
+        near_start_distance=float(np.hypot(*NEAR_START)),
         consensus_alternating_5_from_half_final_distance=consensus_near,
-        eigenvalues_at_equilibrium=eig, fprime0_gan=float(fp0),
-        gamma_sweep=dict(gamma=gammas, sympy=_cplx(sweep_sym), paper=_cplx(sweep_paper), autograd=_cplx(sweep_auto),
-                         line_gamma=lines_gamma, line_sympy=_cplx(lines)),
-        converging_methods_not_converged=not_converged, wgan_gp_schemes_not_converged=wgan_gp_stuck,
+        eigenvalues_at_equilibrium=eig,
+        fprime0_gan=float(fp0),
+        gamma_sweep=dict(
+            gamma=gammas,
+            sympy=_cplx(sweep_sym),
+            paper=_cplx(sweep_paper),
+            autograd=_cplx(sweep_auto),
+            line_gamma=lines_gamma,
+            line_sympy=_cplx(lines),
+        ),
+        converging_methods_not_converged=not_converged,
+        wgan_gp_schemes_not_converged=wgan_gp_stuck,
         seconds=time.perf_counter() - clock,
     )
     checks = {
         "gan_nsgan_eigenvalues_are_plus_minus_i_fprime0_equal_i_over_2": bool(
-            fp0 == sp.Rational(1, 2) and gan_sym == {sp.I / 2, -sp.I / 2}
-            and all(np.abs(autograd_eigenvalues(METHODS[k]) - np.array([-0.5j, 0.5j])).max() < 1e-12
-                    for k in ("gan", "nsgan"))),
+            fp0 == sp.Rational(1, 2)
+            and gan_sym == {sp.I / 2, -sp.I / 2}
+            and all(
+                np.abs(autograd_eigenvalues(METHODS[k]) - np.array([-0.5j, 0.5j])).max() < 1e-12
+                for k in ("gan", "nsgan")
+            )
+        ),
         # eig of a 2x2 Jacobian in float64: 1e-9 is far above rounding (1e-16) and far below any real mismatch.
-        "sympy_eigenvalues_equal_autograd_at_equilibrium": bool(max(e["max_abs_difference"] for e in eig.values()) < 1e-9),
-        # The sweep crosses the double root gamma = 2 f'(0) = 1, where eig of a defective matrix is sqrt(eps) ~ 1e-8 accurate.
+        "sympy_eigenvalues_equal_autograd_at_equilibrium": bool(
+            max(e["max_abs_difference"] for e in eig.values()) < 1e-9
+        ),
+        # The sweep crosses the double root gamma = 2 f'(0) = 1: eig of a defective matrix is sqrt(eps) ~ 1e-8 accurate.
         "r1_sweep_sympy_equals_autograd": bool(np.abs(sweep_sym - sweep_auto).max() < 1e-7),
         "r1_sweep_sympy_equals_paper_formula": bool(np.abs(sweep_sym - sweep_paper).max() < 1e-12),
-        "gan_nsgan_simultaneous_spiral_out_near_equilibrium": bool(
-            min(near.values()) > data["near_start_distance"]),
+        "gan_nsgan_simultaneous_spiral_out_near_equilibrium": bool(min(near.values()) > data["near_start_distance"]),
         "gan_simultaneous_spirals_out_from_start": bool(dist("gan", "simultaneous") > start_distance),
-        "nsgan_simultaneous_does_not_converge": bool(dist("nsgan", "simultaneous", "tail_min_distance") > NOT_CONVERGED),
-        "gan_nsgan_alternating_cycle": bool(all(
-            dist(k, s, "tail_min_distance") > NOT_CONVERGED and dist(k, s, "tail_max_distance") < 10 * start_distance
-            for k in ("gan", "nsgan") for s in ("alternating-1", "alternating-5"))),
+        "nsgan_simultaneous_does_not_converge": bool(
+            dist("nsgan", "simultaneous", "tail_min_distance") > NOT_CONVERGED
+        ),
+        "gan_nsgan_alternating_cycle": bool(
+            all(
+                dist(k, s, "tail_min_distance") > NOT_CONVERGED
+                and dist(k, s, "tail_max_distance") < 10 * start_distance
+                for k in ("gan", "nsgan")
+                for s in ("alternating-1", "alternating-5")
+            )
+        ),
         "wgan_alternating_5_does_not_converge": bool(
             dist("wgan", "alternating-5", "tail_min_distance") > NOT_CONVERGED
-            and dist("wgan", "alternating-5", "tail_max_abs_theta") > NOT_CONVERGED),
+            and dist("wgan", "alternating-5", "tail_max_abs_theta") > NOT_CONVERGED
+        ),
         "wgan_gp_does_not_always_converge": bool(len(wgan_gp_stuck) >= 1),
         "r1_r2_converge_every_scheme": bool(all(dist(k, s) < converged for k in CONVERGING[:4] for s in SCHEMES)),
         "instance_noise_converges_every_scheme": bool(all(dist("instance_noise", s) < converged for s in SCHEMES)),
         "consensus_converges_simultaneous_and_alternating_1": bool(
-            all(dist("consensus", s) < converged for s in ("simultaneous", "alternating-1"))),
+            all(dist("consensus", s) < converged for s in ("simultaneous", "alternating-1"))
+        ),
         "consensus_alternating_5_converges_from_near_equilibrium": bool(consensus_near < converged),
     }
     gan_eig = data["eigenvalues_at_equilibrium"]["gan"]["autograd"]
     data["headline"] = [
-        dict(claim="C8", quantity="GAN Jacobian eigenvalues at the equilibrium (imaginary parts)",
-             ours=f"{min(gan_eig['im']):+.6f}i, {max(gan_eig['im']):+.6f}i", ours_spread=None,
-             published="+-i f'(0) = +-0.5i", source="Mescheder et al. 2018, Thm. 3.1 (with f'(0) = 1/2)",
-             setting_difference=""),
+        dict(
+            claim="C8",
+            quantity="GAN Jacobian eigenvalues at the equilibrium (imaginary parts)",
+            ours=f"{min(gan_eig['im']):+.6f}i, {max(gan_eig['im']):+.6f}i",
+            ours_spread=None,
+            published="+-i f'(0) = +-0.5i",
+            source="Mescheder et al. 2018, Thm. 3.1 (with f'(0) = 1/2)",
+            setting_difference="",
+        ),
     ]
     return study.Result(config=cfg, data=data, checks=checks)
 
@@ -238,7 +306,7 @@ SCHEME_STYLE = {"simultaneous": "-", "alternating-1": "--", "alternating-5": ":"
 
 def _phase_panel(ax, key, scheme, data):
     grid, (vt, vp) = np.asarray(data["field_grid"]), np.asarray(data["fields"][key])
-    speed = np.hypot(vt, vp) + 1e-12                      # unit arrows: the field's direction
+    speed = np.hypot(vt, vp) + 1e-12  # unit arrows: the field's direction
     ax.quiver(grid, grid, vt / speed, vp / speed, color="0.6", angles="xy", scale=28, width=0.004)
     run_ = data["runs"][key][scheme]
     path = np.asarray(run_["path"])
@@ -284,28 +352,33 @@ def plot(result: study.Result):
         ax.tick_params(labelsize=7)
     ax_leg = fig.add_subplot(gs[5, 5])
     ax_leg.axis("off")
-    ax_leg.legend([plt.Line2D([], [], color=f"C{i}") for i in range(len(keys))] +
-                  [plt.Line2D([], [], color="k", ls=":")],
-                  [METHODS[k].label for k in keys] + [f"converged: {result.config['converged_below']:g}"],
-                  loc="center", fontsize=8, title="distance panels", title_fontsize=8)
+    ax_leg.legend(
+        [plt.Line2D([], [], color=f"C{i}") for i in range(len(keys))] + [plt.Line2D([], [], color="k", ls=":")],
+        [METHODS[k].label for k in keys] + [f"converged: {result.config['converged_below']:g}"],
+        loc="center",
+        fontsize=8,
+        title="distance panels",
+        title_fontsize=8,
+    )
     sweep = data["gamma_sweep"]
     for col, (part, name) in enumerate((("re", "Re"), ("im", "Im"))):
         ax = fig.add_subplot(gs[5, 3 + col])
         lines, auto = np.asarray(sweep["line_sympy"][part]), np.asarray(sweep["autograd"][part])
         for b in range(2):
-            ax.plot(sweep["line_gamma"], lines[b], color=f"C{b}", lw=1.2,
-                    label=f"sympy branch {'+-'[b]}")
+            ax.plot(sweep["line_gamma"], lines[b], color=f"C{b}", lw=1.2, label=f"sympy branch {'+-'[b]}")
         for b in range(2):
-            ax.plot(sweep["gamma"], auto[:, b], "o", mfc="none", color="k", ms=4,
-                    label="autograd" if b == 0 else None)
+            ax.plot(sweep["gamma"], auto[:, b], "o", mfc="none", color="k", ms=4, label="autograd" if b == 0 else None)
         ax.set_xlabel("gamma (R1, GAN objective)", fontsize=8)
         ax.set_title(f"{name} of Jacobian eigenvalues", fontsize=9)
         ax.tick_params(labelsize=7)
-        if part == "re":                                   # one legend: the Im panel has no free corner
+        if part == "re":  # one legend: the Im panel has no free corner
             ax.legend(fontsize=7, loc="lower left")
-    fig.suptitle("Dirac-GAN (Mescheder et al. 2018), D large on real: field (grey), trajectory from (1, 1) (red), "
-                 f"equilibrium (star); step 0.2, {result.config['steps']['simultaneous']} iterations",
-                 fontsize=12, y=0.975)
+    fig.suptitle(
+        "Dirac-GAN (Mescheder et al. 2018), D large on real: field (grey), trajectory from (1, 1) (red), "
+        f"equilibrium (star); step 0.2, {result.config['steps']['simultaneous']} iterations",
+        fontsize=12,
+        y=0.975,
+    )
     return fig
 
 

@@ -4,7 +4,7 @@ Claim C12 (Arora et al. 2017; Arora, Risteski, Zhang 2018; Metz et al. 2017 / Li
 with m parameters is fooled by a generator whose support has about m log m / eps^2 points, so weak (small)
 discriminators allow mode collapse, and a larger D covers more modes.
 Claim C13 (Arora, Risteski, Zhang 2018): if batches of s samples hold a duplicate with probability >= 1/2,
-the support is about s^2 (`sandbox.support`, fitted over every batch size by `evaluate.birthday_test`).
+the support is about s^2 (`sandbox.evaluation.support`, fitted over every batch size by `evaluate.birthday_test`).
 Three parts, each a set of grid points (`--shard i/n` spreads them):
 - toy: a generator uniform on k samples of N(0, I_2) (the construction of Arora et al. 2017, Thm. 4.1) against
   an MLP critic D (2 hidden ReLU layers of h units, m parameters) trained with the minimax D loss through
@@ -22,6 +22,7 @@ Scales: smoke (seconds, the test suite: tiny grids, a few steps, no birthday tes
 quarter-width DCGAN with 3 seeds: far too short for the 2-D or Stacked MNIST orderings), full (the paper-sized GPU run:
 5000 D steps, 10 seeds x 20k steps, and the PacGAN/Metz protocol of 500k G steps at full width).
 """
+
 import math
 import time
 
@@ -31,18 +32,20 @@ import torch
 from torch import nn
 
 from sandbox import data as sdata
-from sandbox import evaluate as ev
-from sandbox import study
-from sandbox import trainlog as tl
-from sandbox.config import make_config, z_size
 from sandbox.dynamics import grads_y, optimiser_step
+from sandbox.evaluation import mnist as ev
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator, param_count
-from sandbox.train import make_run, run_steps
+from sandbox.reporting import study
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.config import make_config, z_size
+from sandbox.trainer.loop import make_run, run_steps
 
-CLAIM = ("Small discriminators are fooled by small supports (k ~ m log m) and let GANs drop modes: the toy "
-         "advantage falls with k and rises with m; wider D covers more 2-D and Stacked MNIST modes.")
-NEEDS_DATA = "mnist"   # the Stacked MNIST part; tests/test_studies.py skips the study where MNIST is absent
+CLAIM = (
+    "Small discriminators are fooled by small supports (k ~ m log m) and let GANs drop modes: the toy "
+    "advantage falls with k and rises with m; wider D covers more 2-D and Stacked MNIST modes."
+)
+NEEDS_DATA = "mnist"  # the Stacked MNIST part; tests/test_studies.py skips the study where MNIST is absent
 CLAIMS = ["C12", "C13"]
 # The Stacked MNIST full run follows the Metz et al. 2017 protocol as configured in Lin et al.'s code
 # (fjxmlzn/PacGAN, unrolled_GAN_experiment/D=0.25G/config.py): 500k iterations of batch 128, Adam lr_D 2e-4,
@@ -50,27 +53,49 @@ CLAIMS = ["C12", "C13"]
 FULL_SMNIST = dict(g_width=1.0, steps=500_000, batch=128, lr_g=1e-4, lr_d=2e-4, betas=(0.5, 0.99), z_dim=256)
 QUICK_SMNIST = dict(g_width=0.25, steps=200, batch=64, lr_g=1e-4, lr_d=2e-4, betas=(0.5, 0.99), z_dim=256)
 SCALES = {
-    "smoke": dict(toy=dict(k=[4, 1024], h=[2, 8], steps=60, batch=128, n_eval=4000),
-                  mix=dict(data=["ring"], d_width=[1 / 16, 1.0], seeds=1, steps=20, n_eval=500),
-                  smnist=dict(QUICK_SMNIST, g_width=0.125, steps=2, batch=16, ratios=[0.25, 1.0], seeds=1,
-                              n_eval=100, birthday=None)),
-    "quick": dict(toy=dict(k=[4, 16, 64, 256, 1024, 4096, 16384], h=[2, 4, 8, 16, 32], steps=1000, batch=256,
-                           n_eval=20000),
-                  mix=dict(data=["ring", "grid"], d_width=[1 / 16, 1 / 4, 1.0], seeds=5, steps=600, n_eval=2000),
-                  smnist=dict(QUICK_SMNIST, ratios=[0.25, 0.5, 1.0], seeds=3, n_eval=5000,
-                              birthday=dict(sizes=[8, 16, 32, 64, 128], trials=10))),
-    "full": dict(toy=dict(k=[4, 16, 64, 256, 1024, 4096, 16384, 65536], h=[2, 4, 8, 16, 32, 64], steps=5000,
-                          batch=512, n_eval=50000),
-                 mix=dict(data=["ring", "grid"], d_width=[1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0], seeds=10,
-                          steps=20000, n_eval=5000),
-                 smnist=dict(FULL_SMNIST, ratios=[0.25, 0.5, 1.0], seeds=3, n_eval=25600,
-                             birthday=dict(sizes=[16, 32, 64, 128, 256, 512], trials=50))),
+    "smoke": dict(
+        toy=dict(k=[4, 1024], h=[2, 8], steps=60, batch=128, n_eval=4000),
+        mix=dict(data=["ring"], d_width=[1 / 16, 1.0], seeds=1, steps=20, n_eval=500),
+        smnist=dict(
+            QUICK_SMNIST, g_width=0.125, steps=2, batch=16, ratios=[0.25, 1.0], seeds=1, n_eval=100, birthday=None
+        ),
+    ),
+    "quick": dict(
+        toy=dict(k=[4, 16, 64, 256, 1024, 4096, 16384], h=[2, 4, 8, 16, 32], steps=1000, batch=256, n_eval=20000),
+        mix=dict(data=["ring", "grid"], d_width=[1 / 16, 1 / 4, 1.0], seeds=5, steps=600, n_eval=2000),
+        smnist=dict(
+            QUICK_SMNIST,
+            ratios=[0.25, 0.5, 1.0],
+            seeds=3,
+            n_eval=5000,
+            birthday=dict(sizes=[8, 16, 32, 64, 128], trials=10),
+        ),
+    ),
+    "full": dict(
+        toy=dict(
+            k=[4, 16, 64, 256, 1024, 4096, 16384, 65536], h=[2, 4, 8, 16, 32, 64], steps=5000, batch=512, n_eval=50000
+        ),
+        mix=dict(
+            data=["ring", "grid"],
+            d_width=[1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0],
+            seeds=10,
+            steps=20000,
+            n_eval=5000,
+        ),
+        smnist=dict(
+            FULL_SMNIST,
+            ratios=[0.25, 0.5, 1.0],
+            seeds=3,
+            n_eval=25600,
+            birthday=dict(sizes=[16, 32, 64, 128, 256, 512], trials=50),
+        ),
+    ),
 }
 # Smoke runs a handful of steps: nothing has trained, so no check can hold there.
 SMOKE_MUST_PASS = False
-TOY_LR, TOY_BETAS = 1e-3, (0.5, 0.999)   # Adam for the toy critics: fast, and beta1 0.5 as in DCGAN
-MIX_Z_DIM = 2                            # as in studies/mixtures_2d (PacGAN's 2-D latent size; see its docstring)
-FOOLED_ADVANTAGE = 0.05                  # "fooled": the advantage is within 5 points of 0 (eps = 0.05)
+TOY_LR, TOY_BETAS = 1e-3, (0.5, 0.999)  # Adam for the toy critics: fast, and beta1 0.5 as in DCGAN
+MIX_Z_DIM = 2  # as in studies/mixtures_2d (PacGAN's 2-D latent size; see its docstring)
+FOOLED_ADVANTAGE = 0.05  # "fooled": the advantage is within 5 points of 0 (eps = 0.05)
 PUBLISHED = {
     "source": "Metz et al. 2017, Table 2, as reported by Lin et al. 2018 (PacGAN), Table 2",
     "setting": "DCGAN-like G and D from Metz et al. App.; D at 1/4 and 1/2 of G's size; 500k steps; 25.6k samples",
@@ -86,8 +111,12 @@ def points(scale: str) -> list:
     """One key per toy (k, h), per 2-D (data, d_width, seed) run and per Stacked MNIST (ratio, seed) run."""
     s = SCALES[scale]
     toy = [f"toy:k={k},h={h}" for h in s["toy"]["h"] for k in s["toy"]["k"]]
-    mix = [f"mix:data={d},d_width={w:g},seed={i}" for d in s["mix"]["data"] for w in s["mix"]["d_width"]
-           for i in range(s["mix"]["seeds"])]
+    mix = [
+        f"mix:data={d},d_width={w:g},seed={i}"
+        for d in s["mix"]["data"]
+        for w in s["mix"]["d_width"]
+        for i in range(s["mix"]["seeds"])
+    ]
     smnist = [f"smnist:ratio={r:g},seed={i}" for r in s["smnist"]["ratios"] for i in range(s["smnist"]["seeds"])]
     return toy + mix + smnist
 
@@ -124,31 +153,51 @@ def _toy_point(p: dict, cfg: dict, seed: int) -> dict:
     """Advantage of an h-unit MLP critic trained to tell N(0, I_2) from the uniform law on k of its samples."""
     k, h, batch = int(p["k"]), int(p["h"]), cfg["batch"]
     g = torch.Generator().manual_seed(10_000 * seed + 7 * k + h)
-    atoms = torch.randn(k, 2, generator=g)                          # (k, 2): the generator's whole support
+    atoms = torch.randn(k, 2, generator=g)  # (k, 2): the generator's whole support
     D = mlp_discriminator(in_dim=2, hidden=h, depth=2, generator=torch.Generator().manual_seed(seed + h))
-    game = network_game(nn.Identity(), D, lambda: torch.randn(batch, 2, generator=g),
-                        lambda: atoms[torch.randint(0, k, (batch,), generator=g)], objective="minimax")
+    game = network_game(
+        nn.Identity(),
+        D,
+        lambda: torch.randn(batch, 2, generator=g),
+        lambda: atoms[torch.randint(0, k, (batch,), generator=g)],
+        objective="minimax",
+    )
     step = optimiser_step(torch.optim.Adam(D.parameters(), lr=TOY_LR, betas=TOY_BETAS))
     for _ in range(cfg["steps"]):
         step(game.y, grads_y(game))
-    with torch.no_grad():   # fresh draws of both laws: an unbiased estimate of the trained D's advantage
+    with torch.no_grad():  # fresh draws of both laws: an unbiased estimate of the trained D's advantage
         n = cfg["n_eval"]
         d_real = torch.sigmoid(D(torch.randn(n, 2, generator=g))).double()
         d_fake = torch.sigmoid(D(atoms[torch.randint(0, k, (n,), generator=g)])).double()
     m = param_count(D)
-    return {"k": k, "h": h, "m": m, "m_log_m": m * math.log(m), "advantage": float(d_real.mean() - d_fake.mean()),
-            "accuracy_gain": float(((d_real > 0.5).double().mean() + (d_fake < 0.5).double().mean()) / 2 - 0.5)}
+    return {
+        "k": k,
+        "h": h,
+        "m": m,
+        "m_log_m": m * math.log(m),
+        "advantage": float(d_real.mean() - d_fake.mean()),
+        "accuracy_gain": float(((d_real > 0.5).double().mean() + (d_fake < 0.5).double().mean()) / 2 - 0.5),
+    }
 
 
 def _mix_point(p: dict, cfg: dict, seed: int) -> dict:
     """One 2-D MLP GAN through the trainer with D's hidden width d_width x 128; its final mode statistics."""
-    run = make_run(make_config(dict(data=p["data"], d_width=p["d_width"], steps=cfg["steps"], z_dim=MIX_Z_DIM,
-                                    seed=1000 * seed + int(p["seed"]), device="cpu", progress=False)))
+    run = make_run(
+        make_config(
+            dict(
+                data=p["data"],
+                d_width=p["d_width"],
+                steps=cfg["steps"],
+                z_dim=MIX_Z_DIM,
+                seed=1000 * seed + int(p["seed"]),
+                device="cpu",
+                progress=False,
+            )
+        )
+    )
     run_steps(run, cfg["steps"])
     stats = tl.mode_stats(tl.generate(run, cfg["n_eval"]), run.source.centres, run.source.std)
     return dict(stats, params_D=param_count(run.D), params_G=param_count(run.G))
-
-
 
 
 def _smnist_point(p: dict, cfg: dict, seed: int, device) -> dict:
@@ -156,32 +205,61 @@ def _smnist_point(p: dict, cfg: dict, seed: int, device) -> dict:
     device = study.pick_device("auto" if device is None else str(device))
     root = sdata.mnist_root()
     keys = ("g_width", "steps", "batch", "lr_g", "lr_d", "betas", "z_dim")
-    run = make_run(make_config(dict({k: cfg[k] for k in keys}, data="stacked_mnist", net="dcgan",
-                                    d_width=cfg["g_width"] * p["ratio"], seed=1000 * seed + int(p["seed"]),
-                                    device=str(device), data_dir=str(root), progress=False)))
+    run = make_run(
+        make_config(
+            dict(
+                {k: cfg[k] for k in keys},
+                data="stacked_mnist",
+                net="dcgan",
+                d_width=cfg["g_width"] * p["ratio"],
+                seed=1000 * seed + int(p["seed"]),
+                device=str(device),
+                data_dir=str(root),
+                progress=False,
+            )
+        )
+    )
     run_steps(run, cfg["steps"])
-    images = tl.generate(run, cfg["n_eval"])                         # (n, 3, 28, 28) on a fixed z
+    images = tl.generate(run, cfg["n_eval"])  # (n, 3, 28, 28) on a fixed z
     modes = ev.stacked_modes(images, device)
-    out = {"ratio": p["ratio"], "modes": modes.modes, "reverse_kl": modes.kl, "params_G": param_count(run.G),
-           "params_D": param_count(run.D), "n_eval": cfg["n_eval"], "support": None, "support_note": "not run"}
+    out = {
+        "ratio": p["ratio"],
+        "modes": modes.modes,
+        "reverse_kl": modes.kl,
+        "params_G": param_count(run.G),
+        "params_D": param_count(run.D),
+        "n_eval": cfg["n_eval"],
+        "support": None,
+        "support_note": "not run",
+    }
     if cfg["birthday"]:
         G, z_dim, dtype = run.G.eval(), z_size(run.cfg), images.dtype
 
         def sample(n: int, generator: torch.Generator) -> torch.Tensor:
             z = torch.randn((n, z_dim), generator=generator, device=generator.device)
             return G(z.to(device, dtype)).float()
-        b = ev.birthday_test(sample, cfg["birthday"]["sizes"], cfg["birthday"]["trials"], seed=seed,
-                             data_dir=root, device=device)
-        out.update(support=b.support, support_note=b.note, duplicate_probs=b.curve.probs,
-                   birthday_sizes=b.curve.sizes, threshold=b.threshold)
+
+        b = ev.birthday_test(
+            sample, cfg["birthday"]["sizes"], cfg["birthday"]["trials"], seed=seed, data_dir=root, device=device
+        )
+        out.update(
+            support=b.support,
+            support_note=b.note,
+            duplicate_probs=b.curve.probs,
+            birthday_sizes=b.curve.sizes,
+            threshold=b.threshold,
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------------- the study
 def _mean_std(values) -> dict:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    return {"mean": float(v.mean()) if v.size else math.nan, "std": float(v.std()) if v.size else math.nan,
-            "values": [float(x) if x is not None else math.nan for x in values]}
+    return {
+        "mean": float(v.mean()) if v.size else math.nan,
+        "std": float(v.std()) if v.size else math.nan,
+        "values": [float(x) if x is not None else math.nan for x in values],
+    }
 
 
 def _support_summary(values, birthday) -> dict:
@@ -190,7 +268,7 @@ def _support_summary(values, birthday) -> dict:
     if not birthday:
         return {"median": math.nan, "log10_std": math.nan, "values": [math.nan] * len(values), "bounds": []}
     lo, hi = min(birthday["sizes"]) ** 2, max(birthday["sizes"]) ** 2
-    values = [math.nan if x is None else float(x) for x in values]   # shard JSON holds 'inf'/'nan' as strings
+    values = [math.nan if x is None else float(x) for x in values]  # shard JSON holds 'inf'/'nan' as strings
     v = np.array([hi if x == math.inf else lo if math.isnan(x) else x for x in values], dtype=float)
     bounds = [">=" if x == math.inf else "<=" if math.isnan(x) else "" for x in values]
     return {"median": float(np.median(v)), "log10_std": float(np.log10(v).std()), "values": v, "bounds": bounds}
@@ -210,26 +288,35 @@ def summarise(results: dict, scale: str) -> dict:
     for d in s["mix"]["data"]:
         for w in s["mix"]["d_width"]:
             runs = [results[f"mix:data={d},d_width={w:g},seed={i}"] for i in range(s["mix"]["seeds"])]
-            mix[f"{d}/{w:g}"] = {"d_width": w, "hidden_D": round(128 * w), "params_D": runs[0]["params_D"],
-                                 "of_modes": runs[0]["of_modes"], "modes": _mean_std([r["modes"] for r in runs]),
-                                 "high_quality": _mean_std([r["high_quality"] for r in runs])}
+            mix[f"{d}/{w:g}"] = {
+                "d_width": w,
+                "hidden_D": round(128 * w),
+                "params_D": runs[0]["params_D"],
+                "of_modes": runs[0]["of_modes"],
+                "modes": _mean_std([r["modes"] for r in runs]),
+                "high_quality": _mean_std([r["high_quality"] for r in runs]),
+            }
     smnist = {}
     for r in s["smnist"]["ratios"]:
         runs = [results[f"smnist:ratio={r:g},seed={i}"] for i in range(s["smnist"]["seeds"])]
-        smnist[f"{r:g}"] = {"ratio": r, "params_D": runs[0]["params_D"], "params_G": runs[0]["params_G"],
-                            "modes": _mean_std([x["modes"] for x in runs]),
-                            "reverse_kl": _mean_std([x["reverse_kl"] for x in runs]),
-                            "support": _support_summary([x["support"] for x in runs], s["smnist"]["birthday"]),
-                            "support_notes": [x["support_note"] for x in runs]}
+        smnist[f"{r:g}"] = {
+            "ratio": r,
+            "params_D": runs[0]["params_D"],
+            "params_G": runs[0]["params_G"],
+            "modes": _mean_std([x["modes"] for x in runs]),
+            "reverse_kl": _mean_std([x["reverse_kl"] for x in runs]),
+            "support": _support_summary([x["support"] for x in runs], s["smnist"]["birthday"]),
+            "support_notes": [x["support_note"] for x in runs],
+        }
     return {"toy": toy, "mix": mix, "smnist": smnist}
 
 
 def make_checks(summary: dict, scale: str) -> dict:
     """Each check a bool computed from the summary; the full-scale Stacked MNIST thresholds only at full scale."""
     toy, mix, sm = summary["toy"], summary["mix"], summary["smnist"]
-    adv = np.asarray(toy["advantage"])                                 # (len(h), len(k))
+    adv = np.asarray(toy["advantage"])  # (len(h), len(k))
     k = np.asarray(toy["k"], dtype=float)
-    beyond = k[None, :] >= np.asarray(toy["m_log_m"])[:, None]         # points past the k = m log m curve
+    beyond = k[None, :] >= np.asarray(toy["m_log_m"])[:, None]  # points past the k = m log m curve
     checks = {
         # at every critic size, the smallest support is told apart by a margin the largest is not
         "c12_toy_advantage_falls_with_support_k": bool((adv[:, 0] - adv[:, -1] >= FOOLED_ADVANTAGE).all()),
@@ -241,7 +328,8 @@ def make_checks(summary: dict, scale: str) -> dict:
     for d in sorted({key.split("/")[0] for key in mix}):
         rows = sorted((v for key, v in mix.items() if key.startswith(d + "/")), key=lambda v: v["d_width"])
         checks[f"c12_{d}_widest_d_covers_more_modes_than_narrowest"] = bool(
-            rows[-1]["modes"]["mean"] > rows[0]["modes"]["mean"])
+            rows[-1]["modes"]["mean"] > rows[0]["modes"]["mean"]
+        )
     ratios = sorted(sm, key=float)
     small, big = sm[ratios[0]], sm[ratios[-1]]
     checks["c12_smnist_d1x_covers_more_modes_than_d_quarter"] = bool(big["modes"]["mean"] > small["modes"]["mean"])
@@ -249,10 +337,12 @@ def make_checks(summary: dict, scale: str) -> dict:
     # bounds (e.g. duplicates at every size for both) says nothing, so at least one seed needs a fitted value
     fitted = any(b == "" for v in (small, big) for b in v["support"]["bounds"])
     checks["c13_smnist_d1x_support_not_below_d_quarter"] = bool(
-        fitted and big["support"]["median"] >= small["support"]["median"])
-    if scale == "full":   # the expected full-scale result (issue): D at 1x >= 900 modes with rKL <= 0.5
-        checks["c12_smnist_d1x_covers_900_modes_rkl_below_half"] = bool(big["modes"]["mean"] >= 900
-                                                                         and big["reverse_kl"]["mean"] <= 0.5)
+        fitted and big["support"]["median"] >= small["support"]["median"]
+    )
+    if scale == "full":  # the expected full-scale result (issue): D at 1x >= 900 modes with rKL <= 0.5
+        checks["c12_smnist_d1x_covers_900_modes_rkl_below_half"] = bool(
+            big["modes"]["mean"] >= 900 and big["reverse_kl"]["mean"] <= 0.5
+        )
         checks["c12_smnist_d_quarter_clearly_fewer_modes"] = bool(small["modes"]["mean"] <= 0.8 * big["modes"]["mean"])
     return checks
 
@@ -260,18 +350,36 @@ def make_checks(summary: dict, scale: str) -> dict:
 def headline(summary: dict, scale: str) -> list:
     """Rows for the claims ledger: Stacked MNIST modes and reverse KL at each D size, and the widest 2-D D."""
     cfg = SCALES[scale]["smnist"]
-    diff = (f"{scale} scale: sandbox DCGAN at g_width {cfg['g_width']}, {cfg['steps']} G steps of batch "
-            f"{cfg['batch']}, {cfg['seeds']} seeds, {cfg['n_eval']} samples scored (published: Metz et al. nets, "
-            f"500k steps, 25.6k samples)")
+    diff = (
+        f"{scale} scale: sandbox DCGAN at g_width {cfg['g_width']}, {cfg['steps']} G steps of batch "
+        f"{cfg['batch']}, {cfg['seeds']} seeds, {cfg['n_eval']} samples scored (published: Metz et al. nets, "
+        f"500k steps, 25.6k samples)"
+    )
     rows = []
     for r, v in summary["smnist"].items():
         for q, label in (("modes", "modes covered of 1000"), ("reverse_kl", "reverse KL(q || uniform), nats")):
-            rows.append({"claim": "C12", "quantity": f"Stacked MNIST {label}, D at {r}x G width",
-                         "ours": v[q]["mean"], "ours_spread": v[q]["std"], "published": PUBLISHED[q].get(r),
-                         "source": PUBLISHED["source"], "setting_difference": diff})
-        rows.append({"claim": "C13", "quantity": f"Stacked MNIST birthday support (median over seeds), D at {r}x G width",
-                     "ours": v["support"]["median"], "ours_spread": None, "published": None,
-                     "source": "Arora, Risteski, Zhang 2018 (method)", "setting_difference": diff})
+            rows.append(
+                {
+                    "claim": "C12",
+                    "quantity": f"Stacked MNIST {label}, D at {r}x G width",
+                    "ours": v[q]["mean"],
+                    "ours_spread": v[q]["std"],
+                    "published": PUBLISHED[q].get(r),
+                    "source": PUBLISHED["source"],
+                    "setting_difference": diff,
+                }
+            )
+        rows.append(
+            {
+                "claim": "C13",
+                "quantity": f"Stacked MNIST birthday support (median over seeds), D at {r}x G width",
+                "ours": v["support"]["median"],
+                "ours_spread": None,
+                "published": None,
+                "source": "Arora, Risteski, Zhang 2018 (method)",
+                "setting_difference": diff,
+            }
+        )
     return rows
 
 
@@ -280,20 +388,43 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     wall = time.perf_counter()
     results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
     summary = summarise(results, scale)
-    cfg = dict(SCALES[scale], seed=seed, toy_lr=TOY_LR, toy_betas=TOY_BETAS, toy_data="N(0, I_2)",
-               toy_critic="mlp_discriminator depth 2, minimax D loss", mix_z_dim=MIX_Z_DIM,
-               fooled_advantage=FOOLED_ADVANTAGE, published=PUBLISHED)
-    data = dict(summary, points=results, published=PUBLISHED, headline=headline(summary, scale),
-                wall_s=time.perf_counter() - wall, cpu_s_total=sum(r["cpu_s"] for r in results.values()),
-                scale_note=(f"{scale} scale, {'CPU' if study.pick_device('auto' if device is None else str(device)).type == 'cpu' else 'GPU'}"
-                            + (" — not the paper's full run" if scale != "full" else "")))
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        toy_lr=TOY_LR,
+        toy_betas=TOY_BETAS,
+        toy_data="N(0, I_2)",
+        toy_critic="mlp_discriminator depth 2, minimax D loss",
+        mix_z_dim=MIX_Z_DIM,
+        fooled_advantage=FOOLED_ADVANTAGE,
+        published=PUBLISHED,
+    )
+    data = dict(
+        summary,
+        points=results,
+        published=PUBLISHED,
+        headline=headline(summary, scale),
+        wall_s=time.perf_counter() - wall,
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
+        scale_note=(
+            f"{scale} scale, {study.pick_device('auto' if device is None else str(device)).type.upper()}"
+            + (" — not the paper's full run" if scale != "full" else "")
+        ),
+    )
     return study.Result(config=cfg, data=data, checks=make_checks(summary, scale))
 
 
 def _errorbar(ax, x, stats: dict, label: str, color: str, scale: float = 1.0):
     """Mean +- std over seeds with each seed as a dot."""
-    ax.errorbar(x, [s["mean"] * scale for s in stats], yerr=[s["std"] * scale for s in stats], fmt="o-",
-                color=color, capsize=4, label=label)
+    ax.errorbar(
+        x,
+        [s["mean"] * scale for s in stats],
+        yerr=[s["std"] * scale for s in stats],
+        fmt="o-",
+        color=color,
+        capsize=4,
+        label=label,
+    )
     for xi, s in zip(x, stats):
         v = np.asarray(s["values"], dtype=float) * scale
         ax.plot(np.full(v.shape, xi), v, ".", color=color, alpha=0.4, ms=5)
@@ -317,13 +448,27 @@ def plot(result: study.Result):
     ax = axes[0, 0]
     adv = np.asarray(toy["advantage"], dtype=float)
     k, m = np.asarray(toy["k"], dtype=float), np.asarray(toy["m"], dtype=float)
-    im = ax.pcolormesh(np.arange(len(k) + 1) - 0.5, np.arange(len(m) + 1) - 0.5, adv, cmap="viridis",
-                       vmin=0, vmax=max(0.05, float(adv.max())), shading="flat")
+    im = ax.pcolormesh(
+        np.arange(len(k) + 1) - 0.5,
+        np.arange(len(m) + 1) - 0.5,
+        adv,
+        cmap="viridis",
+        vmin=0,
+        vmax=max(0.05, float(adv.max())),
+        shading="flat",
+    )
     fig.colorbar(im, ax=ax, label=r"advantage $E_{real}\,\sigma(D) - E_{fake}\,\sigma(D)$")
     for i in range(len(m)):
         for j in range(len(k)):
-            ax.text(j, i, f"{adv[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if adv[i, j] < 0.6 * adv.max() else "black")
+            ax.text(
+                j,
+                i,
+                f"{adv[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if adv[i, j] < 0.6 * adv.max() else "black",
+            )
     # k = m log m in the heatmap's log-k index coordinates (k grows by a fixed factor per column)
     mm = np.exp(np.linspace(np.log(m.min()), np.log(m.max()), 100))
     kk = mm * np.log(mm)
@@ -372,15 +517,25 @@ def plot(result: study.Result):
     # --- Stacked MNIST
     ratios = sorted(sm, key=float)
     x = [float(r) for r in ratios]
-    for ax, q, label in ((axes[1, 0], "modes", "modes covered of 1000"),
-                         (axes[1, 1], "reverse_kl", "reverse KL(q || uniform), nats")):
+    for ax, q, label in (
+        (axes[1, 0], "modes", "modes covered of 1000"),
+        (axes[1, 1], "reverse_kl", "reverse KL(q || uniform), nats"),
+    ):
         _errorbar(ax, x, [sm[r][q] for r in ratios], "ours (mean ± std, dots: seeds)", "C0")
         pub = [(xi, PUBLISHED[q].get(r)) for xi, r in zip(x, ratios) if PUBLISHED[q].get(r) is not None]
         if pub:
             ax.plot(*zip(*pub), "k*", ms=14, label="published (Metz et al. 2017 via Lin et al. 2018)")
         else:
-            ax.text(0.5, 0.95, "published Table 2 values not transcribed (see JSON)", transform=ax.transAxes,
-                    ha="center", va="top", fontsize=8, color="grey")
+            ax.text(
+                0.5,
+                0.95,
+                "published Table 2 values not transcribed (see JSON)",
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=8,
+                color="grey",
+            )
         _ratio_axis(ax, x, ratios)
         ax.set_ylabel(label)
         ax.set_title(f"C12 Stacked MNIST: {label}")
@@ -408,15 +563,22 @@ def plot(result: study.Result):
     lines = ["Stacked MNIST: ours vs published", ""]
     for r in ratios:
         v = sm[r]
-        lines.append(f"D {r}x: modes {v['modes']['mean']:.1f} ± {v['modes']['std']:.1f}, "
-                     f"rKL {v['reverse_kl']['mean']:.2f} ± {v['reverse_kl']['std']:.2f}")
+        lines.append(
+            f"D {r}x: modes {v['modes']['mean']:.1f} ± {v['modes']['std']:.1f}, "
+            f"rKL {v['reverse_kl']['mean']:.2f} ± {v['reverse_kl']['std']:.2f}"
+        )
         lines.append(f"    published: modes {PUBLISHED['modes'].get(r)}, rKL {PUBLISHED['reverse_kl'].get(r)}")
     cfg = result.config["smnist"]
-    lines += ["", f"ours: sandbox DCGAN, G width {cfg['g_width']}, {cfg['steps']} G steps,",
-              f"  batch {cfg['batch']}, {cfg['seeds']} seeds, {cfg['n_eval']} samples scored",
-              "published: Metz et al. nets (D at 1/4, 1/2 of G),", "  500k steps, 25.6k samples scored",
-              "source: Metz et al. 2017, Table 2, as reported", "  by Lin et al. 2018 (PacGAN), Table 2",
-              "None = not transcribed in this run (see JSON)"]
+    lines += [
+        "",
+        f"ours: sandbox DCGAN, G width {cfg['g_width']}, {cfg['steps']} G steps,",
+        f"  batch {cfg['batch']}, {cfg['seeds']} seeds, {cfg['n_eval']} samples scored",
+        "published: Metz et al. nets (D at 1/4, 1/2 of G),",
+        "  500k steps, 25.6k samples scored",
+        "source: Metz et al. 2017, Table 2, as reported",
+        "  by Lin et al. 2018 (PacGAN), Table 2",
+        "None = not transcribed in this run (see JSON)",
+    ]
     ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8.5, transform=ax.transAxes)
     fig.suptitle(f"discriminator_size (C12, C13) — {d['scale_note']}", fontsize=14)
     fig.tight_layout()
@@ -424,8 +586,18 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main("discriminator_size", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="quick",
-                      points=points, run_point=run_point)
+    return study.main(
+        "discriminator_size",
+        __doc__,
+        CLAIM,
+        CLAIMS,
+        run,
+        plot,
+        argv,
+        default_scale="quick",
+        points=points,
+        run_point=run_point,
+    )
 
 
 if __name__ == "__main__":

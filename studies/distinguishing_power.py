@@ -25,6 +25,7 @@ floor; the IPM inside the population sandwich up to the GP slack; the small crit
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; at most
 2 minutes on 2 CPU cores). The magnitudes, critic steps and sample sizes change with the scale.
 """
+
 import time
 
 import matplotlib.pyplot as plt
@@ -33,28 +34,54 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from sandbox import divergences as dv
-from sandbox import study
 from sandbox.dynamics import grads_y, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator, param_count
 from sandbox.penalties import wgan_gp
+from sandbox.reporting import study
+from sandbox.theory import divergences as dv
 
-CLAIM = ("For invertible 2-layer leaky-ReLU generators, the WGAN-GP IPM of a critic slightly larger than G is "
-         "monotone in and roughly proportional to W1 across a family of perturbed generators.")
+CLAIM = (
+    "For invertible 2-layer leaky-ReLU generators, the WGAN-GP IPM of a critic slightly larger than G is "
+    "monotone in and roughly proportional to W1 across a family of perturbed generators."
+)
 CLAIMS = ["C19"]
 KINDS = ("shift", "scale", "squeeze", "random")
 SCALES = {
-    "smoke": dict(magnitudes=[0.5, 1.5], kinds=["shift"], steps=150, batch=128, n_lp=40, n_pop=4000,
-                  directions=90, small_critic=False),
-    "quick": dict(magnitudes=[0.5, 1.0, 1.5], kinds=list(KINDS), steps=400, batch=256, n_lp=100, n_pop=10000,
-                  directions=180, small_critic=True),
-    "full": dict(magnitudes=[0.25, 0.5, 1.0, 1.5], kinds=list(KINDS), steps=600, batch=256, n_lp=150,
-                 n_pop=20000, directions=180, small_critic=True),
+    "smoke": dict(
+        magnitudes=[0.5, 1.5],
+        kinds=["shift"],
+        steps=150,
+        batch=128,
+        n_lp=40,
+        n_pop=4000,
+        directions=90,
+        small_critic=False,
+    ),
+    "quick": dict(
+        magnitudes=[0.5, 1.0, 1.5],
+        kinds=list(KINDS),
+        steps=400,
+        batch=256,
+        n_lp=100,
+        n_pop=10000,
+        directions=180,
+        small_critic=True,
+    ),
+    "full": dict(
+        magnitudes=[0.25, 0.5, 1.0, 1.5],
+        kinds=list(KINDS),
+        steps=600,
+        batch=256,
+        n_lp=150,
+        n_pop=20000,
+        directions=180,
+        small_critic=True,
+    ),
 }
-LEAK, LAM, LR, BETAS = 0.2, 10.0, 1e-2, (0.0, 0.9)   # Gulrajani et al.'s lam and betas; lr 100x theirs (speed)
-CRITIC = dict(hidden=8, depth=2)                     # "slightly larger than G"
-SMALL = dict(hidden=1, depth=1)                      # one ReLU ridge unit
+LEAK, LAM, LR, BETAS = 0.2, 10.0, 1e-2, (0.0, 0.9)  # Gulrajani et al.'s lam and betas; lr 100x theirs (speed)
+CRITIC = dict(hidden=8, depth=2)  # "slightly larger than G"
+SMALL = dict(hidden=1, depth=1)  # one ReLU ridge unit
 # THRESHOLDS (fixed before the full run, not tuned to it):
 # RHO_MIN: with >= 13 generators a rank correlation of 0.9 leaves room for one or two swaps between near-equal
 #   W1's (the LP reference's sampling noise is about lp_floor / 3 between repeats); Bai et al. promise tracking up
@@ -70,8 +97,12 @@ RHO_MIN, RATIO_LO, RATIO_HI, SANDWICH_SLACK = 0.9, 0.5, 1.15, 0.10
 
 def star_params() -> dict:
     """T_star's parameters: invertible 2 x 2 weights (nonzero determinants), leaky slope LEAK keeps it invertible."""
-    return dict(W1=torch.tensor([[1.0, 0.5], [-0.3, 1.2]]), b1=torch.tensor([0.3, -0.2]),
-                W2=torch.tensor([[1.0, -0.4], [0.2, 0.8]]), b2=torch.tensor([0.0, 0.0]))
+    return dict(
+        W1=torch.tensor([[1.0, 0.5], [-0.3, 1.2]]),
+        b1=torch.tensor([0.3, -0.2]),
+        W2=torch.tensor([[1.0, -0.4], [0.2, 0.8]]),
+        b2=torch.tensor([0.0, 0.0]),
+    )
 
 
 def generator(params: dict) -> nn.Module:
@@ -88,16 +119,16 @@ def perturbed(kind: str, s: float) -> dict:
     """T_star's parameters perturbed by `kind` at magnitude s (s = 0 gives T_star)."""
     theta = star_params()
     if kind == "shift":
-        theta["b2"] = theta["b2"] + s * torch.tensor([0.8, 0.6])           # unit direction: W1 = s exactly
+        theta["b2"] = theta["b2"] + s * torch.tensor([0.8, 0.6])  # unit direction: W1 = s exactly
     elif kind == "scale":
         theta["W2"] = theta["W2"] * (1.0 + 0.6 * s)
     elif kind == "squeeze":
         theta["W1"] = theta["W1"] * torch.tensor([[1.0], [float(np.exp(-1.5 * s))]])
     elif kind == "random":
-        gen = torch.Generator().manual_seed(1234)                          # one fixed direction for every s
+        gen = torch.Generator().manual_seed(1234)  # one fixed direction for every s
         delta = {k: torch.randn(v.shape, generator=gen) for k, v in theta.items()}
-        norm = torch.sqrt(sum((d ** 2).sum() for d in delta.values()))
-        theta = {k: v + s * delta[k] / norm for k, v in theta.items()}   # |delta theta| = s
+        norm = torch.sqrt(sum((d**2).sum() for d in delta.values()))
+        theta = {k: v + s * delta[k] / norm for k, v in theta.items()}  # |delta theta| = s
     elif kind != "none":
         raise ValueError(f"unknown perturbation {kind!r}; valid: {', '.join(KINDS + ('none',))}")
     return theta
@@ -111,7 +142,7 @@ def references(G_star, G_q, cfg: dict, gen: torch.Generator) -> dict:
     w1_lp = float(dv.w1_primal_lp(mass, mass[::-1].copy(), dv.distance_matrix(torch.cat([x, y]).double()))[0])
     z = torch.randn(cfg["n_pop"], 2, generator=gen)
     xp, yq = G_star(z), G_q(torch.randn(cfg["n_pop"], 2, generator=gen))
-    coupling = float((G_q(z) - xp).norm(dim=1).mean())                    # pi = law of (T_star(z), T_q(z))
+    coupling = float((G_q(z) - xp).norm(dim=1).mean())  # pi = law of (T_star(z), T_q(z))
     angles = np.pi * np.arange(cfg["directions"]) / cfg["directions"]
     units = torch.tensor(np.stack([np.cos(angles), np.sin(angles)], 1), dtype=xp.dtype)
     sliced = np.array([float(dv.w1(xp @ u, yq @ u)) for u in units])
@@ -124,8 +155,15 @@ def critic_ipm(G_star, G_q, size: dict, cfg: dict, seed: int) -> tuple:
     D = mlp_discriminator(in_dim=2, generator=torch.Generator().manual_seed(seed + 1), **size)
     batch = cfg["batch"]
     real = lambda: G_star(torch.randn(batch, 2, generator=gen))
-    game = network_game(G_q, D, real, lambda: torch.randn(batch, 2, generator=gen), objective="wasserstein",
-                        penalty=wgan_gp(LAM), generator=gen)
+    game = network_game(
+        G_q,
+        D,
+        real,
+        lambda: torch.randn(batch, 2, generator=gen),
+        objective="wasserstein",
+        penalty=wgan_gp(LAM),
+        generator=gen,
+    )
     opt = torch.optim.Adam(game.y, lr=LR, betas=BETAS)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])
     step = optimiser_step(opt)
@@ -150,8 +188,20 @@ def _spearman(a, b) -> float:
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """References and critic IPMs for q = p and every (kind, magnitude) perturbation (CPU: the nets are tiny)."""
-    cfg = dict(SCALES[scale], seed=seed, leak=LEAK, lam=LAM, lr=LR, betas=BETAS, critic=CRITIC, small=SMALL,
-               rho_min=RHO_MIN, ratio_lo=RATIO_LO, ratio_hi=RATIO_HI, sandwich_slack=SANDWICH_SLACK)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        leak=LEAK,
+        lam=LAM,
+        lr=LR,
+        betas=BETAS,
+        critic=CRITIC,
+        small=SMALL,
+        rho_min=RHO_MIN,
+        ratio_lo=RATIO_LO,
+        ratio_hi=RATIO_HI,
+        sandwich_slack=SANDWICH_SLACK,
+    )
     clock = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     G_star = generator(star_params())
@@ -171,19 +221,28 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     w1, ipm = col("w1_lp", pert), col("ipm", pert)
     judged = w1 >= 2.0 * floor
     ratio = ipm / w1
-    data = dict(family=[dict((k, v) for k, v in r.items()) for r in rows], lp_floor=floor, ratio=ratio,
-                judged=judged, rho=_spearman(col("ipm"), col("w1_lp")),
-                rho_coupling=_spearman(col("ipm"), col("coupling")),
-                params=dict(G=sum(p.numel() for p in G_star.parameters()), critic=param_count(mlp_discriminator(**CRITIC)),
-                            small=param_count(mlp_discriminator(**SMALL))))
+    data = dict(
+        family=[dict((k, v) for k, v in r.items()) for r in rows],
+        lp_floor=floor,
+        ratio=ratio,
+        judged=judged,
+        rho=_spearman(col("ipm"), col("w1_lp")),
+        rho_coupling=_spearman(col("ipm"), col("coupling")),
+        params=dict(
+            G=sum(p.numel() for p in G_star.parameters()),
+            critic=param_count(mlp_discriminator(**CRITIC)),
+            small=param_count(mlp_discriminator(**SMALL)),
+        ),
+    )
     monotone = all(np.all(np.diff(col("ipm", [r for r in pert if r["kind"] == k])) > 0) for k in cfg["kinds"])
     lo, hi = col("max_sliced", pert), col("coupling", pert)
     data["sandwich_ok"] = (ipm >= (1 - SANDWICH_SLACK) * lo) & (ipm <= (1 + SANDWICH_SLACK) * hi)
     checks = {
         "ipm_rank_correlates_with_w1_lp": data["rho"] >= RHO_MIN,
         "ipm_increases_with_perturbation_in_every_kind": bool(monotone),
-        "ipm_over_w1_lp_within_band": bool(judged.any() and np.all((ratio[judged] >= RATIO_LO)
-                                                                   & (ratio[judged] <= RATIO_HI))),
+        "ipm_over_w1_lp_within_band": bool(
+            judged.any() and np.all((ratio[judged] >= RATIO_LO) & (ratio[judged] <= RATIO_HI))
+        ),
         "ipm_inside_population_w1_sandwich": bool(data["sandwich_ok"].all()),
         "ipm_near_zero_at_q_equal_p": bool(abs(rows[0]["ipm"]) <= 0.5 * floor),
     }
@@ -199,15 +258,25 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         checks["small_critic_tracks_w1_worse"] = data["log_ratio_sd_small"] > data["log_ratio_sd"]
     j = int(np.argmax(w1))
     data["headline"] = [
-        dict(claim="C19", quantity="Spearman rho(GP-critic IPM, W1 by LP) over the generator family",
-             ours=data["rho"], ours_spread=None, published=None,
-             source="Bai, Ma, Risteski 2019, Thm 4.2 (IPM bounded by functions of W1; no number for this toy)",
-             setting_difference=f"{len(rows)} invertible 2-D leaky-ReLU generators; critic 2x{CRITIC['hidden']} "
-                                f"ReLU, WGAN-GP lam {LAM:g}, {cfg['steps']} Adam steps"),
-        dict(claim="C19", quantity=f"IPM / W1_LP at the largest W1 ({pert[j]['kind']}, s = {pert[j]['s']:g})",
-             ours=float(ratio[j]), ours_spread=None, published=1.0,
-             source="Kantorovich-Rubinstein: a 1-Lipschitz critic class rich enough gives exactly W1",
-             setting_difference=f"W1_LP on {cfg['n_lp']} points per side (floor {floor:.3f})"),
+        dict(
+            claim="C19",
+            quantity="Spearman rho(GP-critic IPM, W1 by LP) over the generator family",
+            ours=data["rho"],
+            ours_spread=None,
+            published=None,
+            source="Bai, Ma, Risteski 2019, Thm 4.2 (IPM bounded by functions of W1; no number for this toy)",
+            setting_difference=f"{len(rows)} invertible 2-D leaky-ReLU generators; critic 2x{CRITIC['hidden']} "
+            f"ReLU, WGAN-GP lam {LAM:g}, {cfg['steps']} Adam steps",
+        ),
+        dict(
+            claim="C19",
+            quantity=f"IPM / W1_LP at the largest W1 ({pert[j]['kind']}, s = {pert[j]['s']:g})",
+            ours=float(ratio[j]),
+            ours_spread=None,
+            published=1.0,
+            source="Kantorovich-Rubinstein: a 1-Lipschitz critic class rich enough gives exactly W1",
+            setting_difference=f"W1_LP on {cfg['n_lp']} points per side (floor {floor:.3f})",
+        ),
     ]
     data["seconds"] = time.perf_counter() - clock
     return study.Result(config=cfg, data=data, checks={k: bool(v) for k, v in checks.items()})
@@ -221,8 +290,13 @@ def plot(result: study.Result):
     ax = axes[0]
     top = 1.1 * max(max(r["w1_lp"] for r in fam), max(r["coupling"] for r in fam))
     ax.plot([0, top], [0, top], "k-", lw=1, label="IPM = W1")
-    ax.fill_between([0, top], [0, RATIO_LO * top], [0, RATIO_HI * top], color="0.85",
-                    label=f"ratio band [{RATIO_LO:g}, {RATIO_HI:g}]")
+    ax.fill_between(
+        [0, top],
+        [0, RATIO_LO * top],
+        [0, RATIO_HI * top],
+        color="0.85",
+        label=f"ratio band [{RATIO_LO:g}, {RATIO_HI:g}]",
+    )
     ax.axvline(2 * d["lp_floor"], color="0.5", ls=":", lw=1, label="2 x LP floor (judged right of it)")
     for c, kind in enumerate(("none",) + tuple(cfg["kinds"])):
         rs = [r for r in fam if r["kind"] == kind]

@@ -23,6 +23,7 @@ of RMSProp, a named deviation):
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; at most
 2 minutes on 2 CPU cores). Grid sizes, descent and GAN steps and the number of separations change with the scale.
 """
+
 import math
 import time
 
@@ -30,21 +31,38 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sandbox import gaussian1d as g1
-from sandbox import study
 from sandbox.dynamics import make_rule, optimiser_step, projected, simulate
 from sandbox.penalties import clip_weights_
+from sandbox.reporting import study
+from sandbox.theory import gaussian1d as g1
 
-CLAIM = ("Fitting one Gaussian to a bimodal mixture: forward KL (maximum likelihood) averages the modes; reverse "
-         "KL and JSD seek a mode; GANs whose critic class holds the optimal critic descend the same landscapes.")
+CLAIM = (
+    "Fitting one Gaussian to a bimodal mixture: forward KL (maximum likelihood) averages the modes; reverse "
+    "KL and JSD seek a mode; GANs whose critic class holds the optimal critic descend the same landscapes."
+)
 CLAIMS = ["C5"]
 SCALES = {
-    "smoke": dict(mus=21, sigmas=17, exact_steps=100, gan_steps=100, sweep_steps=80, separations=[1.5, 3.0],
-                  newton_iters=12),
-    "quick": dict(mus=61, sigmas=49, exact_steps=800, gan_steps=800, sweep_steps=400,
-                  separations=[1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0], newton_iters=30),
-    "full": dict(mus=81, sigmas=65, exact_steps=1500, gan_steps=1500, sweep_steps=500, newton_iters=30,
-                 separations=[1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0]),
+    "smoke": dict(
+        mus=21, sigmas=17, exact_steps=100, gan_steps=100, sweep_steps=80, separations=[1.5, 3.0], newton_iters=12
+    ),
+    "quick": dict(
+        mus=61,
+        sigmas=49,
+        exact_steps=800,
+        gan_steps=800,
+        sweep_steps=400,
+        separations=[1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
+        newton_iters=30,
+    ),
+    "full": dict(
+        mus=81,
+        sigmas=65,
+        exact_steps=1500,
+        gan_steps=1500,
+        sweep_steps=500,
+        newton_iters=30,
+        separations=[1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0],
+    ),
 }
 # smoke's 100 steps leave the slow starts (a narrow start under KL, the flat centre of reverse KL) short of their
 # minimisers, so the GAN-against-exact checks cannot hold there; full scale gives them 1500 steps
@@ -62,17 +80,16 @@ EXACT_LR, G_LR, BETAS, N_D = 0.05, 0.02, (0.5, 0.999), 5
 # D's Adam step per critic: a quadratic coefficient moves the logit by lr x^2, so it needs the smaller step
 # (at 0.05 the KL f-GAN's exp(v - 1) terms kept D from tracking G, which then crept instead of converging)
 D_LR = {"slopes": 0.05, "quadratic": 0.01}
-GAN_TOL = 0.1      # |mu| and sigma of the best GAN end against the exact global minimiser
-LOCAL_TOL = 0.2    # a GAN end within this of an exact local minimiser of its divergence counts as converged there
-INNER_TOL = {"forward_kl": 2e-3, "reverse_kl": 2e-3, "jsd": 2e-3, "w1": 1e-2}   # GAN inner optimum vs divergence
-F_SCALE = {"forward_kl": 1.0, "reverse_kl": 1.0, "jsd": 2.0}   # the f-divergence of the jensen_shannon f is 2 JSD
+GAN_TOL = 0.1  # |mu| and sigma of the best GAN end against the exact global minimiser
+LOCAL_TOL = 0.2  # a GAN end within this of an exact local minimiser of its divergence counts as converged there
+INNER_TOL = {"forward_kl": 2e-3, "reverse_kl": 2e-3, "jsd": 2e-3, "w1": 1e-2}  # GAN inner optimum vs divergence
+F_SCALE = {"forward_kl": 1.0, "reverse_kl": 1.0, "jsd": 2.0}  # the f-divergence of the jensen_shannon f is 2 JSD
 
 
 def divergence_fn(name: str, target: g1.Mixture = TARGET):
     """(mu, sigma) tensors (B,) -> D(target, N(mu, sigma^2)) (B,) by quadrature on GRID, differentiable."""
     p = g1.mixture_pdf(GRID.x, *target)
-    return lambda mu, sigma: g1.quadrature_divergence(name, p, g1.normal_pdf(GRID.x, mu[:, None], sigma[:, None]),
-                                                      GRID)
+    return lambda mu, sigma: g1.quadrature_divergence(name, p, g1.normal_pdf(GRID.x, mu[:, None], sigma[:, None]), GRID)
 
 
 def descend(name: str, starts, steps: int, target: g1.Mixture = TARGET) -> dict:
@@ -96,13 +113,21 @@ def gan_fit(divergence: str, critic: str, steps: int) -> dict:
     """The matching GAN from every start; its path (thinned) and ends, with the exact divergence at the ends."""
     objective, quadrature = GANS[divergence], ("grid" if critic == "slopes" else "hermite")
     start = torch.as_tensor(STARTS, dtype=torch.float64)
-    game = g1.location_scale_game(start[:, 0], start[:, 1].log(), torch.zeros(len(STARTS), g1.CRITICS[critic][1]),
-                                  TARGET, objective, critic=critic, quadrature=quadrature, g=GRID)
+    game = g1.location_scale_game(
+        start[:, 0],
+        start[:, 1].log(),
+        torch.zeros(len(STARTS), g1.CRITICS[critic][1]),
+        TARGET,
+        objective,
+        critic=critic,
+        quadrature=quadrature,
+        g=GRID,
+    )
     g_opt = torch.optim.Adam(game.x, lr=G_LR, betas=BETAS)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(g_opt, steps)
     g_step, step_y = optimiser_step(g_opt), optimiser_step(torch.optim.Adam(game.y, lr=D_LR[critic], betas=BETAS))
     if objective == "wasserstein":
-        step_y = projected(step_y, lambda params: clip_weights_(params, 1.0))   # slopes in [-1, 1]: Lipschitz 1
+        step_y = projected(step_y, lambda params: clip_weights_(params, 1.0))  # slopes in [-1, 1]: Lipschitz 1
 
     def step_x(params, grads):
         g_step(params, grads)
@@ -110,9 +135,13 @@ def gan_fit(divergence: str, critic: str, steps: int) -> dict:
 
     tr = simulate(game, make_rule("alternating", n_d=N_D), step_x, step_y, steps, record_every=max(1, steps // 60))
     mu, sigma = tr.final[:, 0], tr.final[:, 1].exp()
-    return dict(mu=mu.numpy(), sigma=sigma.numpy(), value=divergence_fn(divergence)(mu, sigma).numpy(),
-                path_mu=np.round(tr.z[:, :, 0].double().numpy(), 4),
-                path_sigma=np.round(tr.z[:, :, 1].double().exp().numpy(), 4))
+    return dict(
+        mu=mu.numpy(),
+        sigma=sigma.numpy(),
+        value=divergence_fn(divergence)(mu, sigma).numpy(),
+        path_mu=np.round(tr.z[:, :, 0].double().numpy(), 4),
+        path_sigma=np.round(tr.z[:, :, 1].double().exp().numpy(), 4),
+    )
 
 
 def inner_value(divergence: str, critic: str, mu, sigma, iters: int) -> np.ndarray:
@@ -120,9 +149,10 @@ def inner_value(divergence: str, critic: str, mu, sigma, iters: int) -> np.ndarr
     mu, sigma = torch.as_tensor(mu, dtype=torch.float64), torch.as_tensor(sigma, dtype=torch.float64)
     psi = torch.zeros(len(mu), g1.CRITICS[critic][1], dtype=torch.float64, requires_grad=True)
     quadrature = "grid" if critic == "slopes" else "hermite"
-    losses = g1.location_scale_losses(mu, sigma.log(), psi, TARGET, GANS[divergence], critic=critic,
-                                      quadrature=quadrature, g=GRID)
-    if divergence == "w1":       # linear in psi over the box [-1, 1]^K: the optimum is the vertex -sign(grad)
+    losses = g1.location_scale_losses(
+        mu, sigma.log(), psi, TARGET, GANS[divergence], critic=critic, quadrature=quadrature, g=GRID
+    )
+    if divergence == "w1":  # linear in psi over the box [-1, 1]^K: the optimum is the vertex -sign(grad)
         (grad,) = torch.autograd.grad(losses.d().sum(), psi)
         with torch.no_grad():
             psi.copy_(-torch.sign(grad))
@@ -132,11 +162,11 @@ def inner_value(divergence: str, critic: str, mu, sigma, iters: int) -> np.ndarr
 
 
 def sweep(separations, steps: int) -> dict:
-    """Global minimiser (|mu|, sigma) of each divergence as the modes separate: the better of two starts (centre, mode)."""
+    """Global minimiser (|mu|, sigma) of each divergence as the modes separate: the better of two starts."""
     out = {name: dict(abs_mu=[], sigma=[]) for name in DIVERGENCES}
     for m in separations:
         target = g1.Mixture([0.5, 0.5], [-m, m], [MODE_STD, MODE_STD])
-        starts = [(0.05, math.sqrt(m * m + MODE_STD ** 2)), (m, MODE_STD)]
+        starts = [(0.05, math.sqrt(m * m + MODE_STD**2)), (m, MODE_STD)]
         for name in DIVERGENCES:
             fit = descend(name, starts, steps, target)
             i = int(np.argmin(fit["value"]))
@@ -162,13 +192,26 @@ def _nearest(mu, sigma, minima) -> float:
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Landscapes, exact fits, the separation sweep and the GAN fits (deterministic: quadrature throughout)."""
-    cfg = dict(SCALES[scale], seed=seed, target=TARGET._asdict(), starts=STARTS, grid=(-15.0, 15.0, 1201),
-               exact_lr=EXACT_LR, g_lr=G_LR, d_lr=D_LR, betas=BETAS, n_d=N_D, gan_tol=GAN_TOL, local_tol=LOCAL_TOL,
-               gans=GANS)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        target=TARGET._asdict(),
+        starts=STARTS,
+        grid=(-15.0, 15.0, 1201),
+        exact_lr=EXACT_LR,
+        g_lr=G_LR,
+        d_lr=D_LR,
+        betas=BETAS,
+        n_d=N_D,
+        gan_tol=GAN_TOL,
+        local_tol=LOCAL_TOL,
+        gans=GANS,
+    )
     clock = time.perf_counter()
     mus, sigmas = np.linspace(-4.0, 4.0, cfg["mus"]), np.linspace(0.25, 3.25, cfg["sigmas"])
-    data = dict(mus=mus, sigmas=sigmas, landscape={}, exact={}, global_min={}, landscape_argmin={}, gan={},
-                gan_quadratic={})
+    data = dict(
+        mus=mus, sigmas=sigmas, landscape={}, exact={}, global_min={}, landscape_argmin={}, gan={}, gan_quadratic={}
+    )
     checks = {}
     for name in DIVERGENCES:
         L = g1.landscape(name, TARGET, mus, sigmas, GRID).numpy()
@@ -178,15 +221,16 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         fit = descend(name, STARTS, cfg["exact_steps"])
         data["exact"][name] = fit
         k = int(np.argmin(fit["value"]))
-        data["global_min"][name] = dict(mu=float(fit["mu"][k]), sigma=float(fit["sigma"][k]),
-                                        value=float(fit["value"][k]))
+        data["global_min"][name] = dict(
+            mu=float(fit["mu"][k]), sigma=float(fit["sigma"][k]), value=float(fit["value"][k])
+        )
         data["gan"][name] = gan_fit(name, "slopes", cfg["gan_steps"])
         if name != "w1":
             data["gan_quadratic"][name] = gan_fit(name, "quadratic", cfg["gan_steps"])
     data["sweep"] = dict(separations=cfg["separations"], **sweep(cfg["separations"], cfg["sweep_steps"]))
 
     g = data["global_min"]
-    moment_sigma = math.sqrt(HALF_SEP ** 2 + MODE_STD ** 2)
+    moment_sigma = math.sqrt(HALF_SEP**2 + MODE_STD**2)
     data["moment_matched"] = (0.0, moment_sigma)
     dmu, dsig = mus[1] - mus[0], sigmas[1] - sigmas[0]
     checks["forward_kl_fit_averages_modes"] = abs(g["forward_kl"]["mu"]) < 0.3 and g["forward_kl"]["sigma"] > 1.5
@@ -195,43 +239,67 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         checks[f"{name}_fit_seeks_a_mode"] = abs(g[name]["mu"]) > 1.5 and g[name]["sigma"] < 1.0
     checks["descent_agrees_with_landscape_argmin"] = all(
         abs(abs(g[n]["mu"]) - abs(data["landscape_argmin"][n][0])) <= 1.5 * dmu
-        and abs(g[n]["sigma"] - data["landscape_argmin"][n][1]) <= 1.5 * dsig for n in DIVERGENCES)
+        and abs(g[n]["sigma"] - data["landscape_argmin"][n][1]) <= 1.5 * dsig
+        for n in DIVERGENCES
+    )
     summary = {}
     for name in DIVERGENCES:
         gan, exact = data["gan"][name], data["exact"][name]
         best = int(np.argmin(gan["value"]))
         minima = [(float(a), float(b)) for a, b in zip(exact["mu"], exact["sigma"])]
         far = [_nearest(a, b, minima) for a, b in zip(gan["mu"], gan["sigma"])]
-        summary[name] = dict(best_mu=float(gan["mu"][best]), best_sigma=float(gan["sigma"][best]),
-                             best_value=float(gan["value"][best]), distance_to_nearest_exact_minimiser=far,
-                             converged_starts=int(sum(f < LOCAL_TOL for f in far)))
+        summary[name] = dict(
+            best_mu=float(gan["mu"][best]),
+            best_sigma=float(gan["sigma"][best]),
+            best_value=float(gan["value"][best]),
+            distance_to_nearest_exact_minimiser=far,
+            converged_starts=int(sum(f < LOCAL_TOL for f in far)),
+        )
         checks[f"{GANS[name]}_gan_best_end_matches_exact_minimiser"] = (
             abs(abs(summary[name]["best_mu"]) - abs(g[name]["mu"])) < GAN_TOL
-            and abs(summary[name]["best_sigma"] - g[name]["sigma"]) < GAN_TOL)
+            and abs(summary[name]["best_sigma"] - g[name]["sigma"]) < GAN_TOL
+        )
         checks[f"{GANS[name]}_gan_ends_at_exact_local_minimisers"] = summary[name]["converged_starts"] == len(STARTS)
         inner = inner_value(name, "slopes", gan["mu"], gan["sigma"], cfg["newton_iters"])
         summary[name]["inner_value_at_ends"], summary[name]["divergence_at_ends"] = inner, gan["value"]
         summary[name]["inner_value_max_gap"] = float(np.abs(inner - gan["value"]).max())
-        checks[f"{GANS[name]}_gan_inner_optimum_is_the_divergence"] = summary[name]["inner_value_max_gap"] < INNER_TOL[name]
+        checks[f"{GANS[name]}_gan_inner_optimum_is_the_divergence"] = (
+            summary[name]["inner_value_max_gap"] < INNER_TOL[name]
+        )
     data["gan_summary"] = summary
-    quad_far = {n: [_nearest(a, b, [(0.0, moment_sigma)]) for a, b in zip(f["mu"], f["sigma"])]
-                for n, f in data["gan_quadratic"].items()}
+    quad_far = {
+        n: [_nearest(a, b, [(0.0, moment_sigma)]) for a, b in zip(f["mu"], f["sigma"])]
+        for n, f in data["gan_quadratic"].items()
+    }
     data["gan_quadratic_distance_to_moment_match"] = quad_far
     checks["quadratic_critic_fgans_end_at_moment_matching"] = all(max(v) < GAN_TOL for v in quad_far.values())
     # why: with a quadratic critic the inner optimum vanishes at the moment-matched Gaussian, for every f
-    at_moments = {n: float(inner_value(n, "quadratic", [0.0], [moment_sigma], cfg["newton_iters"])[0])
-                  for n in data["gan_quadratic"]}
+    at_moments = {
+        n: float(inner_value(n, "quadratic", [0.0], [moment_sigma], cfg["newton_iters"])[0])
+        for n in data["gan_quadratic"]
+    }
     data["quadratic_inner_value_at_moment_match"] = at_moments
-    data["divergence_at_moment_match"] = {n: float(divergence_fn(n)(torch.tensor([0.0], dtype=torch.float64),
-                                                                   torch.tensor([moment_sigma], dtype=torch.float64))[0])
-                                          for n in data["gan_quadratic"]}
+    data["divergence_at_moment_match"] = {
+        n: float(
+            divergence_fn(n)(
+                torch.tensor([0.0], dtype=torch.float64), torch.tensor([moment_sigma], dtype=torch.float64)
+            )[0]
+        )
+        for n in data["gan_quadratic"]
+    }
     checks["quadratic_critic_inner_optimum_is_0_at_moment_match"] = max(abs(v) for v in at_moments.values()) < 1e-9
     data["seconds"] = time.perf_counter() - clock
     data["headline"] = [
-        dict(claim="C5", quantity=f"fitted sigma, forward KL / reverse KL (mixture modes at +-{HALF_SEP:g}, std {MODE_STD:g})",
-             ours=f"{data['global_min']['forward_kl']['sigma']:.3f} / {data['global_min']['reverse_kl']['sigma']:.3f}",
-             ours_spread=None, published=None, source="", setting_difference="exact landscapes; forward KL = the "
-             "moment-matched Gaussian (averages), reverse KL sits on one mode"),
+        dict(
+            claim="C5",
+            quantity=f"fitted sigma, forward KL / reverse KL (mixture modes at +-{HALF_SEP:g}, std {MODE_STD:g})",
+            ours=f"{data['global_min']['forward_kl']['sigma']:.3f} / {data['global_min']['reverse_kl']['sigma']:.3f}",
+            ours_spread=None,
+            published=None,
+            source="",
+            setting_difference="exact landscapes; forward KL = the "
+            "moment-matched Gaussian (averages), reverse KL sits on one mode",
+        ),
     ]
     return study.Result(config=cfg, data=data, checks=checks)
 
@@ -244,7 +312,7 @@ def plot(result: study.Result):
     for ax, name in zip(axes[0], DIVERGENCES):
         L = np.asarray(d["landscape"][name], dtype=float)
         lo = np.nanmin(L)
-        levels = lo + (np.nanpercentile(L, 60) - lo) * np.linspace(0, 1, 16) ** 2   # dense near the minimum
+        levels = lo + (np.nanpercentile(L, 60) - lo) * np.linspace(0, 1, 16) ** 2  # dense near the minimum
         cs = ax.contourf(mus, sigmas, np.minimum(L, levels[-1]), levels=levels, cmap="viridis")
         fig.colorbar(cs, ax=ax, fraction=0.046, pad=0.02)
         gan, quad, exact = d["gan"][name], d["gan_quadratic"].get(name), d["exact"][name]
@@ -252,8 +320,16 @@ def plot(result: study.Result):
             ax.plot(np.asarray(gan["path_mu"])[:, k], np.asarray(gan["path_sigma"])[:, k], "w-", lw=0.8, alpha=0.7)
         ax.plot(*np.array(STARTS).T, "wo", ms=5, mfc="none", label="starts")
         ax.plot(exact["mu"], exact["sigma"], "rx", ms=10, mew=2, label="exact local minimisers")
-        ax.plot(gan["mu"], gan["sigma"], "o", color="orange", ms=7, mfc="none", mew=2,
-                label="matching GAN ends (slope critic; white: paths)")
+        ax.plot(
+            gan["mu"],
+            gan["sigma"],
+            "o",
+            color="orange",
+            ms=7,
+            mfc="none",
+            mew=2,
+            label="matching GAN ends (slope critic; white: paths)",
+        )
         if quad is not None:
             ax.plot(quad["mu"], quad["sigma"], "c^", ms=7, mfc="none", label="f-GAN ends (quadratic D)")
         gm = d["global_min"][name]
@@ -261,9 +337,14 @@ def plot(result: study.Result):
         ax.set_title(f"{LABELS[name]}: global min at mu {_tidy(gm['mu']):+.2f}, sigma {gm['sigma']:.2f}")
         ax.set_xlabel(r"$\mu$")
         ax.set_ylabel(r"$\sigma$")
-    fig.legend(*axes[0, 1].get_legend_handles_labels(), loc="upper center", ncol=5, fontsize=10,
-               title="GANs: kl, reverse_kl, jensen_shannon, wasserstein (clipped) for the four panels",
-               title_fontsize=10)
+    fig.legend(
+        *axes[0, 1].get_legend_handles_labels(),
+        loc="upper center",
+        ncol=5,
+        fontsize=10,
+        title="GANs: kl, reverse_kl, jensen_shannon, wasserstein (clipped) for the four panels",
+        title_fontsize=10,
+    )
 
     x = np.linspace(-7, 7, 701)
     p = g1.mixture_pdf(torch.as_tensor(x), *TARGET).numpy()
@@ -276,8 +357,14 @@ def plot(result: study.Result):
                 mu, sigma = d["gan_summary"][name]["best_mu"], d["gan_summary"][name]["best_sigma"]
             q = g1.normal_pdf(torch.as_tensor(x), mu, sigma).numpy()
             label = LABELS[name] if source == "global_min" else f"{GANS[name]} GAN"
-            ax.plot(x, q, color=f"C{c}", lw=2, ls="-" if c % 2 == 0 else "--",
-                    label=f"{label}: N({_tidy(mu):+.2f}, {sigma:.2f}$^2$)")
+            ax.plot(
+                x,
+                q,
+                color=f"C{c}",
+                lw=2,
+                ls="-" if c % 2 == 0 else "--",
+                label=f"{label}: N({_tidy(mu):+.2f}, {sigma:.2f}$^2$)",
+            )
         ax.set_title(f"fitted Gaussians: {title}")
         ax.set_xlabel("x")
         ax.set_ylabel("density")
@@ -291,7 +378,7 @@ def plot(result: study.Result):
             ax.plot(sw["separations"], sw["separations"], "k:", lw=1, label="mode position m")
         else:
             m = np.asarray(sw["separations"])
-            ax.plot(m, np.sqrt(m ** 2 + MODE_STD ** 2), "k:", lw=1, label=r"moment match $\sqrt{m^2+s^2}$")
+            ax.plot(m, np.sqrt(m**2 + MODE_STD**2), "k:", lw=1, label=r"moment match $\sqrt{m^2+s^2}$")
             ax.axhline(MODE_STD, color="grey", ls="--", lw=1, label="mode width s")
         ax.axvline(HALF_SEP, color="grey", lw=0.8)
         ax.set_xlabel(r"half-separation m: p = N(-m, 0.5$^2$)/2 + N(m, 0.5$^2$)/2")

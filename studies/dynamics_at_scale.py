@@ -13,7 +13,7 @@ gradients; both half-steps update Adam's moments, Extra-Adam of Gidel et al. 201
 evaluations per player per G step, the others one), optimistic (z + 2 d_t - d_{t-1} with d_t Adam's step,
 Daskalakis et al. 2018). Comparisons are at equal G steps.
 EMA: half-life EMA_KIMG = 10 thousand images (Karras et al. 2020's ema_kimg = 10), i.e. 78 G steps at batch 128.
-Measured: FID (MNIST-classifier features, `sandbox.evaluate`; not Inception FID) of the raw G and of its EMA,
+Measured: FID (MNIST-classifier features, `sandbox.evaluation.mnist`; not Inception FID) of the raw G and of its EMA,
 each on the same fixed z, at a few G steps; oscillation is the population std of the raw FID over the last half
 of the eval steps.
 Scales: smoke (seconds, the test suite: width 1/8, batch 16, 8 G steps), quick (minutes on 2 CPU cores: widths
@@ -21,31 +21,40 @@ Scales: smoke (seconds, the test suite: width 1/8, batch 16, 8 G steps), quick (
 paper's nets), 20k G steps (43 epochs), FID on 10000 samples every 1000 steps, 3 seeds). A grid over
 (rule, seed): `--shard i/n` spreads it.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sandbox import evaluate as ev
-from sandbox import study
-from sandbox.presets import preset
+from sandbox.evaluation import mnist as ev
+from sandbox.reporting import study
+from sandbox.trainer.presets import preset
 from studies import _mnist_runs as mr
 
-CLAIM = ("On an MNIST DCGAN, extragradient and optimistic updates reach an FID at least as low as simultaneous "
-         "updates, alternating beats simultaneous, and an EMA of G's weights lowers the FID of every rule.")
-NEEDS_DATA = "mnist"   # tests/test_studies.py skips the study where MNIST is absent
+CLAIM = (
+    "On an MNIST DCGAN, extragradient and optimistic updates reach an FID at least as low as simultaneous "
+    "updates, alternating beats simultaneous, and an EMA of G's weights lowers the FID of every rule."
+)
+NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 CLAIMS = ["C8", "C9"]
 RULES = ("simultaneous", "alternating", "extragradient", "optimistic")
-GRADS_PER_STEP = {"simultaneous": 1, "alternating": 1, "extragradient": 2, "optimistic": 1}   # per player
+GRADS_PER_STEP = {"simultaneous": 1, "alternating": 1, "extragradient": 2, "optimistic": 1}  # per player
 EMA_KIMG = 10.0
 SCALES = {
     "smoke": dict(width=0.125, batch=16, steps=8, evals=[0, 4, 8], n_fid=200, seeds=1),
     "quick": dict(width=0.25, batch=None, steps=400, evals=[0, 50, 100, 150, 200, 300, 400], n_fid=2000, seeds=1),
-    "full": dict(width=1.0, batch=None, steps=20_000, evals=[0, 250, 500] + list(range(1000, 20_001, 1000)),
-                 n_fid=10_000, seeds=3),
+    "full": dict(
+        width=1.0,
+        batch=None,
+        steps=20_000,
+        evals=[0, 250, 500] + list(range(1000, 20_001, 1000)),
+        n_fid=10_000,
+        seeds=3,
+    ),
 }
 # smoke's 8 G steps of width-1/8 nets leave every rule at the untrained FID: smoke checks the pipeline only
 SMOKE_MUST_PASS = False
-HALF = 0.5     # the last half of the eval steps: where oscillation is measured
+HALF = 0.5  # the last half of the eval steps: where oscillation is measured
 
 
 def points(scale: str) -> list:
@@ -62,9 +71,19 @@ def config(rule: str, scale: str, seed: int, device):
     """Preset dcgan with the rule, an EMA of half-life EMA_KIMG thousand images, and the scale's sizes."""
     s = SCALES[scale]
     batch = s["batch"] or preset("dcgan")["batch"]
-    return mr.mnist_config(preset("dcgan"), dict(
-        rule=rule, ema_half_life=1000.0 * EMA_KIMG / batch, batch=batch, g_width=s["width"], d_width=s["width"],
-        steps=s["steps"], seed=seed), device=device)
+    return mr.mnist_config(
+        preset("dcgan"),
+        dict(
+            rule=rule,
+            ema_half_life=1000.0 * EMA_KIMG / batch,
+            batch=batch,
+            g_width=s["width"],
+            d_width=s["width"],
+            steps=s["steps"],
+            seed=seed,
+        ),
+        device=device,
+    )
 
 
 def run_point(point: str, scale: str, seed: int, device) -> dict:
@@ -78,9 +97,11 @@ def run_point(point: str, scale: str, seed: int, device) -> dict:
 
 def _setting(scale: str) -> str:
     s = SCALES[scale]
-    return (f"{scale} scale: DCGAN nets at width {s['width']}, {s['steps']} G steps, FID on {s['n_fid']} samples, "
-            f"{s['seeds']} seed(s); the convergence results are for the Dirac-GAN and bilinear games, and "
-            f"Gidel et al. 2019 / Daskalakis et al. 2018 trained WGAN(-GP) on CIFAR-10")
+    return (
+        f"{scale} scale: DCGAN nets at width {s['width']}, {s['steps']} G steps, FID on {s['n_fid']} samples, "
+        f"{s['seeds']} seed(s); the convergence results are for the Dirac-GAN and bilinear games, and "
+        f"Gidel et al. 2019 / Daskalakis et al. 2018 trained WGAN(-GP) on CIFAR-10"
+    )
 
 
 def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
@@ -88,8 +109,16 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     device = torch.device(device or "cpu")
     results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
     batch = SCALES[scale]["batch"] or preset("dcgan")["batch"]
-    cfg = dict(SCALES[scale], seed=seed, rules=list(RULES), ema_kimg=EMA_KIMG, ema_half_life=1000.0 * EMA_KIMG / batch,
-               half=HALF, grads_per_step=GRADS_PER_STEP, preset=preset("dcgan"))
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        rules=list(RULES),
+        ema_kimg=EMA_KIMG,
+        ema_half_life=1000.0 * EMA_KIMG / batch,
+        half=HALF,
+        grads_per_step=GRADS_PER_STEP,
+        preset=preset("dcgan"),
+    )
     summary = {}
     for rule in RULES:
         runs = [results[p] for p in points(scale) if _parse(p)[0] == rule]
@@ -110,18 +139,35 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     }
     setting = _setting(scale)
     headline = [
-        {"claim": "C9" if rule != "alternating" else "C8", "quantity": f"final {ev.FID_NAME}, {rule}, {which}",
-         "ours": summary[rule][key][0], "ours_spread": summary[rule][key][1], "published": None,
-         "source": "no published value on these features", "setting_difference": setting}
-        for rule in RULES for which, key in (("raw G", "fid_final"), ("EMA of G", "fid_ema_final"))]
-    data = {"runs": results, "summary": summary, "fid_name": ev.FID_NAME, "headline": headline,
-            "scale_note": mr.scale_note(scale, device),
-            "oscillation_note": f"population std of the raw FID over the last {HALF:.0%} of the eval steps"}
+        {
+            "claim": "C9" if rule != "alternating" else "C8",
+            "quantity": f"final {ev.FID_NAME}, {rule}, {which}",
+            "ours": summary[rule][key][0],
+            "ours_spread": summary[rule][key][1],
+            "published": None,
+            "source": "no published value on these features",
+            "setting_difference": setting,
+        }
+        for rule in RULES
+        for which, key in (("raw G", "fid_final"), ("EMA of G", "fid_ema_final"))
+    ]
+    data = {
+        "runs": results,
+        "summary": summary,
+        "fid_name": ev.FID_NAME,
+        "headline": headline,
+        "scale_note": mr.scale_note(scale, device),
+        "oscillation_note": f"population std of the raw FID over the last {HALF:.0%} of the eval steps",
+    }
     return study.Result(config=cfg, data=data, checks=checks)
 
 
-COLOURS = {"simultaneous": "tab:red", "alternating": "tab:blue", "extragradient": "tab:green",
-           "optimistic": "tab:purple"}
+COLOURS = {
+    "simultaneous": "tab:red",
+    "alternating": "tab:blue",
+    "extragradient": "tab:green",
+    "optimistic": "tab:purple",
+}
 
 
 def plot(result: study.Result):
@@ -143,8 +189,16 @@ def plot(result: study.Result):
     for offset, key, label, hatch in ((-0.2, "fid_final", "raw G", None), (0.2, "fid_ema_final", "EMA of G", "//")):
         vals = [s[r][key] for r in RULES]
         err = None if any(v[1] is None for v in vals) else [v[1] for v in vals]
-        ax.bar(x + offset, [v[0] for v in vals], 0.4, yerr=err, color=[COLOURS[r] for r in RULES], hatch=hatch,
-               edgecolor="k", label=label)
+        ax.bar(
+            x + offset,
+            [v[0] for v in vals],
+            0.4,
+            yerr=err,
+            color=[COLOURS[r] for r in RULES],
+            hatch=hatch,
+            edgecolor="k",
+            label=label,
+        )
     ax.set_xticks(x, [f"{r}\n({GRADS_PER_STEP[r]} grad/step)" for r in RULES], fontsize=8)
     ax.set_ylabel(f"final {data['fid_name']}")
     ax.set_title("Final FID per rule: raw G (plain) and EMA (hatched)")
@@ -155,8 +209,18 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main("dynamics_at_scale", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="quick",
-                      points=points, run_point=run_point)
+    return study.main(
+        "dynamics_at_scale",
+        __doc__,
+        CLAIM,
+        CLAIMS,
+        run,
+        plot,
+        argv,
+        default_scale="quick",
+        points=points,
+        run_point=run_point,
+    )
 
 
 if __name__ == "__main__":

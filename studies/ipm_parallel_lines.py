@@ -10,7 +10,8 @@ Critic estimates: an MLP critic on 2-D (`nets.mlp_discriminator`, 2 x 32 ReLU) i
 both lines by the `wasserstein` objective through `games.network_game`, then E_P D - E_Q D is read on a midpoint
 quadrature of the lines (1000 points each). Two Lipschitz controls:
 * WGAN-GP (Gulrajani et al. 2017): `penalties.wgan_gp(lam=10)`, Adam betas (0, 0.9) at lr 1e-3 with a cosine
-  decay (the paper's lr is 1e-4: a named deviation, for speed). The same critic init serves every theta. The GP optimum over critics with a constant
+  decay (the paper's lr is 1e-4: a named deviation, for speed). The same critic init serves every theta.
+The GP optimum over critics with a constant
   slope a in x_1 maximises a|theta| - lam (a - 1)^2, so its value is |theta| (1 + |theta| / (2 lam)): at most 5%
   above W1 for |theta| <= 1. The check asks for the estimate within gp_tol = 10% of |theta| at full scale (that
   bias plus finite-step noise).
@@ -22,6 +23,7 @@ quadrature of the lines (1000 points each). Two Lipschitz controls:
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; at most
 2 minutes on 2 CPU cores). The number of thetas, the discretisation k and the critic steps change with the scale.
 """
+
 import math
 import time
 
@@ -30,37 +32,53 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox import divergences as dv
-from sandbox import study
 from sandbox.dynamics import grads_y, optimiser_step, projected
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
 from sandbox.penalties import clip_weights_, wgan_gp
+from sandbox.reporting import study
+from sandbox.theory import divergences as dv
 
-CLAIM = ("On Arjovsky et al.'s parallel lines, JSD stays at log 2, TV at 1 and KL at infinity for every theta != 0 "
-         "while W1 = |theta|; a WGAN-GP critic estimates |theta| and a clipped critic a fixed multiple of it.")
+CLAIM = (
+    "On Arjovsky et al.'s parallel lines, JSD stays at log 2, TV at 1 and KL at infinity for every theta != 0 "
+    "while W1 = |theta|; a WGAN-GP critic estimates |theta| and a clipped critic a fixed multiple of it."
+)
 CLAIMS = ["C4"]
 SCALES = {
     "smoke": dict(exact_thetas=11, k=6, critic_thetas=[0.3, 1.0], steps=150, batch=128, curve_points=6, gp_tol=0.3),
-    "quick": dict(exact_thetas=41, k=16, critic_thetas=[-1.0, -0.5, 0.2, 0.5, 1.0], steps=600, batch=128,
-                  curve_points=20, gp_tol=0.15),
-    "full": dict(exact_thetas=81, k=24, critic_thetas=[-1.0, -0.6, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0], steps=1000,
-                 batch=128, curve_points=25, gp_tol=0.10),
+    "quick": dict(
+        exact_thetas=41,
+        k=16,
+        critic_thetas=[-1.0, -0.5, 0.2, 0.5, 1.0],
+        steps=600,
+        batch=128,
+        curve_points=20,
+        gp_tol=0.15,
+    ),
+    "full": dict(
+        exact_thetas=81,
+        k=24,
+        critic_thetas=[-1.0, -0.6, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0],
+        steps=1000,
+        batch=128,
+        curve_points=25,
+        gp_tol=0.10,
+    ),
 }
 # gp_tol: the GP check's relative tolerance. Full: the theta^2/(2 lam) bias (<= 5%) plus finite-step noise; smoke's
 # 150 steps leave the critic short of its optimum (about 20% low at theta = 1), so its tolerance is wider
 HIDDEN, LAM, CLIP = 32, 10.0, 0.01
-GP_LR, GP_BETAS = 1e-3, (0.0, 0.9)      # Gulrajani et al.'s betas; 10x their lr (named deviation: speed)
-CLIP_LR = 5e-5                          # Arjovsky et al. 2017, Alg. 1 (RMSProp)
-QUAD = 1000                             # midpoints per line for E_P D - E_Q D
-EXACT_TOL = 1e-7                        # LP tolerance (HiGHS) and float rounding of the closed forms
-CLIP_CV = 0.20                          # spread of the clipped critic's scale K across theta
+GP_LR, GP_BETAS = 1e-3, (0.0, 0.9)  # Gulrajani et al.'s betas; 10x their lr (named deviation: speed)
+CLIP_LR = 5e-5  # Arjovsky et al. 2017, Alg. 1 (RMSProp)
+QUAD = 1000  # midpoints per line for E_P D - E_Q D
+EXACT_TOL = 1e-7  # LP tolerance (HiGHS) and float rounding of the closed forms
+CLIP_CV = 0.20  # spread of the clipped critic's scale K across theta
 
 
 def lines(theta: float, k: int):
     """(points (n, 2), p, q): P_0 on (0, z_i) and P_theta on (theta, z_i), z_i the k midpoints of [0, 1]."""
     z = (np.arange(k) + 0.5) / k
-    if theta == 0.0:   # one shared support: p = q
+    if theta == 0.0:  # one shared support: p = q
         u = np.full(k, 1.0 / k)
         return np.stack([np.zeros(k), z], 1), u, u.copy()
     points = np.concatenate([np.stack([np.zeros(k), z], 1), np.stack([np.full(k, theta), z], 1)])
@@ -100,16 +118,15 @@ def train_critic(theta: float, kind: str, cfg: dict, seed: int):
     D = mlp_discriminator(in_dim=2, hidden=HIDDEN, depth=2, generator=torch.Generator().manual_seed(seed + 1))
     batch = cfg["batch"]
     real = lambda: _line(0.0, torch.rand(batch, generator=gen))
-    fake = lambda: _line(theta, torch.rand(batch, generator=gen))   # nn.Identity() 'generates' P_theta itself
+    fake = lambda: _line(theta, torch.rand(batch, generator=gen))  # nn.Identity() 'generates' P_theta itself
     if kind == "gp":
-        game = network_game(nn.Identity(), D, real, fake, objective="wasserstein", penalty=wgan_gp(LAM),
-                            generator=gen)
+        game = network_game(nn.Identity(), D, real, fake, objective="wasserstein", penalty=wgan_gp(LAM), generator=gen)
         opt = torch.optim.Adam(game.y, lr=GP_LR, betas=GP_BETAS)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])
         step = optimiser_step(opt)
     else:
         game = network_game(nn.Identity(), D, real, fake, objective="wasserstein")
-        clip_weights_(game.y, CLIP)   # start inside the box, as Alg. 1's first projection would put it
+        clip_weights_(game.y, CLIP)  # start inside the box, as Alg. 1's first projection would put it
         schedule = None
         step = projected(optimiser_step(torch.optim.RMSprop(game.y, lr=CLIP_LR)), lambda ps: clip_weights_(ps, CLIP))
     every = max(1, cfg["steps"] // cfg["curve_points"])
@@ -125,8 +142,19 @@ def train_critic(theta: float, kind: str, cfg: dict, seed: int):
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Exact curves over theta, then a GP and a clipped critic per critic theta (CPU: the nets are tiny)."""
-    cfg = dict(SCALES[scale], seed=seed, hidden=HIDDEN, lam=LAM, clip=CLIP, gp_lr=GP_LR, gp_betas=GP_BETAS,
-               clip_lr=CLIP_LR, quadrature=QUAD, clip_cv=CLIP_CV, exact_tol=EXACT_TOL)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        hidden=HIDDEN,
+        lam=LAM,
+        clip=CLIP,
+        gp_lr=GP_LR,
+        gp_betas=GP_BETAS,
+        clip_lr=CLIP_LR,
+        quadrature=QUAD,
+        clip_cv=CLIP_CV,
+        exact_tol=EXACT_TOL,
+    )
     clock = time.perf_counter()
     thetas = np.linspace(-1.0, 1.0, cfg["exact_thetas"])
     exact = exact_curves(thetas, cfg["k"])
@@ -142,11 +170,21 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     gp, clip = np.array(est["gp"]), np.array(est["clip"])
     scale_k = clip / np.abs(ct)
     gp_theory = np.abs(ct) * (1.0 + np.abs(ct) / (2.0 * LAM))
-    data = dict(thetas=thetas, exact=exact, critic_thetas=ct, gp_estimate=gp, clip_estimate=clip,
-                gp_theory=gp_theory, gp_rel_error=(gp - np.abs(ct)) / np.abs(ct), clip_scale=scale_k,
-                clip_scale_mean=float(scale_k.mean()), clip_scale_cv=float(scale_k.std() / scale_k.mean()),
-                curves={kind: [dict(step=[c[0] for c in cv], estimate=[c[1] for c in cv]) for cv in curves[kind]]
-                        for kind in curves})
+    data = dict(
+        thetas=thetas,
+        exact=exact,
+        critic_thetas=ct,
+        gp_estimate=gp,
+        clip_estimate=clip,
+        gp_theory=gp_theory,
+        gp_rel_error=(gp - np.abs(ct)) / np.abs(ct),
+        clip_scale=scale_k,
+        clip_scale_mean=float(scale_k.mean()),
+        clip_scale_cv=float(scale_k.std() / scale_k.mean()),
+        curves={
+            kind: [dict(step=[c[0] for c in cv], estimate=[c[1] for c in cv]) for cv in curves[kind]] for kind in curves
+        },
+    )
     off = np.abs(thetas) > 1e-12
     w1p, w1d = np.array(exact["w1_primal"]), np.array(exact["w1_dual"])
     order = np.argsort(np.abs(ct))
@@ -154,31 +192,50 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     increasing = all(e[j] > e[i] for i in range(len(a)) for j in range(len(a)) if a[j] > a[i] + 1e-9)
     i1 = int(np.argmax(np.abs(ct)))
     data["headline"] = [
-        dict(claim="C4", quantity="JSD between the parallel lines at any theta != 0 (nats)",
-             ours=float(np.max(np.array(exact["jsd"])[off])), ours_spread=None, published=math.log(2.0),
-             source="Arjovsky, Chintala, Bottou 2017, Example 1",
-             setting_difference=f"lines discretised into {cfg['k']} points each"),
-        dict(claim="C4", quantity=f"W1 at theta = {thetas[-1]:g} by the transport LP",
-             ours=float(w1p[-1]), ours_spread=None, published=float(abs(thetas[-1])),
-             source="Arjovsky, Chintala, Bottou 2017, Example 1 (W1 = |theta|)",
-             setting_difference=f"lines discretised into {cfg['k']} points each"),
-        dict(claim="C4", quantity=f"WGAN-GP critic estimate of W1 at theta = {ct[i1]:g}",
-             ours=float(gp[i1]), ours_spread=None, published=float(abs(ct[i1])),
-             source="Arjovsky et al. 2017, Example 1 (exact W1); critic as Gulrajani et al. 2017",
-             setting_difference=f"2x{HIDDEN} MLP critic, {cfg['steps']} Adam steps at lr {GP_LR} (paper 1e-4), "
-                                f"lam {LAM:g}; GP optimum sits theta^2/(2 lam) above W1"),
+        dict(
+            claim="C4",
+            quantity="JSD between the parallel lines at any theta != 0 (nats)",
+            ours=float(np.max(np.array(exact["jsd"])[off])),
+            ours_spread=None,
+            published=math.log(2.0),
+            source="Arjovsky, Chintala, Bottou 2017, Example 1",
+            setting_difference=f"lines discretised into {cfg['k']} points each",
+        ),
+        dict(
+            claim="C4",
+            quantity=f"W1 at theta = {thetas[-1]:g} by the transport LP",
+            ours=float(w1p[-1]),
+            ours_spread=None,
+            published=float(abs(thetas[-1])),
+            source="Arjovsky, Chintala, Bottou 2017, Example 1 (W1 = |theta|)",
+            setting_difference=f"lines discretised into {cfg['k']} points each",
+        ),
+        dict(
+            claim="C4",
+            quantity=f"WGAN-GP critic estimate of W1 at theta = {ct[i1]:g}",
+            ours=float(gp[i1]),
+            ours_spread=None,
+            published=float(abs(ct[i1])),
+            source="Arjovsky et al. 2017, Example 1 (exact W1); critic as Gulrajani et al. 2017",
+            setting_difference=f"2x{HIDDEN} MLP critic, {cfg['steps']} Adam steps at lr {GP_LR} (paper 1e-4), "
+            f"lam {LAM:g}; GP optimum sits theta^2/(2 lam) above W1",
+        ),
     ]
     checks = {
-        "jsd_is_log2_for_every_theta_off_0": bool(np.allclose(np.array(exact["jsd"])[off], math.log(2), rtol=0,
-                                                              atol=EXACT_TOL)),
+        "jsd_is_log2_for_every_theta_off_0": bool(
+            np.allclose(np.array(exact["jsd"])[off], math.log(2), rtol=0, atol=EXACT_TOL)
+        ),
         "tv_is_1_for_every_theta_off_0": bool(np.allclose(np.array(exact["tv"])[off], 1.0, rtol=0, atol=EXACT_TOL)),
-        "bounded_ipm_is_2tv": bool(np.allclose(exact["ipm_bounded"], 2 * np.array(exact["tv"]), rtol=0,
-                                               atol=EXACT_TOL)),
+        "bounded_ipm_is_2tv": bool(
+            np.allclose(exact["ipm_bounded"], 2 * np.array(exact["tv"]), rtol=0, atol=EXACT_TOL)
+        ),
         "kl_is_infinite_for_every_theta_off_0": bool(np.isinf(np.array(exact["kl"])[off]).all()),
         "all_vanish_at_theta_0": bool(max(abs(exact[n][int(np.argmin(np.abs(thetas)))]) for n in exact) < EXACT_TOL),
         "w1_primal_lp_is_abs_theta": bool(np.allclose(w1p, np.abs(thetas), rtol=0, atol=EXACT_TOL)),
         "w1_dual_lp_equals_primal": bool(np.allclose(w1d, w1p, rtol=0, atol=EXACT_TOL)),
-        "gp_critic_estimate_within_tol_of_abs_theta": bool((np.abs(gp - np.abs(ct)) <= cfg["gp_tol"] * np.abs(ct)).all()),
+        "gp_critic_estimate_within_tol_of_abs_theta": bool(
+            (np.abs(gp - np.abs(ct)) <= cfg["gp_tol"] * np.abs(ct)).all()
+        ),
         "clip_critic_estimate_increases_with_abs_theta": bool(increasing and (clip > 0).all()),
         "clip_critic_estimate_is_a_fixed_multiple_of_w1": data["clip_scale_cv"] < CLIP_CV,
     }
@@ -213,8 +270,14 @@ def plot(result: study.Result):
     ax.plot(a, a, "k-", lw=1, label="exact W1 = |theta|")
     ax.plot(a, a * (1 + a / (2 * cfg["lam"])), "k:", lw=1, label=r"GP optimum $|\theta|(1+|\theta|/2\lambda)$")
     ax.plot(np.abs(ct), d["gp_estimate"], "C3o", label=f"WGAN-GP critic (lam {cfg['lam']:g})")
-    ax.fill_between(a, a * (1 - cfg["gp_tol"]), a * (1 + cfg["gp_tol"]), color="C3", alpha=0.1,
-                    label=f"+-{100 * cfg['gp_tol']:.0f}% tolerance")
+    ax.fill_between(
+        a,
+        a * (1 - cfg["gp_tol"]),
+        a * (1 + cfg["gp_tol"]),
+        color="C3",
+        alpha=0.1,
+        label=f"+-{100 * cfg['gp_tol']:.0f}% tolerance",
+    )
     ax.set_xlabel(r"$|\theta|$")
     ax.set_ylabel(r"$E_P D - E_Q D$ (GP critic)")
     twin = ax.twinx()

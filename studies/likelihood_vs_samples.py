@@ -19,6 +19,7 @@ log-likelihood and by high-quality share disagrees (Kendall tau < 1, with discor
 Scales: smoke (seconds, the test suite), quick (seconds), full (the committed figure; seconds on 2 CPU cores).
 The sample sizes and the number of bandwidths change with the scale.
 """
+
 import math
 import time
 
@@ -28,14 +29,16 @@ import scipy.stats
 import torch
 from torch import distributions as td
 
-from sandbox import divergences as dv
-from sandbox import study
 from sandbox.data import MIXTURES
-from sandbox.metrics import METRICS
+from sandbox.evaluation.metrics import METRICS
+from sandbox.reporting import study
+from sandbox.theory import divergences as dv
 
-CLAIM = ("A 0.01 p + 0.99 noise mixture loses at most log 100 nats of log-likelihood per sample while 99% of its "
-         "samples are noise; a tiny-bandwidth KDE makes near-perfect samples with a terrible test likelihood; "
-         "likelihood and sample quality rank models differently.")
+CLAIM = (
+    "A 0.01 p + 0.99 noise mixture loses at most log 100 nats of log-likelihood per sample while 99% of its "
+    "samples are noise; a tiny-bandwidth KDE makes near-perfect samples with a terrible test likelihood; "
+    "likelihood and sample quality rank models differently."
+)
 CLAIMS = ["C16"]
 SCALES = {
     "smoke": dict(n_train=300, n_test=400, n_samples=400, bandwidths=6),
@@ -43,14 +46,14 @@ SCALES = {
     "full": dict(n_train=1000, n_test=2000, n_samples=2000, bandwidths=15),
 }
 STD, BOX = 0.05, 3.0
-WEIGHTS = [0.5, 0.1, 0.01, 0.001]     # share of p in the noise mixtures
+WEIGHTS = [0.5, 0.1, 0.01, 0.001]  # share of p in the noise mixtures
 W_CLAIM = 0.01
-TINY_H = 10 ** -3.0                   # the memorising KDE's bandwidth
+TINY_H = 10**-3.0  # the memorising KDE's bandwidth
 MMD_BANDWIDTH = 0.2
-BOUND_TOL = 1e-9                      # the bound is exact; allow float rounding only
-HQ_MIN = 95.0                         # % high-quality samples a good sampler keeps (p itself: 1 - e^-4.5 = 98.9%)
-HQ_NOISE_MAX = 5.0                    # 0.01 * 98.9% + 0.99 * (8 discs of radius 0.15 / box area 36 = 1.6%) = 2.6%
-TINY_GAP = 10.0                       # nats per sample by which the memorising KDE trails the noise mixture
+BOUND_TOL = 1e-9  # the bound is exact; allow float rounding only
+HQ_MIN = 95.0  # % high-quality samples a good sampler keeps (p itself: 1 - e^-4.5 = 98.9%)
+HQ_NOISE_MAX = 5.0  # 0.01 * 98.9% + 0.99 * (8 discs of radius 0.15 / box area 36 = 1.6%) = 2.6%
+TINY_GAP = 10.0  # nats per sample by which the memorising KDE trails the noise mixture
 
 
 def ring_density() -> td.Distribution:
@@ -89,14 +92,26 @@ def sample_kde(n: int, train: torch.Tensor, h: float, generator: torch.Generator
 def quality(samples: torch.Tensor, test: torch.Tensor) -> dict:
     """High-quality % and modes hit (mixture_modes, 3 std) and MMD^2 to the held-out data."""
     modes = METRICS["mixture_modes"](samples, MIXTURES["ring"].centres(), STD)
-    return dict(hq_percent=modes.hq_percent, modes=modes.modes,
-                mmd2=float(dv.mmd2(samples, test, bandwidth=MMD_BANDWIDTH)))
+    return dict(
+        hq_percent=modes.hq_percent, modes=modes.modes, mmd2=float(dv.mmd2(samples, test, bandwidth=MMD_BANDWIDTH))
+    )
 
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """Exact test log-likelihoods and sample-quality measures for every model (CPU, float64)."""
-    cfg = dict(SCALES[scale], seed=seed, std=STD, box=BOX, weights=WEIGHTS, w_claim=W_CLAIM, tiny_h=TINY_H,
-               mmd_bandwidth=MMD_BANDWIDTH, hq_min=HQ_MIN, hq_noise_max=HQ_NOISE_MAX, tiny_gap=TINY_GAP)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        std=STD,
+        box=BOX,
+        weights=WEIGHTS,
+        w_claim=W_CLAIM,
+        tiny_h=TINY_H,
+        mmd_bandwidth=MMD_BANDWIDTH,
+        hq_min=HQ_MIN,
+        hq_noise_max=HQ_NOISE_MAX,
+        tiny_gap=TINY_GAP,
+    )
     clock = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     ring = MIXTURES["ring"]
@@ -108,62 +123,97 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     models = {"p (truth)": dict(test_ll=log_p, train_ll=p.log_prob(train), samples=p.sample((n,)))}
     # p.sample uses the global RNG; study.main seeds it from --seed, so the run stays reproducible
     for w in WEIGHTS:
-        models[f"{w:g} p + {1 - w:g} noise"] = dict(test_ll=dv.log_mixture(log_p, log_q, w),
-                                                   train_ll=dv.log_mixture(p.log_prob(train), q.log_prob(train), w),
-                                                   samples=sample_mixture(n, w, gen))
+        models[f"{w:g} p + {1 - w:g} noise"] = dict(
+            test_ll=dv.log_mixture(log_p, log_q, w),
+            train_ll=dv.log_mixture(p.log_prob(train), q.log_prob(train), w),
+            samples=sample_mixture(n, w, gen),
+        )
     hs = np.logspace(-3.5, 0.0, cfg["bandwidths"])
     if not np.isclose(hs, TINY_H).any():
         hs = np.sort(np.append(hs, TINY_H))
     kde_rows = []
     for h in hs:
         model = kde(train, float(h))
-        row = dict(h=float(h), test_ll=float(model.log_prob(test).mean()), train_ll=float(model.log_prob(train).mean()),
-                   **quality(sample_kde(n, train, float(h), gen), test))
+        row = dict(
+            h=float(h),
+            test_ll=float(model.log_prob(test).mean()),
+            train_ll=float(model.log_prob(train).mean()),
+            **quality(sample_kde(n, train, float(h), gen), test),
+        )
         kde_rows.append(row)
     best = max(kde_rows, key=lambda r: r["test_ll"])
     tiny = min(kde_rows, key=lambda r: abs(math.log(r["h"] / TINY_H)))
     gauss = td.MultivariateNormal(train.mean(0), torch.cov(train.T))
-    models["Gaussian (moment-matched)"] = dict(test_ll=gauss.log_prob(test), train_ll=gauss.log_prob(train),
-                                               samples=gauss.sample((n,)))
+    models["Gaussian (moment-matched)"] = dict(
+        test_ll=gauss.log_prob(test), train_ll=gauss.log_prob(train), samples=gauss.sample((n,))
+    )
     table = {}
     for name, m in models.items():
-        table[name] = dict(test_ll=float(m["test_ll"].mean()), train_ll=float(m["train_ll"].mean()),
-                           **quality(m["samples"], test))
+        table[name] = dict(
+            test_ll=float(m["test_ll"].mean()), train_ll=float(m["train_ll"].mean()), **quality(m["samples"], test)
+        )
     table[f"KDE h = {tiny['h']:.0e} (memorises)"] = {k: v for k, v in tiny.items() if k != "h"}
     table[f"KDE h = {best['h']:.2g} (best test LL)"] = {k: v for k, v in best.items() if k != "h"}
 
     claim_name = f"{W_CLAIM:g} p + {1 - W_CLAIM:g} noise"
     mix_ll = dv.log_mixture(log_p, log_q, W_CLAIM)
-    slack = mix_ll - (log_p - math.log(100.0))           # >= 0 pointwise is the bound
-    loss = float((log_p - mix_ll).mean())                # nats per sample lost by mixing in the noise
+    slack = mix_ll - (log_p - math.log(100.0))  # >= 0 pointwise is the bound
+    loss = float((log_p - mix_ll).mean())  # nats per sample lost by mixing in the noise
     names = list(table)
     ll = np.array([table[k]["test_ll"] for k in names])
     hq = np.array([table[k]["hq_percent"] for k in names])
     tau = scipy.stats.kendalltau(ll, hq).statistic
-    discordant = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
-                  if (table[a]["test_ll"] - table[b]["test_ll"]) * (table[a]["hq_percent"] - table[b]["hq_percent"]) < 0]
+    discordant = [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if (table[a]["test_ll"] - table[b]["test_ll"]) * (table[a]["hq_percent"] - table[b]["hq_percent"]) < 0
+    ]
     samples_show = {k: models[k]["samples"][:1500] for k in ("p (truth)", claim_name)}
     samples_show["tiny KDE"] = sample_kde(1500, train, tiny["h"], gen)
-    data = dict(table=table, kde=kde_rows, kde_best_h=best["h"], kde_tiny_h=tiny["h"],
-                bound_min_slack=float(slack.min()), mixture_loss_nats=loss, log100=math.log(100.0),
-                mixture_loss_by_weight={f"{w:g}": float((log_p - dv.log_mixture(log_p, log_q, w)).mean()) for w in WEIGHTS},
-                kendall_tau=float(tau), discordant_pairs=discordant,
-                samples={k: np.round(v.numpy(), 4) for k, v in samples_show.items()},
-                train_points=np.round(train.numpy(), 4)[:300])
+    data = dict(
+        table=table,
+        kde=kde_rows,
+        kde_best_h=best["h"],
+        kde_tiny_h=tiny["h"],
+        bound_min_slack=float(slack.min()),
+        mixture_loss_nats=loss,
+        log100=math.log(100.0),
+        mixture_loss_by_weight={f"{w:g}": float((log_p - dv.log_mixture(log_p, log_q, w)).mean()) for w in WEIGHTS},
+        kendall_tau=float(tau),
+        discordant_pairs=discordant,
+        samples={k: np.round(v.numpy(), 4) for k, v in samples_show.items()},
+        train_points=np.round(train.numpy(), 4)[:300],
+    )
     data["headline"] = [
-        dict(claim="C16", quantity=f"mean test log-likelihood lost by the {W_CLAIM:g} p + {1 - W_CLAIM:g} noise mixture "
-                                   "(nats per sample; bound log 100)",
-             ours=loss, ours_spread=None, published=math.log(100.0),
-             source="Theis, van den Oord, Bethge 2016, Sec. 3.2 (bound: at most log 100)",
-             setting_difference="8-Gaussian ring (std 0.05) and uniform noise on [-3, 3]^2; the paper's example is images"),
-        dict(claim="C16", quantity=f"high-quality samples (%) of the {W_CLAIM:g} noise mixture",
-             ours=table[claim_name]["hq_percent"], ours_spread=None, published=None,
-             source="Theis, van den Oord, Bethge 2016, Sec. 3.2 (99% of samples are noise)",
-             setting_difference="high quality = within 3 std of a ring mode (noise lands there 1.6% of the time)"),
-        dict(claim="C16", quantity=f"test log-likelihood per sample, tiny-bandwidth KDE (h = {tiny['h']:.0e}) minus the noise mixture",
-             ours=tiny["test_ll"] - table[claim_name]["test_ll"], ours_spread=None, published=None,
-             source="Theis, van den Oord, Bethge 2016, Sec. 3.1 (KDE/memorisation)",
-             setting_difference=f"{cfg['n_train']} training points on the 2-D ring"),
+        dict(
+            claim="C16",
+            quantity=f"mean test log-likelihood lost by the {W_CLAIM:g} p + {1 - W_CLAIM:g} noise mixture "
+            "(nats per sample; bound log 100)",
+            ours=loss,
+            ours_spread=None,
+            published=math.log(100.0),
+            source="Theis, van den Oord, Bethge 2016, Sec. 3.2 (bound: at most log 100)",
+            setting_difference="8-Gaussian ring (std 0.05), uniform noise on [-3, 3]^2; the paper's example is images",
+        ),
+        dict(
+            claim="C16",
+            quantity=f"high-quality samples (%) of the {W_CLAIM:g} noise mixture",
+            ours=table[claim_name]["hq_percent"],
+            ours_spread=None,
+            published=None,
+            source="Theis, van den Oord, Bethge 2016, Sec. 3.2 (99% of samples are noise)",
+            setting_difference="high quality = within 3 std of a ring mode (noise lands there 1.6% of the time)",
+        ),
+        dict(
+            claim="C16",
+            quantity=f"test log-likelihood per sample, tiny-bandwidth KDE (h = {tiny['h']:.0e}) minus noise mixture",
+            ours=tiny["test_ll"] - table[claim_name]["test_ll"],
+            ours_spread=None,
+            published=None,
+            source="Theis, van den Oord, Bethge 2016, Sec. 3.1 (KDE/memorisation)",
+            setting_difference=f"{cfg['n_train']} training points on the 2-D ring",
+        ),
     ]
     checks = {
         "bound_holds_at_every_test_point": data["bound_min_slack"] >= -BOUND_TOL,
@@ -184,8 +234,11 @@ def plot(result: study.Result):
     d, cfg = result.data, result.config
     fig = plt.figure(figsize=(18, 5.2))
     grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 1.5, 1.7])
-    titles = {"p (truth)": "truth p", f"{cfg['w_claim']:g} p + {1 - cfg['w_claim']:g} noise": "0.01 p + 0.99 noise",
-              "tiny KDE": f"KDE h = {d['kde_tiny_h']:.0e} (memorises)"}
+    titles = {
+        "p (truth)": "truth p",
+        f"{cfg['w_claim']:g} p + {1 - cfg['w_claim']:g} noise": "0.01 p + 0.99 noise",
+        "tiny KDE": f"KDE h = {d['kde_tiny_h']:.0e} (memorises)",
+    }
     for i, (key, title) in enumerate(titles.items()):
         ax = fig.add_subplot(grid[0, i])
         s = np.asarray(d["samples"][key])
@@ -219,10 +272,21 @@ def plot(result: study.Result):
     ax = fig.add_subplot(grid[0, 4])
     for i, (name, row) in enumerate(d["table"].items()):
         ll = max(row["test_ll"], -30.0)
-        ax.plot(row["hq_percent"], ll, "o" if row["test_ll"] > -30 else "v", color=f"C{i % 10}", ms=8,
-                label=f"{name}: LL {row['test_ll']:.1f}, MMD$^2$ {row['mmd2']:.3f}")
-    ax.axhline(d["table"]["p (truth)"]["test_ll"] - d["log100"], color="grey", ls=":", lw=1,
-               label="truth LL - log 100 (bound for the 0.01 mixture)")
+        ax.plot(
+            row["hq_percent"],
+            ll,
+            "o" if row["test_ll"] > -30 else "v",
+            color=f"C{i % 10}",
+            ms=8,
+            label=f"{name}: LL {row['test_ll']:.1f}, MMD$^2$ {row['mmd2']:.3f}",
+        )
+    ax.axhline(
+        d["table"]["p (truth)"]["test_ll"] - d["log100"],
+        color="grey",
+        ls=":",
+        lw=1,
+        label="truth LL - log 100 (bound for the 0.01 mixture)",
+    )
     ax.set_xlabel("% high-quality samples (within 3 std of a mode)")
     ax.set_ylabel("test log-likelihood, nats (v: below -30)")
     ax.set_ylim(-31, 4)

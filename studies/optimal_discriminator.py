@@ -14,6 +14,7 @@ Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (t
 2 minutes on 2 CPU cores). The D training length and batch and the number of shifts change with the scale; the
 error thresholds are scale-dependent because the sampling noise of the D updates falls with steps and batch.
 """
+
 import math
 import time
 
@@ -22,17 +23,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox import divergences as dv
-from sandbox import gaussian1d as g1
-from sandbox import study
 from sandbox.dynamics import grads_y, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
+from sandbox.reporting import study
+from sandbox.theory import divergences as dv
+from sandbox.theory import gaussian1d as g1
 
-CLAIM = ("A minimax-trained MLP D approaches D* = p_data/(p_data + p_g) on 1-D mixtures; along a location family "
-         "V(G, D*) = 2 JSD - log 4, with its minimum -log 4 at p_g = p_data.")
+CLAIM = (
+    "A minimax-trained MLP D approaches D* = p_data/(p_data + p_g) on 1-D mixtures; along a location family "
+    "V(G, D*) = 2 JSD - log 4, with its minimum -log 4 at p_g = p_data."
+)
 CLAIMS = ["C1", "C2"]
-SCALES = {   # max_error / mean_error: the thresholds of the C1 check at that scale
+SCALES = {  # max_error / mean_error: the thresholds of the C1 check at that scale
     "smoke": dict(steps=400, batch=256, checkpoints=4, shifts=41, max_error=0.15, mean_error=0.05),
     "quick": dict(steps=1500, batch=512, checkpoints=10, shifts=81, max_error=0.05, mean_error=0.015),
     "full": dict(steps=4000, batch=1024, checkpoints=20, shifts=161, max_error=0.03, mean_error=0.01),
@@ -40,9 +43,9 @@ SCALES = {   # max_error / mean_error: the thresholds of the C1 check at that sc
 P_DATA = g1.Mixture([0.5, 0.5], [-1.5, 1.5], [0.5, 0.8])
 P_G = g1.Mixture([1.0], [0.5], [1.3])
 HIDDEN, LR, BETAS = 64, 2e-3, (0.5, 0.999)
-SUPPORT = 0.05                         # compare D with D* where p_data + p_g >= this density
-IDENTITY_TOL = 1e-9                    # V(D*) = 2 JSD - log 4 holds to rounding on a discrete grid
-GRID = g1.grid(-10.0, 14.0, 2401)      # holds p_data shifted by up to +-4 (tails below 1e-20 at the ends)
+SUPPORT = 0.05  # compare D with D* where p_data + p_g >= this density
+IDENTITY_TOL = 1e-9  # V(D*) = 2 JSD - log 4 holds to rounding on a discrete grid
+GRID = g1.grid(-10.0, 14.0, 2401)  # holds p_data shifted by up to +-4 (tails below 1e-20 at the ends)
 
 
 def train_discriminator(cfg: dict, x: torch.Tensor, d_star: torch.Tensor, mask: torch.Tensor):
@@ -50,8 +53,13 @@ def train_discriminator(cfg: dict, x: torch.Tensor, d_star: torch.Tensor, mask: 
     gen = torch.Generator().manual_seed(cfg["seed"])
     D = mlp_discriminator(in_dim=1, hidden=HIDDEN, depth=2, generator=torch.Generator().manual_seed(cfg["seed"] + 1))
     batch = cfg["batch"]
-    game = network_game(nn.Identity(), D, lambda: g1.mixture_sample(batch, P_DATA, gen).float()[:, None],
-                        lambda: g1.mixture_sample(batch, P_G, gen).float()[:, None], objective="minimax")
+    game = network_game(
+        nn.Identity(),
+        D,
+        lambda: g1.mixture_sample(batch, P_DATA, gen).float()[:, None],
+        lambda: g1.mixture_sample(batch, P_G, gen).float()[:, None],
+        objective="minimax",
+    )
     opt = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])
     step, every = optimiser_step(opt), max(1, cfg["steps"] // cfg["checkpoints"])
@@ -78,8 +86,17 @@ def value_at_optimum(p: torch.Tensor, q: torch.Tensor) -> float:
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """C1: train D and compare with D*; C2: V(D*) against 2 JSD - log 4 over shifts (CPU: the nets are tiny)."""
-    cfg = dict(SCALES[scale], seed=seed, hidden=HIDDEN, lr=LR, betas=BETAS, support_density=SUPPORT,
-               p_data=P_DATA._asdict(), p_g=P_G._asdict(), identity_tol=IDENTITY_TOL)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        hidden=HIDDEN,
+        lr=LR,
+        betas=BETAS,
+        support_density=SUPPORT,
+        p_data=P_DATA._asdict(),
+        p_g=P_G._asdict(),
+        identity_tol=IDENTITY_TOL,
+    )
     clock = time.perf_counter()
     x = torch.linspace(-4.0, 5.0, 361, dtype=torch.float64)
     p_x, q_x = g1.mixture_pdf(x, *P_DATA), g1.mixture_pdf(x, *P_G)
@@ -101,12 +118,22 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     i_min = int(np.argmin(values))
     gap = float(np.abs(values - jsd2).max())
     data = dict(
-        x=x.numpy(), p_data=p_x.numpy(), p_g=q_x.numpy(), d_star=d_star.numpy(), d_trained=d_trained.numpy(),
+        x=x.numpy(),
+        p_data=p_x.numpy(),
+        p_g=q_x.numpy(),
+        d_star=d_star.numpy(),
+        d_trained=d_trained.numpy(),
         support_mask=mask.numpy(),
         error_curve=dict(step=[c[0] for c in curve], max=[c[1] for c in curve], mean=[c[2] for c in curve]),
-        final_max_error=float(err.max()), final_mean_error=float(err.mean()),
-        deltas=deltas, value_at_dstar=values, two_jsd_minus_log4=jsd2, max_identity_gap=gap,
-        argmin_delta=float(deltas[i_min]), min_value=float(values[i_min]), minus_log4=-math.log(4.0),
+        final_max_error=float(err.max()),
+        final_mean_error=float(err.mean()),
+        deltas=deltas,
+        value_at_dstar=values,
+        two_jsd_minus_log4=jsd2,
+        max_identity_gap=gap,
+        argmin_delta=float(deltas[i_min]),
+        min_value=float(values[i_min]),
+        minus_log4=-math.log(4.0),
         seconds=time.perf_counter() - clock,
     )
     checks = {
@@ -118,11 +145,24 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         "c2_value_above_minus_log4_off_zero": bool((values[np.abs(deltas) > 1e-12] > -math.log(4.0)).all()),
     }
     data["headline"] = [
-        dict(claim="C1", quantity="max |D_trained - D*| on the 1-D mixture", ours=data["final_max_error"],
-             ours_spread=None, published=0.0, source="Goodfellow et al. 2014, Prop. 1 (exact optimum)",
-             setting_difference="an MLP D trained by Adam for a finite number of steps"),
-        dict(claim="C2", quantity="min over the location family of V(G, D*)", ours=data["min_value"], ours_spread=None,
-             published=data["minus_log4"], source="Goodfellow et al. 2014, Thm. 1 (-log 4)", setting_difference=""),
+        dict(
+            claim="C1",
+            quantity="max |D_trained - D*| on the 1-D mixture",
+            ours=data["final_max_error"],
+            ours_spread=None,
+            published=0.0,
+            source="Goodfellow et al. 2014, Prop. 1 (exact optimum)",
+            setting_difference="an MLP D trained by Adam for a finite number of steps",
+        ),
+        dict(
+            claim="C2",
+            quantity="min over the location family of V(G, D*)",
+            ours=data["min_value"],
+            ours_spread=None,
+            published=data["minus_log4"],
+            source="Goodfellow et al. 2014, Thm. 1 (-log 4)",
+            setting_difference="",
+        ),
     ]
     return study.Result(config=cfg, data=data, checks=checks)
 
@@ -142,7 +182,7 @@ def plot(result: study.Result):
     twin.plot(x, d["d_trained"], "C3--", lw=2, label="trained MLP D")
     mask = np.asarray(d["support_mask"], dtype=bool)
     twin.plot(x[~mask], np.full((~mask).sum(), -0.04), "|", color="grey", ms=6, label="outside compared region")
-    twin.set_ylim(-0.08, 1.55)          # headroom above the curves for the legend
+    twin.set_ylim(-0.08, 1.55)  # headroom above the curves for the legend
     ax.set_ylim(0.0, 1.55 * max(np.max(d["p_data"]), np.max(d["p_g"])))
     twin.set_ylabel("D(x)")
     lines = ax.get_legend_handles_labels()

@@ -18,6 +18,7 @@ the -log D one; their D losses are identical):
 Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; at most
 2 minutes on 2 CPU cores). The number of G steps and D pre-training steps change with the scale.
 """
+
 import copy
 import time
 
@@ -26,15 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox import gaussian1d as g1
-from sandbox import study
 from sandbox.dynamics import gd, grads_x, grads_y, make_rule, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
 from sandbox.objectives import OBJECTIVES
+from sandbox.reporting import study
+from sandbox.theory import gaussian1d as g1
 
-CLAIM = ("The saturating G loss log(1 - D(G(z))) has gradient D(G(z)) in logit space, so it vanishes when D "
-         "rejects confidently; -log D(G(z)) keeps a gradient 1 - D; both losses share the fixed point p_g = p_data.")
+CLAIM = (
+    "The saturating G loss log(1 - D(G(z))) has gradient D(G(z)) in logit space, so it vanishes when D "
+    "rejects confidently; -log D(G(z)) keeps a gradient 1 - D; both losses share the fixed point p_g = p_data."
+)
 CLAIMS = ["C6"]
 SCALES = {
     "smoke": dict(g_steps=400, pretrain=300, batch=128, early=20),
@@ -44,9 +47,9 @@ SCALES = {
 DATA_MU, DATA_SIGMA, THETA0 = 4.0, 0.5, -4.0
 HIDDEN, D_LR, D_BETAS, G_LR = 64, 1e-3, (0.5, 0.999), 0.05
 LOSSES = {"saturating": "minimax", "nonsaturating": "nonsaturating"}
-EARLY_RATIO = 100.0        # NS / saturating gradient over the first `early` G steps must exceed this
-REJECTS = 1e-2             # D "confidently rejects" when mean D(G(z)) is below this after pre-training
-AT_DATA = 0.05             # at the data both gradients must be below this fraction of the early NS gradient
+EARLY_RATIO = 100.0  # NS / saturating gradient over the first `early` G steps must exceed this
+REJECTS = 1e-2  # D "confidently rejects" when mean D(G(z)) is below this after pre-training
+AT_DATA = 0.05  # at the data both gradients must be below this fraction of the early NS gradient
 
 
 class Shift(nn.Module):
@@ -79,15 +82,16 @@ def exact_game_gradients(thetas: np.ndarray) -> dict:
     out = {}
     for name, objective in LOSSES.items():
         # the grid quadrature: Gauss-Hermite's nodes lose the 1e-14 tail overlap that sets the far saturating value
-        game = g1.location_scale_game(thetas, torch.full_like(thetas, np.log(DATA_SIGMA)), psi, target, objective,
-                                      quadrature="grid")
+        game = g1.location_scale_game(
+            thetas, torch.full_like(thetas, np.log(DATA_SIGMA)), psi, target, objective, quadrature="grid"
+        )
         out[name] = grads_x(game)[0].abs().numpy()
     return out
 
 
 def _batches(cfg: dict, seed: int):
     gen = torch.Generator().manual_seed(seed)
-    real = lambda: (DATA_MU + DATA_SIGMA * torch.randn(cfg["batch"], 1, generator=gen))
+    real = lambda: DATA_MU + DATA_SIGMA * torch.randn(cfg["batch"], 1, generator=gen)
     z = lambda: torch.randn(cfg["batch"], 1, generator=gen)
     return real, z
 
@@ -111,14 +115,14 @@ def _significant(x, digits: int = 5) -> float:
 def train(cfg: dict, seed: int, D0: nn.Module, objective: str, theta: float, steps: int) -> dict:
     """Alternating updates (one Adam D step, then one G gradient step) from (theta, D0); logs per G step."""
     D, G = copy.deepcopy(D0), Shift(theta, DATA_SIGMA)
-    real, z = _batches(cfg, seed + 2)             # the same batches for both G losses
+    real, z = _batches(cfg, seed + 2)  # the same batches for both G losses
     game = network_game(G, D, real, z, objective=objective)
     step_y = optimiser_step(torch.optim.Adam(D.parameters(), lr=D_LR, betas=D_BETAS))
-    log = {"grad_norm": [], "theta": [], "d_fake": []}   # floats rounded to 5 significant digits
+    log = {"grad_norm": [], "theta": [], "d_fake": []}  # floats rounded to 5 significant digits
     g_step = gd(G_LR)
 
-    def step_x(params, grads):   # the G step, recording the gradient it is about to take
-        log["grad_norm"].append(_significant(torch.sqrt(sum((g ** 2).sum() for g in grads))))
+    def step_x(params, grads):  # the G step, recording the gradient it is about to take
+        log["grad_norm"].append(_significant(torch.sqrt(sum((g**2).sum() for g in grads))))
         g_step(params, grads)
 
     z_eval = torch.randn(1024, 1, generator=torch.Generator().manual_seed(seed + 3))
@@ -141,8 +145,19 @@ def gradient_at(cfg: dict, D: nn.Module, objective: str, theta: float, seed: int
 
 def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     """The three views of C6 and their checks (CPU: scalar G, tiny D)."""
-    cfg = dict(SCALES[scale], seed=seed, data=(DATA_MU, DATA_SIGMA), theta0=THETA0, hidden=HIDDEN, d_lr=D_LR,
-               d_betas=D_BETAS, g_lr=G_LR, early_ratio=EARLY_RATIO, rejects_below=REJECTS, at_data_fraction=AT_DATA)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        data=(DATA_MU, DATA_SIGMA),
+        theta0=THETA0,
+        hidden=HIDDEN,
+        d_lr=D_LR,
+        d_betas=D_BETAS,
+        g_lr=G_LR,
+        early_ratio=EARLY_RATIO,
+        rejects_below=REJECTS,
+        at_data_fraction=AT_DATA,
+    )
     clock = time.perf_counter()
     d_values = np.logspace(-6, np.log10(0.999), 200)
     analytic = logit_space(d_values)
@@ -163,10 +178,18 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
     at_1e3 = logit_space(np.array([1e-3]))
     i4 = int(np.argmin(np.abs(thetas - DATA_MU)))
     data = dict(
-        d_values=d_values, logit_grad=analytic, thetas=thetas, exact_grad=exact, d_fake_after_pretrain=d_fake0,
-        runs=runs, early_mean_grad=early_mean, early_ratio=early_mean["nonsaturating"] / early_mean["saturating"],
-        final_theta={k: r["theta"][-1] for k, r in runs.items()}, final_distance=final_distance,
-        grad_at_data_trained_d=at_data, exact_grad_at_data={k: float(v[i4]) for k, v in exact.items()},
+        d_values=d_values,
+        logit_grad=analytic,
+        thetas=thetas,
+        exact_grad=exact,
+        d_fake_after_pretrain=d_fake0,
+        runs=runs,
+        early_mean_grad=early_mean,
+        early_ratio=early_mean["nonsaturating"] / early_mean["saturating"],
+        final_theta={k: r["theta"][-1] for k, r in runs.items()},
+        final_distance=final_distance,
+        grad_at_data_trained_d=at_data,
+        exact_grad_at_data={k: float(v[i4]) for k, v in exact.items()},
         logit_grad_at_d_1e3={k: float(v[0]) for k, v in at_1e3.items()},
         seconds=time.perf_counter() - clock,
     )
@@ -184,9 +207,15 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         "both_gradients_small_at_the_data_trained_d": max(at_data.values()) < AT_DATA * early_mean["nonsaturating"],
     }
     data["headline"] = [
-        dict(claim="C6", quantity="early |grad theta| ratio, non-saturating / saturating", ours=data["early_ratio"],
-             ours_spread=None, published=None, source="", setting_difference="1-D Gaussian data, MLP D pretrained "
-             f"to D(G(z)) = {data['d_fake_after_pretrain']:.2g}"),
+        dict(
+            claim="C6",
+            quantity="early |grad theta| ratio, non-saturating / saturating",
+            ours=data["early_ratio"],
+            ours_spread=None,
+            published=None,
+            source="",
+            setting_difference=f"1-D Gaussian data, MLP D pretrained to D(G(z)) = {data['d_fake_after_pretrain']:.2g}",
+        ),
     ]
     return study.Result(config=cfg, data=data, checks=checks)
 
@@ -220,8 +249,13 @@ def plot(result: study.Result):
 
     ax = axes[2]
     for k in LOSSES:
-        ax.semilogy(np.arange(1, len(d["runs"][k]["grad_norm"]) + 1), d["runs"][k]["grad_norm"], color=colours[k],
-                    lw=1, label=labels[k])
+        ax.semilogy(
+            np.arange(1, len(d["runs"][k]["grad_norm"]) + 1),
+            d["runs"][k]["grad_norm"],
+            color=colours[k],
+            lw=1,
+            label=labels[k],
+        )
     ax.axvspan(0, cfg["early"], color="grey", alpha=0.15, label=f"early window (ratio {d['early_ratio']:.0f}x)")
     ax.set_xlabel("G step")
     ax.set_ylabel(r"$\|\nabla_\theta L_G\|$ (MLP D)")
@@ -230,13 +264,19 @@ def plot(result: study.Result):
 
     ax = axes[3]
     for k in LOSSES:
-        ax.plot(np.arange(1, len(d["runs"][k]["theta"]) + 1), d["runs"][k]["theta"], color=colours[k], lw=2,
-                label=f"{labels[k]}: ends at {d['final_theta'][k]:.2f}")
+        ax.plot(
+            np.arange(1, len(d["runs"][k]["theta"]) + 1),
+            d["runs"][k]["theta"],
+            color=colours[k],
+            lw=2,
+            label=f"{labels[k]}: ends at {d['final_theta'][k]:.2f}",
+        )
     ax.axhline(DATA_MU, color="k", ls="--", lw=1, label="data mean")
     twin = ax.twinx()
     for k in LOSSES:
-        twin.semilogy(np.arange(1, len(d["runs"][k]["d_fake"]) + 1), d["runs"][k]["d_fake"], color=colours[k],
-                      lw=1, ls=":")
+        twin.semilogy(
+            np.arange(1, len(d["runs"][k]["d_fake"]) + 1), d["runs"][k]["d_fake"], color=colours[k], lw=1, ls=":"
+        )
     twin.set_ylabel("mean D(G(z)) (dotted)")
     ax.set_xlabel("G step")
     ax.set_ylabel(r"$\theta$ (solid)")

@@ -31,6 +31,7 @@ Scales: smoke (seconds, the test suite: 30 G steps, no check can hold), quick (a
 the WGAN loss-quality correlation and the GP critic's peaks fail there, rho = -0.01, 0/8 peaks),
 full (the committed figure: 3000 G steps per arm, the two arms in 2 worker processes on 2 CPU cores).
 """
+
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -40,19 +41,21 @@ import numpy as np
 import torch
 from scipy import stats
 
-from sandbox import divergences as dv
-from sandbox import study
-from sandbox import trainlog as tl
-from sandbox.config import make_config
 from sandbox.data import MIXTURES
 from sandbox.penalties import grad_norm
-from sandbox.presets import preset
-from sandbox.train import make_run, run_steps
+from sandbox.reporting import study
+from sandbox.theory import divergences as dv
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run, run_steps
+from sandbox.trainer.presets import preset
 
-CLAIM = ("On the ring of 8 Gaussians, WGAN Algorithm 1 trains and its critic loss tracks a sliced W1 of its "
-         "samples; its clipped critic piles its weights at +-c and is a near-flat function that peaks at few modes, "
-         "with input gradients far below 1, while WGAN-GP's weights spread, its critic peaks at the modes and "
-         "its gradients sit near norm 1.")
+CLAIM = (
+    "On the ring of 8 Gaussians, WGAN Algorithm 1 trains and its critic loss tracks a sliced W1 of its "
+    "samples; its clipped critic piles its weights at +-c and is a near-flat function that peaks at few modes, "
+    "with input gradients far below 1, while WGAN-GP's weights spread, its critic peaks at the modes and "
+    "its gradients sit near norm 1."
+)
 CLAIMS = ["C10"]
 ARMS = ("wgan", "wgan-gp")
 DATA, Z_DIM, CLIP = "ring", 2, 0.01
@@ -64,10 +67,10 @@ SCALES = {
 # 30 G steps leave both critics near their initialisation: the weights have not reached +-c, the loss curve has
 # 3 points. The checks are for quick and full.
 SMOKE_MUST_PASS = False
-N_DIRS = 16              # projection directions of the sliced W1, evenly spread over [0, pi)
-BOX = 3.0                # the critic is drawn on [-BOX, BOX]^2 (ring radius 2)
-HIST_BINS = 60           # the figure's weight histogram (the record keeps counts, not 17k weights per arm)
-EDGE = 0.99              # "at the bound": |w| >= 0.99 * (c for clipping, max |w| for GP)
+N_DIRS = 16  # projection directions of the sliced W1, evenly spread over [0, pi)
+BOX = 3.0  # the critic is drawn on [-BOX, BOX]^2 (ring radius 2)
+HIST_BINS = 60  # the figure's weight histogram (the record keeps counts, not 17k weights per arm)
+EDGE = 0.99  # "at the bound": |w| >= 0.99 * (c for clipping, max |w| for GP)
 # (a) Gulrajani et al. 2017, Fig. 1b: clipped weights are "pushed towards the extremes"; "most" = at least half.
 # A spread distribution has only its few largest weights within 1% of its maximum: 1% of 17k is 170 weights.
 CLIP_AT_BOUND, GP_AT_BOUND = 0.5, 0.01
@@ -116,10 +119,11 @@ def run_point(point: str, scale: str, seed: int, device=None) -> dict:
     """Train one arm through the trainer, logging critic loss and sample quality; then probe the final critic."""
     arm, s = point.split("=")[1], SCALES[scale]
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # 2-D MLPs: one thread is fastest (see Config.threads)
+    torch.set_num_threads(1)  # 2-D MLPs: one thread is fastest (see Config.threads)
     try:
-        cfg = make_config(preset(arm), dict(data=DATA, steps=s["steps"], seed=seed, z_dim=Z_DIM, device="cpu",
-                                            progress=False))
+        cfg = make_config(
+            preset(arm), dict(data=DATA, steps=s["steps"], seed=seed, z_dim=Z_DIM, device="cpu", progress=False)
+        )
         run = make_run(cfg)
         real = run.source.sample(s["n_eval"], torch.Generator().manual_seed(seed + 10_000))
         clock = time.process_time()
@@ -136,7 +140,7 @@ def run_point(point: str, scale: str, seed: int, device=None) -> dict:
         while run.state["step"] < cfg.steps:
             n = min(every, cfg.steps - run.state["step"])
             run_steps(run, n - min(tail, n))
-            tl.meter_read(run.meter)   # drop the window's start: the loss is read over its last quarter
+            tl.meter_read(run.meter)  # drop the window's start: the loss is read over its last quarter
             run_steps(run, min(tail, n))
             loss = tl.meter_read(run.meter)["d_loss"]
             w, modes, hq = quality()
@@ -154,15 +158,24 @@ def run_point(point: str, scale: str, seed: int, device=None) -> dict:
         depth = peak_depths(run.D, run.source.centres)
         resolved = [bool(h > 0) for h in depth]
         bound = CLIP if arm == "wgan" else float(weights.abs().max())
-        return dict(curve=curve, cpu_s=time.process_time() - clock, finite=bool(torch.isfinite(x).all()),
-                    weight_hist=np.histogram((weights / bound).numpy(), bins=HIST_BINS, range=(-1, 1))[0],
-                    weight_bound=bound,
-                    at_bound=float((weights.abs() >= EDGE * bound).double().mean()),
-                    log10_grad_norms=np.round(np.log10(norms.clamp_min(1e-8).numpy()), 3), grad_norm_median=float(norms.median()),
-                    grad_norm_mean=float(norms.mean()), grid=ticks.numpy(), critic=critic.numpy(),
-                    peak_depth=depth, resolved=resolved,
-                    peak_prominence=float(np.mean(depth) / np.ptp(critic.numpy())),
-                    samples=np.round(x.double().numpy()[:1000], 3), n_params=int(weights.numel()))
+        return dict(
+            curve=curve,
+            cpu_s=time.process_time() - clock,
+            finite=bool(torch.isfinite(x).all()),
+            weight_hist=np.histogram((weights / bound).numpy(), bins=HIST_BINS, range=(-1, 1))[0],
+            weight_bound=bound,
+            at_bound=float((weights.abs() >= EDGE * bound).double().mean()),
+            log10_grad_norms=np.round(np.log10(norms.clamp_min(1e-8).numpy()), 3),
+            grad_norm_median=float(norms.median()),
+            grad_norm_mean=float(norms.mean()),
+            grid=ticks.numpy(),
+            critic=critic.numpy(),
+            peak_depth=depth,
+            resolved=resolved,
+            peak_prominence=float(np.mean(depth) / np.ptp(critic.numpy())),
+            samples=np.round(x.double().numpy()[:1000], 3),
+            n_params=int(weights.numel()),
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -187,12 +200,30 @@ def spearman(curve: dict) -> tuple:
 
 def run(scale: str = "full", seed: int = 0, device=None, results=None) -> study.Result:
     """Train both arms, then compare their critics' weights, gradients, shapes and loss-quality correlations."""
-    cfg = dict(SCALES[scale], seed=seed, data=DATA, z_dim=Z_DIM, arms=ARMS, presets={a: preset(a) for a in ARMS},
-               deviations=dict(z_dim=f"{Z_DIM} (trainer mlp default 256; not a preset field)"),
-               net="mlp (2 x 128 ReLU)", n_dirs=N_DIRS, box=BOX, edge=EDGE,
-               thresholds=dict(clip_at_bound=CLIP_AT_BOUND, gp_at_bound=GP_AT_BOUND, clip_grad_max=CLIP_GRAD_MAX,
-                               gp_grad_tol=GP_GRAD_TOL, gp_peaks=GP_PEAKS, clip_peaks=CLIP_PEAKS,
-                               peak_radius=PEAK_R, alpha=ALPHA, train_factor=TRAIN_FACTOR))
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        data=DATA,
+        z_dim=Z_DIM,
+        arms=ARMS,
+        presets={a: preset(a) for a in ARMS},
+        deviations=dict(z_dim=f"{Z_DIM} (trainer mlp default 256; not a preset field)"),
+        net="mlp (2 x 128 ReLU)",
+        n_dirs=N_DIRS,
+        box=BOX,
+        edge=EDGE,
+        thresholds=dict(
+            clip_at_bound=CLIP_AT_BOUND,
+            gp_at_bound=GP_AT_BOUND,
+            clip_grad_max=CLIP_GRAD_MAX,
+            gp_grad_tol=GP_GRAD_TOL,
+            gp_peaks=GP_PEAKS,
+            clip_peaks=CLIP_PEAKS,
+            peak_radius=PEAK_R,
+            alpha=ALPHA,
+            train_factor=TRAIN_FACTOR,
+        ),
+    )
     keys = points(scale)
     wall = time.perf_counter()
     if results is None:
@@ -200,23 +231,42 @@ def run(scale: str = "full", seed: int = 0, device=None, results=None) -> study.
     results = study.run_grid(keys, lambda k: run_point(k, scale, seed, device), results)
     clip, gp = results["arm=wgan"], results["arm=wgan-gp"]
     rho = {a: spearman(results[f"arm={a}"]["curve"]) for a in ARMS}
-    data = dict(runs=results, spearman={a: dict(rho=r, p_one_sided=p) for a, (r, p) in rho.items()},
-                centres=MIXTURES[DATA].centres(), wall_s=time.perf_counter() - wall,
-                cpu_s_total=sum(r["cpu_s"] for r in results.values()))
+    data = dict(
+        runs=results,
+        spearman={a: dict(rho=r, p_one_sided=p) for a, (r, p) in rho.items()},
+        centres=MIXTURES[DATA].centres(),
+        wall_s=time.perf_counter() - wall,
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
+    )
     w_clip = clip["curve"]["sliced_w1"]
     data["headline"] = [
-        dict(claim="C10", quantity="fraction of the clipped critic's parameters within 1% of +-c",
-             ours=clip["at_bound"], ours_spread=None, published=None,
-             source="Gulrajani et al. 2017, Fig. 1b (histogram: weights pushed to +-c)",
-             setting_difference=f"ring of 8, MLP critic 2x128, {cfg['steps']} G steps (paper: Swiss roll, 12-layer)"),
-        dict(claim="C10", quantity="median ||grad_x D|| on interpolates, WGAN / WGAN-GP",
-             ours=[clip["grad_norm_median"], gp["grad_norm_median"]], ours_spread=None, published=[None, 1.0],
-             source="Gulrajani et al. 2017, Sec. 4 (GP enforces norm 1)",
-             setting_difference="critics at the end of training, not trained to optimality on a fixed G"),
-        dict(claim="C10", quantity="Spearman rho, WGAN -d_loss vs sliced W1 over checkpoints",
-             ours=rho["wgan"][0], ours_spread=None, published=None,
-             source="Arjovsky et al. 2017, Sec. 4.2, Fig. 3 (loss correlates with sample quality)",
-             setting_difference="exact sliced W1 on 2-D samples instead of visual quality of LSUN samples"),
+        dict(
+            claim="C10",
+            quantity="fraction of the clipped critic's parameters within 1% of +-c",
+            ours=clip["at_bound"],
+            ours_spread=None,
+            published=None,
+            source="Gulrajani et al. 2017, Fig. 1b (histogram: weights pushed to +-c)",
+            setting_difference=f"ring of 8, MLP critic 2x128, {cfg['steps']} G steps (paper: Swiss roll, 12-layer)",
+        ),
+        dict(
+            claim="C10",
+            quantity="median ||grad_x D|| on interpolates, WGAN / WGAN-GP",
+            ours=[clip["grad_norm_median"], gp["grad_norm_median"]],
+            ours_spread=None,
+            published=[None, 1.0],
+            source="Gulrajani et al. 2017, Sec. 4 (GP enforces norm 1)",
+            setting_difference="critics at the end of training, not trained to optimality on a fixed G",
+        ),
+        dict(
+            claim="C10",
+            quantity="Spearman rho, WGAN -d_loss vs sliced W1 over checkpoints",
+            ours=rho["wgan"][0],
+            ours_spread=None,
+            published=None,
+            source="Arjovsky et al. 2017, Sec. 4.2, Fig. 3 (loss correlates with sample quality)",
+            setting_difference="exact sliced W1 on 2-D samples instead of visual quality of LSUN samples",
+        ),
     ]
     checks = {
         "clipped_weights_pile_up_at_plus_minus_c": bool(clip["at_bound"] >= CLIP_AT_BOUND),
@@ -250,15 +300,24 @@ def plot(result: study.Result):
         ax.set_aspect("equal")
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
-        ax.set_title(f"{names[arm]} critic, step {cfg['steps']}\n{sum(r['resolved'])}/8 modes peak (r {PEAK_R}), "
-                     f"depth {100 * r['peak_prominence']:.1f}% of range {np.ptp(v):.3g}", fontsize=10)
+        ax.set_title(
+            f"{names[arm]} critic, step {cfg['steps']}\n{sum(r['resolved'])}/8 modes peak (r {PEAK_R}), "
+            f"depth {100 * r['peak_prominence']:.1f}% of range {np.ptp(v):.3g}",
+            fontsize=10,
+        )
         ax.legend(fontsize=8, loc="upper left")
     ax = axes[0, 2]
     for j, arm in enumerate(ARMS):
         r = d["runs"][f"arm={arm}"]
         edges = np.linspace(-1, 1, HIST_BINS + 1)
-        ax.stairs(np.asarray(r["weight_hist"], float), edges, fill=True, alpha=0.55, color=f"C{j}",
-                label=f"{names[arm]}: {100 * r['at_bound']:.1f}% at the bound")
+        ax.stairs(
+            np.asarray(r["weight_hist"], float),
+            edges,
+            fill=True,
+            alpha=0.55,
+            color=f"C{j}",
+            label=f"{names[arm]}: {100 * r['at_bound']:.1f}% at the bound",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("critic parameter / bound (c for WGAN, max |w| for WGAN-GP)")
     ax.set_ylabel("count")
@@ -293,8 +352,12 @@ def plot(result: study.Result):
     for j, arm in enumerate(ARMS):
         cv = d["runs"][f"arm={arm}"]["curve"]
         ax.plot(cv["step"], cv["sliced_w1"], "o-", color=f"C{j}", label=names[arm])
-    ax.axhline(TRAIN_FACTOR * d["runs"]["arm=wgan"]["curve"]["sliced_w1"][0], color="C0", ls=":",
-               label="check: half of WGAN's step-0 value")
+    ax.axhline(
+        TRAIN_FACTOR * d["runs"]["arm=wgan"]["curve"]["sliced_w1"][0],
+        color="C0",
+        ls=":",
+        label="check: half of WGAN's step-0 value",
+    )
     ax.set_xlabel("G step")
     ax.set_ylabel("sliced W1 (mean of 16 exact 1-D W1s)")
     ax.set_yscale("log")
@@ -304,24 +367,43 @@ def plot(result: study.Result):
     for j, arm in enumerate(ARMS):
         cv = d["runs"][f"arm={arm}"]["curve"]
         ax.plot(cv["step"], cv["modes"], "o-", color=f"C{j}", label=f"{arm}: modes")
-        ax.plot(cv["step"], 8 * np.asarray(cv["high_quality"], float), "s--", color=f"C{j}", ms=4,
-                label=f"{arm}: 8 x HQ fraction")
-    ax.set_ylim(0, 11.5)   # headroom for the legend above the curves
+        ax.plot(
+            cv["step"],
+            8 * np.asarray(cv["high_quality"], float),
+            "s--",
+            color=f"C{j}",
+            ms=4,
+            label=f"{arm}: 8 x HQ fraction",
+        )
+    ax.set_ylim(0, 11.5)  # headroom for the legend above the curves
     ax.set_yticks(range(9))
     ax.set_xlabel("G step")
     ax.set_ylabel("of 8 modes")
     ax.set_title("mode_stats (3 std of a centre)", fontsize=10)
     ax.legend(fontsize=7.5, loc="upper center", ncol=2)
-    fig.suptitle(f"WGAN (weight clipping) vs WGAN-GP on the ring of 8 Gaussians, presets unchanged "
-                 f"(z_dim {cfg['z_dim']}), {cfg['steps']} G steps x 5 critic steps, seed {cfg['seed']}, CPU",
-                 fontsize=13)
+    fig.suptitle(
+        f"WGAN (weight clipping) vs WGAN-GP on the ring of 8 Gaussians, presets unchanged "
+        f"(z_dim {cfg['z_dim']}), {cfg['steps']} G steps x 5 critic steps, seed {cfg['seed']}, CPU",
+        fontsize=13,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
 
 def main(argv=None) -> dict:
-    return study.main("wgan_mixtures", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True, threads=1,
-                      points=points, run_point=run_point)
+    return study.main(
+        "wgan_mixtures",
+        __doc__,
+        CLAIM,
+        CLAIMS,
+        run,
+        plot,
+        argv,
+        cpu_only=True,
+        threads=1,
+        points=points,
+        run_point=run_point,
+    )
 
 
 if __name__ == "__main__":

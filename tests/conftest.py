@@ -1,6 +1,6 @@
 """Shared test set-up: Hypothesis profiles, the gpu marker, the matplotlib backend and the data directory."""
-import os
 
+import os
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -17,8 +17,14 @@ from hypothesis import HealthCheck, settings
 from sandbox import data
 
 # `ci` is derandomised so CI runs are reproducible; `dev` explores fresh examples each run.
-settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
 settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, bit-exact resume in a new process, the resume config check, weights-only loads
 that reject damaged and malicious files, the NaN stop, and SIGTERM/SIGINT saving before a clean exit."""
+
 import json
 import os
 import pickle
@@ -14,27 +15,66 @@ import numpy as np
 import pytest
 import torch
 
-from sandbox import checkpoint as ck
-from sandbox.config import make_config
-from sandbox.train import NonFiniteError, main, make_run, run_steps, train
+from sandbox.trainer import checkpoint as ck
+from sandbox.trainer.__main__ import main
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import NonFiniteError, make_run, run_steps, train
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False)
 # Every piece of state that resume must carry: Adam moments, the EMA, lazy R1's clock, n_critic, instance noise.
-STATEFUL = ["--data", "ring", "--g-width", 0.25, "--d-width", 0.25, "--z-dim", 8, "--batch", 32, "--n-critic", 2,
-            "--penalty", "r1", "--penalty-weight", 1.0, "--penalty-every", 3, "--instance-noise", 0.05,
-            "--ema-half-life", 3.0, "--log-every", 3, "--sample-every", 0, "--nan-check-every", 2, "--no-progress"]
+STATEFUL = [
+    "--data",
+    "ring",
+    "--g-width",
+    0.25,
+    "--d-width",
+    0.25,
+    "--z-dim",
+    8,
+    "--batch",
+    32,
+    "--n-critic",
+    2,
+    "--penalty",
+    "r1",
+    "--penalty-weight",
+    1.0,
+    "--penalty-every",
+    3,
+    "--instance-noise",
+    0.05,
+    "--ema-half-life",
+    3.0,
+    "--log-every",
+    3,
+    "--sample-every",
+    0,
+    "--nan-check-every",
+    2,
+    "--no-progress",
+]
 
 
 def spawn(*args):
-    """python -m sandbox.train ARGS started in the background from the repo root."""
-    return subprocess.Popen([sys.executable, "-m", "sandbox.train", *map(str, args)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """python -m sandbox.trainer ARGS started in the background from the repo root."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sandbox.trainer", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def cli(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "sandbox.train", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox.trainer", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_same(a, b, where="state"):
@@ -59,9 +99,9 @@ LEARNED = ("G", "D", "opt_g", "opt_d", "ema", "rule_state", "clock", "rng", "ste
 # --------------------------------------------------------------------------------------------- exact resume
 def test_resume_in_a_new_process_is_bit_exact(tmp_path):
     once, twice = tmp_path / "once", tmp_path / "twice"
-    a = spawn(*STATEFUL, "--steps", 11, "--ckpt-every", 4, "--out", once)          # runs beside b1
+    a = spawn(*STATEFUL, "--steps", 11, "--ckpt-every", 4, "--out", once)  # runs beside b1
     b1 = cli(*STATEFUL, "--steps", 5, "--ckpt-every", 4, "--out", twice)
-    b2 = cli("--resume", twice, "--steps", 11)   # the checkpoint's config is the base: only the length changes
+    b2 = cli("--resume", twice, "--steps", 11)  # the checkpoint's config is the base: only the length changes
     assert a.wait(timeout=240) == 0, a.communicate()[1]
     for proc in (b1, b2):
         assert proc.returncode == 0, proc.stderr
@@ -90,10 +130,14 @@ def test_resume_keeps_the_update_rule_state(tmp_path, rule, optimiser):
 # ------------------------------------------------------------------------------------------- config changes
 def test_resume_with_a_changed_config_refuses_and_lists_the_keys(tmp_path):
     train(make_config(TINY, dict(steps=2, out=str(tmp_path))))
-    changed = make_config(TINY, dict(steps=4, out=str(tmp_path), resume=str(tmp_path), lr_d=1e-3, n_critic=2,
-                                     log_every=1))
-    with pytest.raises(ValueError, match=r"(?s)resuming .* with a changed config:\n  lr_d: 0.0002 -> 0.001\n"
-                                         r"  n_critic: 1 -> 2\npass --allow-config-change"):
+    changed = make_config(
+        TINY, dict(steps=4, out=str(tmp_path), resume=str(tmp_path), lr_d=1e-3, n_critic=2, log_every=1)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)resuming .* with a changed config:\n  lr_d: 0.0002 -> 0.001\n"
+        r"  n_critic: 1 -> 2\npass --allow-config-change",
+    ):
         train(changed)
     assert ck.load_checkpoint(tmp_path)["step"] == 2
 
@@ -102,11 +146,12 @@ def test_exempt_keys_may_change_and_allowed_changes_are_recorded(tmp_path):
     train(make_config(TINY, dict(steps=2, out=str(tmp_path))))
     train(make_config(TINY, dict(steps=3, out=str(tmp_path), resume=str(tmp_path), log_every=1, ckpt_every=7)))
     assert ck.load_checkpoint(tmp_path)["config_changes"] == []
-    summary = train(make_config(TINY, dict(steps=4, out=str(tmp_path), resume=str(tmp_path), lr_d=1e-3,
-                                           allow_config_change=True)))
+    summary = train(
+        make_config(TINY, dict(steps=4, out=str(tmp_path), resume=str(tmp_path), lr_d=1e-3, allow_config_change=True))
+    )
     state = ck.load_checkpoint(tmp_path)
     assert state["config_changes"] == [{"step": 3, "changes": [["lr_d", 2e-4, 1e-3]]}] == summary["config_changes"]
-    assert state["opt_d"]["param_groups"][0]["lr"] == 1e-3 and state["step"] == 4   # the new lr took effect
+    assert state["opt_d"]["param_groups"][0]["lr"] == 1e-3 and state["step"] == 4  # the new lr took effect
 
 
 def test_config_diff_ignores_exempt_keys():
@@ -120,7 +165,7 @@ def test_checkpoint_is_weights_only_and_rng_states_round_trip(tmp_path):
     run = make_run(make_config(TINY))
     run_steps(run, 2)
     ck.save_checkpoint(ck.checkpoint_state(run), tmp_path / "c.pt")
-    state = torch.load(tmp_path / "c.pt", weights_only=True)          # loads without unsafe unpickling
+    state = torch.load(tmp_path / "c.pt", weights_only=True)  # loads without unsafe unpickling
     assert isinstance(state["config"], dict) and state["config"]["data"] == "ring"
     before = [torch.rand(3), np.random.rand(3), random.random(), torch.rand(3, generator=run.gens["noise"])]
     ck.set_rng_state(state["rng"], run.gens)
@@ -136,6 +181,7 @@ def test_a_failed_write_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, mon
     def broken_save(obj, f):
         f.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
+
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         ck.save_checkpoint({"format": ck.FORMAT, "step": 2, "config": {}}, path)
@@ -149,7 +195,7 @@ def test_damaged_checkpoint_error_names_the_file(tmp_path, damage):
     run = make_run(make_config(TINY))
     ck.save_checkpoint(ck.checkpoint_state(run), path)
     raw = path.read_bytes()
-    path.write_bytes({"truncate": raw[:len(raw) // 2], "garbage": os.urandom(4096), "empty": b""}[damage])
+    path.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": os.urandom(4096), "empty": b""}[damage])
     with pytest.raises(ValueError, match=rf"{path}: corrupted or truncated checkpoint"):
         ck.load_checkpoint(path)
 
@@ -168,7 +214,7 @@ class Payload:
 @pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
 def test_malicious_pickle_is_rejected_without_running_it(tmp_path, writer):
     control = tmp_path / "control"
-    pickle.loads(pickle.dumps(Payload(control)))      # the payload does run under plain unpickling
+    pickle.loads(pickle.dumps(Payload(control)))  # the payload does run under plain unpickling
     assert control.exists()
     marker, path = tmp_path / "pwned", tmp_path / "evil.pt"
     obj = {"format": ck.FORMAT, "step": 0, "config": {}, "payload": Payload(marker)}
@@ -192,25 +238,57 @@ def test_missing_or_foreign_checkpoint(tmp_path):
 
 # --------------------------------------------------------------------------------------------------- NaN
 @pytest.mark.parametrize("nan_check_every,ckpt_every,saved,logged", [(2, 4, 4, [2, 4]), (100, 4, 4, [2, 4, 6])])
-def test_nan_stops_naming_the_step_and_loss_and_keeps_the_last_good_checkpoint(tmp_path, nan_check_every,
-                                                                                ckpt_every, saved, logged):
+def test_nan_stops_naming_the_step_and_loss_and_keeps_the_last_good_checkpoint(
+    tmp_path, nan_check_every, ckpt_every, saved, logged
+):
     # NaN injected before step 6; caught at step 6 by the check, or at step 8 before the checkpoint is written.
-    cfg = make_config(TINY, dict(steps=20, out=str(tmp_path), debug_nan_at_step=6, nan_check_every=nan_check_every,
-                                 ckpt_every=ckpt_every, log_every=2))
-    with pytest.raises(NonFiniteError, match=r"non-finite d_loss, g_loss, d_grad_norm, g_grad_norm at step 6: "
-                                             r"training stopped; .*checkpoint is "
-                                             rf".*checkpoint.pt \(step {saved}\)"):
+    cfg = make_config(
+        TINY,
+        dict(
+            steps=20,
+            out=str(tmp_path),
+            debug_nan_at_step=6,
+            nan_check_every=nan_check_every,
+            ckpt_every=ckpt_every,
+            log_every=2,
+        ),
+    )
+    with pytest.raises(
+        NonFiniteError,
+        match=r"non-finite d_loss, g_loss, d_grad_norm, g_grad_norm at step 6: "
+        r"training stopped; .*checkpoint is "
+        rf".*checkpoint.pt \(step {saved}\)",
+    ):
         train(cfg)
     state = ck.load_checkpoint(tmp_path)
     assert state["step"] == saved
     assert all(torch.isfinite(t).all() for t in state["D"].values() if t.is_floating_point())
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == logged     # stopped at the check at step 6, or at step 8's checkpoint
+    assert [r["step"] for r in rows] == logged  # stopped at the check at step 6, or at step 8's checkpoint
 
 
 def test_cli_nan_exits_1_with_the_message(tmp_path, capsys):
-    code = main(["--data", "ring", "--g-width", "0.25", "--d-width", "0.25", "--z-dim", "8", "--steps", "5",
-                 "--debug-nan-at-step", "3", "--nan-check-every", "1", "--no-progress", "--out", str(tmp_path)])
+    code = main(
+        [
+            "--data",
+            "ring",
+            "--g-width",
+            "0.25",
+            "--d-width",
+            "0.25",
+            "--z-dim",
+            "8",
+            "--steps",
+            "5",
+            "--debug-nan-at-step",
+            "3",
+            "--nan-check-every",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     assert "error: non-finite d_loss, g_loss, d_grad_norm, g_grad_norm at step 3" in capsys.readouterr().err
 
@@ -218,8 +296,29 @@ def test_cli_nan_exits_1_with_the_message(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------------ signals
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig):
-    proc = spawn("--data", "ring", "--steps", 10**7, "--log-every", 5, "--sample-every", 0, "--ckpt-every", 0,
-                 "--g-width", 0.25, "--d-width", 0.25, "--z-dim", 8, "--batch", 32, "--no-progress", "--out", tmp_path)
+    proc = spawn(
+        "--data",
+        "ring",
+        "--steps",
+        10**7,
+        "--log-every",
+        5,
+        "--sample-every",
+        0,
+        "--ckpt-every",
+        0,
+        "--g-width",
+        0.25,
+        "--d-width",
+        0.25,
+        "--z-dim",
+        8,
+        "--batch",
+        32,
+        "--no-progress",
+        "--out",
+        tmp_path,
+    )
     metrics, deadline = tmp_path / "metrics.jsonl", time.monotonic() + 120
     while not (metrics.exists() and metrics.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)

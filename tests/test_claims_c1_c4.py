@@ -3,6 +3,7 @@
 The GAN value goes through the trainer's own minimax terms (sandbox.objectives) inside divergences.gan_value;
 scipy (linprog, wasserstein_distance) is the independent reference for the transport side.
 """
+
 import math
 
 import numpy as np
@@ -15,8 +16,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
-from sandbox import divergences as dv
 from sandbox.objectives import OBJECTIVES
+from sandbox.theory import divergences as dv
 
 LOG2, LOG4 = math.log(2.0), math.log(4.0)
 
@@ -42,13 +43,14 @@ def _bernoulli_rows(d):
 
 # ---------------------------------------------------------------- C1: D* = p / (p + q)
 
+
 @given(dists=pq(), seed=st.integers(0, 10_000), eps=st.floats(1e-3, 0.5))
 def test_c1_no_perturbation_of_dstar_raises_value(dists, seed, eps):
     """V(D*) >= V(D* + eps h) for random directions h; the gap is sum (p + q) KL(Bern D* || Bern d) exactly."""
     p, q = dists
     d_star = dv.optimal_discriminator(p, q)
     h = np.random.default_rng(seed).normal(size=len(p))
-    d = np.clip(d_star + eps * h, 1e-6, 1.0 - 1e-6)     # stay inside (0, 1)
+    d = np.clip(d_star + eps * h, 1e-6, 1.0 - 1e-6)  # stay inside (0, 1)
     v_star, v = dv.gan_value(p, q, d_star), dv.gan_value(p, q, d)
     assert v_star >= v
     gap = float(np.sum((p + q) * dv.kl(_bernoulli_rows(d_star), _bernoulli_rows(d))))
@@ -59,19 +61,20 @@ def test_c1_no_perturbation_of_dstar_raises_value(dists, seed, eps):
 
 @given(pq(zeros=False))
 def test_c1_value_is_stationary_and_concave_at_dstar(dists):
-    """dV/dd = 0 at D*, and d2V/dd2 = -(p/d^2 + q/(1-d)^2) = -(p + q)^3 / (p q) there (autograd through the objective)."""
+    """dV/dd = 0 at D*, and d2V/dd2 = -(p/d^2 + q/(1-d)^2) = -(p + q)^3 / (p q) there (autograd)."""
     p, q = (torch.tensor(x) for x in dists)
     d = dv.optimal_discriminator(p, q).clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(dv.gan_value(p, q, d), d, create_graph=True)
     assert_close(grad, torch.zeros_like(grad), atol=1e-10, rtol=0)
     hess_diag = torch.stack([torch.autograd.grad(grad[i], d, retain_graph=True)[0][i] for i in range(len(d))])
-    assert_close(hess_diag, -(p + q) ** 3 / (p * q), rtol=1e-9, atol=1e-9)
+    assert_close(hess_diag, -((p + q) ** 3) / (p * q), rtol=1e-9, atol=1e-9)
 
 
 def test_c1_optimal_discriminator_by_hand():
     assert_allclose(dv.optimal_discriminator([0.6, 0.4, 0.0, 0.0], [0.2, 0.0, 1.0, 0.0]), [0.75, 1.0, 0.0, 0.5])
-    assert_allclose(dv.optimal_logit([0.6, 0.4, 0.0, 0.0], [0.2, 0.0, 1.0, 0.0]),
-                    [math.log(3.0), math.inf, -math.inf, 0.0])
+    assert_allclose(
+        dv.optimal_logit([0.6, 0.4, 0.0, 0.0], [0.2, 0.0, 1.0, 0.0]), [math.log(3.0), math.inf, -math.inf, 0.0]
+    )
 
 
 def test_c1_dstar_is_pointwise_on_densities():
@@ -83,6 +86,7 @@ def test_c1_dstar_is_pointwise_on_densities():
 
 
 # ---------------------------------------------------------------- C2: V(G, D*) = 2 JSD - log 4
+
 
 @given(pq())
 def test_c2_value_at_optimum_is_2jsd_minus_log4(dists):
@@ -104,10 +108,11 @@ def test_c2_value_handles_d_exactly_0_and_1():
     """Zero weight times log 0 is 0: D* is exactly 1 or 0 off the shared support, and V stays finite there."""
     p, q = [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]
     assert dv.gan_value(p, q, dv.optimal_discriminator(p, q)) == pytest.approx(2 * (LOG2 / 2) - LOG4, rel=1e-14)
-    assert dv.gan_value(p, q, [0.0, 0.5, 0.5]) == -math.inf     # D says 0 where real data lives: log 0
+    assert dv.gan_value(p, q, [0.0, 0.5, 0.5]) == -math.inf  # D says 0 where real data lives: log 0
 
 
 # ---------------------------------------------------------------- C3: the consistency identity
+
 
 def _pointwise_value(a: float, g: float) -> float:
     """a log g + (1 - a) log(1 - g) through the minimax objective's own terms at t = logit g."""
@@ -122,7 +127,7 @@ def test_c3_consistency_identity(a, g):
     value = _pointwise_value(a, g)
     neg_h = -dv.entropy([a, 1.0 - a])
     assert value == pytest.approx(neg_h - dv.kl([a, 1.0 - a], [g, 1.0 - g]), rel=1e-10, abs=1e-12)
-    assert value <= neg_h or value == pytest.approx(neg_h, rel=1e-12, abs=1e-15)   # equality only at g = a
+    assert value <= neg_h or value == pytest.approx(neg_h, rel=1e-12, abs=1e-15)  # equality only at g = a
 
 
 @given(a=st.floats(1e-6, 1.0 - 1e-6))
@@ -131,6 +136,7 @@ def test_c3_bound_is_attained_at_g_equals_a(a):
 
 
 # ---------------------------------------------------------------- C4: IPMs, Kantorovich-Rubinstein, parallel lines
+
 
 @given(dists=pq(min_n=2), seed=st.integers(0, 10_000), dim=st.sampled_from([1, 2]))
 def test_c4_dual_lp_equals_primal_lp(dists, seed, dim):
@@ -160,15 +166,20 @@ def test_c4_on_the_line_both_lps_equal_the_closed_form(dists, seed):
     assert dv.w1_dual_lp(p, q, cost)[0] == pytest.approx(closed, rel=1e-7, abs=1e-9)
 
 
-@given(u=st.lists(st.integers(-5, 5), min_size=1, max_size=10), v=st.lists(st.integers(-5, 5), min_size=1, max_size=10),
-       seed=st.integers(0, 10_000), weighted=st.booleans())
+@given(
+    u=st.lists(st.integers(-5, 5), min_size=1, max_size=10),
+    v=st.lists(st.integers(-5, 5), min_size=1, max_size=10),
+    seed=st.integers(0, 10_000),
+    weighted=st.booleans(),
+)
 def test_c4_w1_matches_scipy_with_ties_and_unequal_sizes(u, v, seed, weighted):
     rng = np.random.default_rng(seed)
     u, v = np.array(u, dtype=float) * 0.5, np.array(v, dtype=float) * 0.5
     u_w = rng.uniform(0.1, 2.0, len(u)) if weighted else None
     v_w = rng.uniform(0.1, 2.0, len(v)) if weighted else None
-    assert dv.w1(u, v, u_w, v_w) == pytest.approx(scipy.stats.wasserstein_distance(u, v, u_w, v_w), rel=1e-12,
-                                                   abs=1e-14)
+    assert dv.w1(u, v, u_w, v_w) == pytest.approx(
+        scipy.stats.wasserstein_distance(u, v, u_w, v_w), rel=1e-12, abs=1e-14
+    )
 
 
 @given(pq())
@@ -218,7 +229,7 @@ def test_c4_w1_grows_with_theta_while_jsd_does_not_move():
 @pytest.mark.parametrize("theta", [-3.0, -0.25, 0.0, 0.5, 7.0])
 def test_c4_point_masses(theta):
     assert dv.w1(np.zeros(1), np.array([theta])) == pytest.approx(abs(theta), rel=1e-15)
-    expected_jsd = 0.0 if theta == 0 else LOG2   # two Diracs: one point mass each, disjoint unless theta = 0
+    expected_jsd = 0.0 if theta == 0 else LOG2  # two Diracs: one point mass each, disjoint unless theta = 0
     support = [0.0, theta] if theta != 0 else [0.0]
     p = [1.0] + [0.0] * (len(support) - 1)
     q = [0.0] * (len(support) - 1) + [1.0]

@@ -1,5 +1,6 @@
-"""sandbox.classifier: the committed MNIST classifier reaches 99% test accuracy, matches its JSON record,
+"""sandbox.evaluation.classifier: the committed MNIST classifier reaches 99% test accuracy, matches its JSON record,
 refuses corrupted weights, loads in eval mode, and its feature/probability/stacked-label API is consistent."""
+
 import json
 import shutil
 from pathlib import Path
@@ -7,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sandbox import classifier as clf
 from sandbox import data
+from sandbox.evaluation import classifier as clf
 from sandbox.nets import param_count
-
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def meta():
 
 def test_committed_classifier_reaches_99_percent_and_matches_its_json(model, meta, test_split):
     images, labels = test_split
-    measured = clf.accuracy(model, images, labels)                  # the full 10k test set
+    measured = clf.accuracy(model, images, labels)  # the full 10k test set
     assert measured >= 0.99
     # the JSON records the accuracy after the float16 round trip; one image of slack for BLAS differences
     assert measured == pytest.approx(meta["test_accuracy"], abs=1.5e-4)
@@ -45,9 +45,9 @@ def _copy_weights(tmp_path: Path) -> Path:
 
 def test_corrupted_weights_raise_an_error_naming_the_file(tmp_path):
     path = _copy_weights(tmp_path)
-    clf.load_classifier("cpu", path)                                # the intact copy loads
+    clf.load_classifier("cpu", path)  # the intact copy loads
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF                                      # one flipped byte in the tensor data
+    raw[len(raw) // 2] ^= 0xFF  # one flipped byte in the tensor data
     path.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=rf"corrupted classifier weights .*{path.name}: sha256 .* does not match"):
         clf.load_classifier("cpu", path)
@@ -56,7 +56,7 @@ def test_corrupted_weights_raise_an_error_naming_the_file(tmp_path):
 def test_missing_weights_say_how_to_retrain(tmp_path):
     path = _copy_weights(tmp_path)
     path.with_suffix(".json").unlink()
-    with pytest.raises(FileNotFoundError, match="python3 -m sandbox.classifier train"):
+    with pytest.raises(FileNotFoundError, match="python3 -m sandbox.evaluation.classifier train"):
         clf.load_classifier("cpu", path)
 
 
@@ -65,7 +65,7 @@ def test_loaded_classifier_is_in_eval_mode_so_features_ignore_the_batch(model, t
     assert not any(p.requires_grad for p in model.parameters())
     x = test_split[0][:300]
     alone = clf.features(model, x[:5])
-    in_batch = clf.features(model, x)[:5]                           # BatchNorm in train mode would differ here
+    in_batch = clf.features(model, x)[:5]  # BatchNorm in train mode would differ here
     torch.testing.assert_close(alone, in_batch, rtol=1e-5, atol=1e-5)
     trained = clf.load_classifier("cpu").train()
     with pytest.raises(ValueError, match="train mode"):
@@ -73,11 +73,11 @@ def test_loaded_classifier_is_in_eval_mode_so_features_ignore_the_batch(model, t
 
 
 def test_features_probabilities_and_digits_agree(model, test_split):
-    x, y = test_split[0][:700], test_split[1][:700]                 # 700 > one CPU batch: exercises batching
+    x, y = test_split[0][:700], test_split[1][:700]  # 700 > one CPU batch: exercises batching
     f = clf.features(model, x)
     p = clf.probabilities(model, x)
     assert f.shape == (700, clf.FEATURE_DIM) and f.dtype == torch.float32 and not f.requires_grad
-    assert bool((f >= 0).all())                                     # post-ReLU activations
+    assert bool((f >= 0).all())  # post-ReLU activations
     torch.testing.assert_close(p.sum(1), torch.ones(700), rtol=0, atol=1e-5)
     torch.testing.assert_close(clf.probabilities_from_features(model, f), p, rtol=1e-5, atol=1e-6)
     digits = clf.predict_digits(model, x)
@@ -115,11 +115,12 @@ def test_random_shift_translates_each_image_reproducibly():
     assert torch.equal(shifted, again)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
     # every output is one of the 25 translations of its own input, with -1 (background) filled in
-    candidates = torch.stack([padded[:, :, 2 - dy:30 - dy, 2 - dx:30 - dx]
-                              for dy in range(-2, 3) for dx in range(-2, 3)], dim=1)     # (64, 25, 1, 28, 28)
+    candidates = torch.stack(
+        [padded[:, :, 2 - dy : 30 - dy, 2 - dx : 30 - dx] for dy in range(-2, 3) for dx in range(-2, 3)], dim=1
+    )  # (64, 25, 1, 28, 28)
     match = (candidates == shifted[:, None]).flatten(2).all(2)
     assert bool(match.any(1).all())
-    assert int(match[:, 12].sum()) < 64                             # not all unshifted (index 12 is dy = dx = 0)
+    assert int(match[:, 12].sum()) < 64  # not all unshifted (index 12 is dy = dx = 0)
     assert torch.equal(clf.random_shift(x, 0, g), x)
 
 

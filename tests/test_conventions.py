@@ -1,4 +1,5 @@
 """The README's conventions, each tested where it is fixed."""
+
 import ast
 import math
 from pathlib import Path
@@ -8,17 +9,17 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from sandbox import divergences
 from sandbox.dynamics import alternating, make_rule
 from sandbox.games import Game
 from sandbox.objectives import OBJECTIVES
 from sandbox.penalties import r1, wgan_gp
+from sandbox.theory import divergences
 
 SANDBOX = Path(__file__).resolve().parent.parent / "sandbox"
 
 
 def test_d_is_a_logit_large_on_real_data():
-    """D* = p/(p+q) has logit log(p/q): positive where real data is more likely, and D's loss falls as real logits rise."""
+    """D* = p/(p+q) has logit log(p/q): positive where real data is likelier; D's loss falls as real logits rise."""
     p = np.array([0.7, 0.2, 0.1])
     q = np.array([0.1, 0.2, 0.7])
     logit = np.asarray(divergences.optimal_logit(p, q))
@@ -30,11 +31,11 @@ def test_d_is_a_logit_large_on_real_data():
 
 
 def test_stable_softplus_forms():
-    t = torch.linspace(-15, 15, 61, dtype=torch.float64)   # where the probability forms are still accurate
+    t = torch.linspace(-15, 15, 61, dtype=torch.float64)  # where the probability forms are still accurate
     obj = OBJECTIVES["minimax"]
-    assert_close(obj.d_real(t), -torch.log(torch.sigmoid(t)))      # softplus(-t) = -log sigmoid(t)
-    assert_close(obj.d_fake(t), -torch.log1p(-torch.sigmoid(t)))   # softplus(t) = -log(1 - sigmoid(t))
-    extreme = torch.tensor([-200.0, 200.0])                          # float32: sigmoid underflows/rounds to 1 here
+    assert_close(obj.d_real(t), -torch.log(torch.sigmoid(t)))  # softplus(-t) = -log sigmoid(t)
+    assert_close(obj.d_fake(t), -torch.log1p(-torch.sigmoid(t)))  # softplus(t) = -log(1 - sigmoid(t))
+    extreme = torch.tensor([-200.0, 200.0])  # float32: sigmoid underflows/rounds to 1 here
     assert torch.isfinite(obj.d_real(extreme)).all() and torch.isfinite(obj.d_fake(extreme)).all()
     assert torch.isinf(torch.log(1 - torch.sigmoid(extreme))).any()  # the naive form would have failed
 
@@ -48,7 +49,10 @@ def test_no_log_of_sigmoid_in_the_library():
     offenders = []
     for path in SANDBOX.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            symbolic = isinstance(node, ast.Call) and getattr(getattr(node.func, "value", None), "id", "") in ("sp", "sympy")
+            symbolic = isinstance(node, ast.Call) and getattr(getattr(node.func, "value", None), "id", "") in (
+                "sp",
+                "sympy",
+            )
             if isinstance(node, ast.Call) and not symbolic and _name(node.func) in ("log", "log1p", "log2", "log10"):
                 inner = [n for arg in node.args for n in ast.walk(arg) if isinstance(n, ast.Call)]
                 if any(_name(n.func) == "sigmoid" for n in inner):
@@ -59,17 +63,19 @@ def test_no_log_of_sigmoid_in_the_library():
 def test_the_log_of_sigmoid_guard_catches_an_offender(tmp_path):
     tree = ast.parse("y = torch.log(1 - torch.sigmoid(x))")
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _name(n.func) == "log"]
-    assert any(_name(n.func) == "sigmoid" for c in calls for a in c.args for n in ast.walk(a) if isinstance(n, ast.Call))
+    assert any(
+        _name(n.func) == "sigmoid" for c in calls for a in c.args for n in ast.walk(a) if isinstance(n, ast.Call)
+    )
 
 
 def test_r1_is_gamma_over_two_times_the_squared_norm():
-    w = torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64)    # ||w||^2 = 9
+    w = torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64)  # ||w||^2 = 9
     x = torch.randn(5, 3, dtype=torch.float64)
     assert_close(r1(4.0)(lambda z: z @ w, x, x), torch.full((5,), 18.0, dtype=torch.float64))
 
 
 def test_gradient_penalty_norm_is_per_sample_on_image_batches():
-    w = torch.full((3, 4, 4), 0.25, dtype=torch.float64)     # ||w|| = sqrt(48)/4; a per-pixel norm would be 0.25
+    w = torch.full((3, 4, 4), 0.25, dtype=torch.float64)  # ||w|| = sqrt(48)/4; a per-pixel norm would be 0.25
     x = torch.randn(6, 3, 4, 4, dtype=torch.float64)
     D = lambda z: (z * w).reshape(z.shape[0], -1).sum(1)
     expected = 10.0 * (math.sqrt(48) / 4 - 1.0) ** 2

@@ -1,4 +1,5 @@
 """sandbox.data: MNIST from IDX with checksums, downloads over file:// URLs, Stacked MNIST, 2-D mixtures, batches."""
+
 import gzip
 import hashlib
 import itertools
@@ -52,6 +53,7 @@ def _folder_with(tmp_path, files):
 
 # ----- data directory and IDX -------------------------------------------------------------------------------
 
+
 def test_data_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("SANDBOX_DATA", str(tmp_path / "env"))
     assert data.data_dir("/some/flag") == Path("/some/flag")
@@ -76,6 +78,7 @@ def test_parse_idx_rejects_bad_magic_and_size():
 
 
 # ----- MNIST --------------------------------------------------------------------------------------------------
+
 
 def test_mnist_train_shapes_and_label_counts(train):
     images, labels = train
@@ -130,7 +133,7 @@ def test_missing_file_error_names_file_folder_and_remedy(tmp_path, root):
 def _damaged(payload: bytes, how: str) -> bytes:
     if how == "flipped":
         mid = len(payload) // 2
-        return payload[:mid] + bytes(b ^ 0xFF for b in payload[mid:mid + 8]) + payload[mid + 8:]
+        return payload[:mid] + bytes(b ^ 0xFF for b in payload[mid : mid + 8]) + payload[mid + 8 :]
     return payload[: len(payload) - 100]  # truncated
 
 
@@ -149,13 +152,15 @@ def test_corrupted_file_gives_checksum_error_naming_it(tmp_path, root, how, gz):
 def test_to_unit_range_and_shape(test_split):
     x = data.to_unit(test_split[0][:5])
     assert x.shape == (5, 1, 28, 28) and x.dtype == torch.float32
-    torch.testing.assert_close(data.to_unit(torch.tensor([[[0, 255]]], dtype=torch.uint8)).flatten(),
-                               torch.tensor([-1.0, 1.0]), rtol=0, atol=0)
+    torch.testing.assert_close(
+        data.to_unit(torch.tensor([[[0, 255]]], dtype=torch.uint8)).flatten(), torch.tensor([-1.0, 1.0]), rtol=0, atol=0
+    )
     with pytest.raises(ValueError, match="uint8"):
         data.to_unit(torch.zeros(2, 28, 28))
 
 
 # ----- the download path over file:// URLs -------------------------------------------------------------------
+
 
 def _mirror(tmp_path, name, payload):
     folder = tmp_path / name
@@ -214,6 +219,7 @@ def test_download_cli_parses_its_command(monkeypatch, tmp_path):
 
 # ----- Stacked MNIST -----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stacked(root, train):
     return data.stacked_mnist(20000, seed=0, data_dir=root)
@@ -239,6 +245,7 @@ def test_c12_stacked_mnist_labels_are_the_channel_digits_and_cover_1000_modes(tr
 
 # ----- 2-D mixtures ------------------------------------------------------------------------------------------
 
+
 def test_ring_centres_are_metz_defaults():
     s = math.sqrt(2)
     expected = [[2, 0], [s, s], [0, 2], [-s, s], [-2, 0], [-s, -s], [0, -2], [s, -s]]
@@ -252,9 +259,15 @@ def test_grid_centres_are_pacgan_defaults():
     assert data.grid_centres(3, spacing=1.0).abs().max() == 1.0
 
 
-@pytest.mark.parametrize("name, kwargs, n_modes", [("ring", {}, 8), ("grid", {}, 25),
-                                                   ("ring", {"modes": 5, "radius": 1.0, "std": 0.1}, 5),
-                                                   ("grid", {"side": 3, "spacing": 3.0, "std": 0.2}, 9)])
+@pytest.mark.parametrize(
+    "name, kwargs, n_modes",
+    [
+        ("ring", {}, 8),
+        ("grid", {}, 25),
+        ("ring", {"modes": 5, "radius": 1.0, "std": 0.1}, 5),
+        ("grid", {"side": 3, "spacing": 3.0, "std": 0.2}, 9),
+    ],
+)
 def test_mixture_modes_have_their_centres_and_std(name, kwargs, n_modes):
     mix = data.MIXTURES[name]
     std = kwargs.get("std", mix.std)
@@ -274,6 +287,7 @@ def test_mixture_modes_have_their_centres_and_std(name, kwargs, n_modes):
 
 
 # ----- batches -----------------------------------------------------------------------------------------------
+
 
 def test_batches_replay_from_a_generator_state():
     images, labels = torch.randn(1000, 3), torch.arange(1000)
@@ -312,7 +326,7 @@ def test_batches_on_cuda_need_a_cuda_generator():
 
 
 def test_mnist_root_prefers_the_configured_folder_then_the_shared_sibling(tmp_path, monkeypatch):
-    monkeypatch.setenv("SANDBOX_DATA", str(tmp_path))          # no mnist/ here
+    monkeypatch.setenv("SANDBOX_DATA", str(tmp_path))  # no mnist/ here
     shared = Path(data.__file__).resolve().parent.parent.parent / "shared" / "data"
     expected = shared if any((shared / "mnist").glob("t10k-images-idx3-ubyte*")) else tmp_path
     assert data.mnist_root() == expected

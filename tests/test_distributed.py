@@ -1,9 +1,10 @@
-"""Data parallelism (sandbox.distributed): two gloo processes on the CPU against one process with the same global batch.
+"""Data parallelism (sandbox.trainer.distributed): two gloo processes on the CPU vs one with the same global batch.
 
-The two ranks are started as torchrun starts its workers, `python -m sandbox.train`'s main() under the variables
+The two ranks are started as torchrun starts its workers, `python -m sandbox.trainer`'s main() under the variables
 RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT (without torchrun's agent process, whose extra torch
 import would double the test's start-up); each rank also saves the parameters it ends with.
 """
+
 import json
 import os
 import socket
@@ -15,17 +16,31 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from sandbox import config as C
-from sandbox import distributed as sd
-from sandbox.checkpoint import load_checkpoint
 from sandbox.nets import make_nets
-from sandbox.train import make_run, run_steps, train
+from sandbox.trainer import config as C
+from sandbox.trainer import distributed as sd
+from sandbox.trainer.checkpoint import load_checkpoint
+from sandbox.trainer.loop import make_run, run_steps, train
 
 REPO = Path(__file__).resolve().parent.parent
 # SGD, not Adam: Adam's step does not change when every gradient is scaled, so it would hide a rank *sum*
 # where the mean belongs. float64 so that the only 1-vs-2-process difference is the order of the batch sums.
-ARGS = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, steps=10, log_every=5, dtype="float64",
-            device="cpu", optimiser="sgd", lr_g=0.1, lr_d=0.1, momentum=0.5, progress=False)
+ARGS = dict(
+    data="ring",
+    g_width=0.25,
+    d_width=0.25,
+    z_dim=8,
+    batch=32,
+    steps=10,
+    log_every=5,
+    dtype="float64",
+    device="cpu",
+    optimiser="sgd",
+    lr_g=0.1,
+    lr_d=0.1,
+    momentum=0.5,
+    progress=False,
+)
 # Two processes reduce each batch mean as (sum of 16) / 16, averaged over ranks, against (sum of 32) / 32 in
 # one: each gradient differs by a few ulp (~1e-16 relative), and ten SGD steps keep the parameters (size ~0.7)
 # within ~1e-16 (measured: max |diff| 5.6e-17; 168 of 2,595 parameters not bitwise equal). 1e-12 leaves a wide
@@ -36,14 +51,15 @@ TOL = dict(rtol=0.0, atol=1e-12)
 WORKER = r"""
 import json, os, signal, sys
 import torch
-import sandbox.train as T
-from sandbox import distributed as sd
+import sandbox.trainer.loop as T
+from sandbox.trainer import distributed as sd
+from sandbox.trainer.__main__ import main
 out, argv, rank = sys.argv[1], sys.argv[2:], int(os.environ["RANK"])
 runs, make_run, run_steps = [], T.make_run, T.run_steps
 T.make_run = lambda cfg: runs.append(make_run(cfg)) or runs[-1]
-result = {"rc": T.main(argv + ["--out", out + "/run"])}
+result = {"rc": main(argv + ["--out", out + "/run"])}
 torch.save({"G": runs[-1].G.state_dict(), "D": runs[-1].D.state_dict()}, f"{out}/rank{rank}.pt")
-result["rc_nan"] = T.main(argv + ["--out", out + "/nan", "--debug-nan-at-step", "3"])
+result["rc_nan"] = main(argv + ["--out", out + "/nan", "--debug-nan-at-step", "3"])
 
 def signalled(run, n, stop=None):   # SIGTERM reaches rank 1 alone, after step 3
     done = run_steps(run, n, stop)
@@ -51,7 +67,7 @@ def signalled(run, n, stop=None):   # SIGTERM reaches rank 1 alone, after step 3
         signal.raise_signal(signal.SIGTERM)
     return done
 T.run_steps = signalled
-result["rc_signal"] = T.main(argv + ["--out", out + "/signal", "--log-every", "2"])
+result["rc_signal"] = main(argv + ["--out", out + "/signal", "--log-every", "2"])
 result["signal_step"] = runs[-1].state["step"]
 
 def fail_on_rank_1():
@@ -67,7 +83,7 @@ with open(f"{out}/rank{rank}.json", "w") as f:
 
 
 def flags(args: dict) -> list:
-    """Config overrides as sandbox.train flags."""
+    """Config overrides as sandbox.trainer flags."""
     out = []
     for key, value in args.items():
         name = "--" + key.replace("_", "-")
@@ -88,14 +104,29 @@ def two_ranks(tmp_path_factory):
     port = free_port()
     procs = []
     for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(out), *flags(ARGS)], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, str(out), *flags(ARGS)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     try:
         logs = [p.communicate(timeout=240)[0] for p in procs]
     finally:
-        for p in procs:   # a rank left waiting on a dead peer
+        for p in procs:  # a rank left waiting on a dead peer
             if p.poll() is None:
                 p.kill()
     for rank, (p, log) in enumerate(zip(procs, logs)):
@@ -134,13 +165,19 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(two_ranks, one_r
     for k in one:
         assert_close(two[k], one[k], **TOL)
     moved = max(float((one[k] - start[k]).abs().max()) for k in one)
-    assert moved > 1e-3   # the runs trained: equality is not that of two untouched initialisations
+    assert moved > 1e-3  # the runs trained: equality is not that of two untouched initialisations
 
 
-@pytest.mark.parametrize("bug, overrides", [
-    ("rank 0's half batch alone (no gradient all_reduce)", dict(batch=16)),
-    ("the ranks' gradients summed, not averaged (SGD: the same as twice the learning rate)", dict(lr_g=0.2, lr_d=0.2)),
-])
+@pytest.mark.parametrize(
+    "bug, overrides",
+    [
+        ("rank 0's half batch alone (no gradient all_reduce)", dict(batch=16)),
+        (
+            "the ranks' gradients summed, not averaged (SGD: the same as twice the learning rate)",
+            dict(lr_g=0.2, lr_d=0.2),
+        ),
+    ],
+)
 def test_controls_the_bugs_the_tolerance_guards_against_miss_by_far_more(two_ranks, bug, overrides):
     out, _ = two_ranks
     two = params(torch.load(out / "rank0.pt", weights_only=True))
@@ -173,7 +210,7 @@ def test_nan_stops_every_rank(two_ranks):
 def test_a_signal_at_one_rank_stops_both_at_the_same_step(two_ranks):
     out, results = two_ranks
     assert [r["rc_signal"] for r in results] == [0, 0]
-    assert [r["signal_step"] for r in results] == [4, 4]   # rank 1 was signalled after step 3; blocks of 2 steps
+    assert [r["signal_step"] for r in results] == [4, 4]  # rank 1 was signalled after step 3; blocks of 2 steps
     summary = json.loads((out / "signal" / "summary.json").read_text())
     assert (summary["stopped_by"], summary["step"]) == ("SIGTERM", 4)
     assert load_checkpoint(out / "signal")["step"] == 4
@@ -190,7 +227,7 @@ def test_batch_not_divisible_by_the_world_size_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="batch 33 is not divisible by the world size 2"):
         sd.check_batch(33, sd.World(0, 2, 0))
     assert sd.check_batch(32, sd.World(1, 2, 1)) == 16
-    monkeypatch.setattr(sd, "world", lambda: sd.World(1, 2, 1))   # make_run asks sd.world() before any collective
+    monkeypatch.setattr(sd, "world", lambda: sd.World(1, 2, 1))  # make_run asks sd.world() before any collective
     with pytest.raises(ValueError, match="batch 33 is not divisible by the world size 2"):
         make_run(C.make_config({**ARGS, "batch": 33}))
 
@@ -212,4 +249,4 @@ def test_one_process_is_untouched(monkeypatch):
     step = lambda params, grads: None  # noqa: E731
     assert sd.world() == sd.SINGLE and sd.is_main()
     assert sd.shard_module(G, sd.SINGLE) is G and sd.averaged(step) is step
-    assert sd.init_from_env("cpu") == sd.SINGLE   # no WORLD_SIZE in the test environment
+    assert sd.init_from_env("cpu") == sd.SINGLE  # no WORLD_SIZE in the test environment

@@ -1,7 +1,9 @@
 """The divergence library: validation, closed forms, numpy/torch parity, f-divergence relations, MMD, C16 and C20.
 
-C1-C4 live in test_claims_c1_c4.py. Every numeric side calls sandbox.divergences; scipy is the independent reference.
+C1-C4 live in test_claims_c1_c4.py. Every numeric side calls sandbox.theory.divergences; scipy is the
+independent reference.
 """
+
 import math
 
 import numpy as np
@@ -15,8 +17,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
-from sandbox import divergences as dv
 from sandbox.fdivs import F_FUNCTIONS
+from sandbox.theory import divergences as dv
 
 LOG2, LOG4 = math.log(2.0), math.log(4.0)
 P3 = np.array([0.7, 0.2, 0.1])
@@ -39,6 +41,7 @@ def pq(draw, min_n=1, max_n=8, zeros=True):
 
 
 # ---------------------------------------------------------------- validation
+
 
 def test_negative_entry_is_named_with_its_index():
     with pytest.raises(ValueError, match=r"^p has a negative entry \(-0\.1 at index 2\)$"):
@@ -118,7 +121,7 @@ def test_bad_arguments_are_named():
 
 
 def test_transport_cost_must_be_a_metric():
-    squared = dv.distance_matrix(np.arange(3.0)) ** 2   # |i - j|^2 breaks the triangle inequality: 4 > 1 + 1
+    squared = dv.distance_matrix(np.arange(3.0)) ** 2  # |i - j|^2 breaks the triangle inequality: 4 > 1 + 1
     with pytest.raises(ValueError, match="cost violates the triangle inequality"):
         dv.w1_dual_lp(P3, Q3, squared)
     with pytest.raises(ValueError, match=r"cost must have shape \(3, 3\) to match p, got \(2, 2\)"):
@@ -128,6 +131,7 @@ def test_transport_cost_must_be_a_metric():
 
 
 # ---------------------------------------------------------------- closed forms and conventions
+
 
 def test_zero_log_zero_is_zero():
     assert dv.entropy([1.0, 0.0]) == 0.0
@@ -139,7 +143,7 @@ def test_zero_log_zero_is_zero():
 def test_kl_is_infinite_where_q_vanishes_under_p():
     assert dv.kl([0.5, 0.5], [1.0, 0.0]) == math.inf
     assert dv.chi2([0.5, 0.5], [1.0, 0.0]) == math.inf
-    assert dv.kl([1.0, 0.0], [0.5, 0.5]) == pytest.approx(LOG2, rel=1e-15)   # the other way round is finite
+    assert dv.kl([1.0, 0.0], [0.5, 0.5]) == pytest.approx(LOG2, rel=1e-15)  # the other way round is finite
 
 
 def test_kl_between_bernoullis_by_hand():
@@ -152,7 +156,7 @@ def test_kl_between_bernoullis_by_hand():
 
 
 def test_disjoint_supports_saturate_jsd_tv_and_hellinger():
-    assert dv.jsd([1.0, 0.0], [0.0, 1.0]) == LOG2   # exactly
+    assert dv.jsd([1.0, 0.0], [0.0, 1.0]) == LOG2  # exactly
     p, q = [0.3, 0.7, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]
     assert dv.jsd(p, q) == pytest.approx(LOG2, rel=1e-15)
     assert dv.tv(p, q) == pytest.approx(1.0, rel=1e-15)
@@ -171,7 +175,7 @@ def test_identical_distributions_are_at_distance_zero(dists):
 def test_jsd_lies_in_zero_log2_and_matches_scipy(dists):
     p, q = dists
     value = dv.jsd(p, q)
-    assert 0.0 <= value <= LOG2 * (1 + 1e-12)   # rounding slack only at disjoint supports
+    assert 0.0 <= value <= LOG2 * (1 + 1e-12)  # rounding slack only at disjoint supports
     # scipy's jensenshannon is the square root of JSD (natural log by default): an independent reference
     assert value == pytest.approx(scipy.spatial.distance.jensenshannon(p, q) ** 2, rel=1e-9, abs=1e-14)
     assert dv.kl(p, q) == pytest.approx(scipy.stats.entropy(p, q), rel=1e-12, abs=1e-15)
@@ -213,8 +217,10 @@ def test_array_results_keep_the_callers_type():
     plan = dv.w1_primal_lp(torch.tensor(P3), torch.tensor(Q3), torch.tensor(dv.distance_matrix(np.arange(3.0))))[1]
     assert isinstance(plan, torch.Tensor) and plan.shape == (3, 3)
     assert type(dv.log_mixture(-1.0, -2.0, 0.3)) is float
-    assert_close(dv.log_mixture(torch.tensor([-1.0, 0.0]), torch.tensor(-2.0), 0.3),
-                 torch.tensor([dv.log_mixture(-1.0, -2.0, 0.3), dv.log_mixture(0.0, -2.0, 0.3)], dtype=torch.float32))
+    assert_close(
+        dv.log_mixture(torch.tensor([-1.0, 0.0]), torch.tensor(-2.0), 0.3),
+        torch.tensor([dv.log_mixture(-1.0, -2.0, 0.3), dv.log_mixture(0.0, -2.0, 0.3)], dtype=torch.float32),
+    )
 
 
 def test_float32_tensors_stay_float32():
@@ -226,7 +232,7 @@ def test_float32_tensors_stay_float32():
 
 def test_leading_axes_are_a_batch():
     p = np.array([[0.7, 0.2, 0.1], [0.5, 0.5, 0.0]])
-    values = dv.kl(p, Q3)                         # q broadcasts over the batch
+    values = dv.kl(p, Q3)  # q broadcasts over the batch
     assert isinstance(values, np.ndarray) and values.shape == (2,)
     assert_allclose(values, [dv.kl(p[0], Q3), dv.kl(p[1], Q3)], rtol=1e-15)
 
@@ -244,7 +250,7 @@ def test_gradients_stay_finite_on_partial_support():
     assert torch.isfinite(p.grad).all() and torch.isfinite(q.grad).all()
     q.grad = None
     dv.kl(p, q).backward()
-    assert_close(q.grad, torch.tensor([-2.0, -2.0, 0.0], dtype=torch.float64))   # d/dq sum p log(p/q) = -p/q
+    assert_close(q.grad, torch.tensor([-2.0, -2.0, 0.0], dtype=torch.float64))  # d/dq sum p log(p/q) = -p/q
 
 
 @pytest.mark.gpu
@@ -259,6 +265,7 @@ def test_cuda_inputs_stay_on_cuda():
 
 # ---------------------------------------------------------------- f-divergences
 
+
 @given(pq())
 def test_f_divergence_relations(dists):
     p, q = dists
@@ -272,7 +279,7 @@ def test_f_divergence_relations(dists):
 
 
 def test_f_divergence_one_sided_support_uses_slope_inf_and_f_at_0():
-    p, q = [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]   # x0: q = 0 < p, x2: p = 0 < q, x1: ratio 1
+    p, q = [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]  # x0: q = 0 < p, x2: p = 0 < q, x1: ratio 1
     assert dv.f_divergence(p, q, "squared_hellinger") == pytest.approx(0.5 * 1.0 + 0.5 * 1.0, rel=1e-15)
     assert dv.f_divergence(p, q, "jensen_shannon") == pytest.approx(LOG2, rel=1e-15)
     assert dv.f_divergence(p, q, "kl") == math.inf and dv.f_divergence(p, q, "reverse_kl") == math.inf
@@ -292,23 +299,30 @@ def test_f_divergence_is_minimal_at_p_equals_q(name, dists):
 
 # ---------------------------------------------------------------- MMD
 
+
 def _mmd_draws(shift, n=10, draws=300, dim=1, **kernel):
     g = torch.Generator().manual_seed(7)
-    values = [dv.mmd2(torch.randn(n, dim, generator=g, dtype=torch.float64),
-                      torch.randn(n, dim, generator=g, dtype=torch.float64) + shift, **kernel) for _ in range(draws)]
+    values = [
+        dv.mmd2(
+            torch.randn(n, dim, generator=g, dtype=torch.float64),
+            torch.randn(n, dim, generator=g, dtype=torch.float64) + shift,
+            **kernel,
+        )
+        for _ in range(draws)
+    ]
     return torch.stack(values)
 
 
 @pytest.mark.parametrize("shift", [0.0, 1.0, 2.0])
 def test_mmd2_is_unbiased_for_the_gaussian_kernel(shift):
-    # population MMD^2 for N(0, 1) vs N(mu, 1), k = exp(-r^2 / 2h^2), h = 1: 2 sqrt(h^2/(h^2+2)) (1 - exp(-mu^2 / 2(h^2+2)))
-    population = 2.0 * math.sqrt(1.0 / 3.0) * (1.0 - math.exp(-shift ** 2 / 6.0))
+    # population MMD^2 for N(0, 1) vs N(mu, 1), k = exp(-r^2/2h^2), h = 1: 2 sqrt(h^2/(h^2+2)) (1 - exp(-mu^2/2(h^2+2)))
+    population = 2.0 * math.sqrt(1.0 / 3.0) * (1.0 - math.exp(-(shift**2) / 6.0))
     values = _mmd_draws(shift)
     stderr = float(values.std()) / math.sqrt(len(values))
     # 4 standard errors: a biased (V-statistic) estimate sits 2 (1 - E k) / n = 0.085 above 0, about 20 stderr away
     assert float(values.mean()) == pytest.approx(population, abs=4 * stderr)
     if shift == 0.0:
-        assert float(values.min()) < 0.0   # an unbiased estimate of 0 must go negative
+        assert float(values.min()) < 0.0  # an unbiased estimate of 0 must go negative
 
 
 def test_mmd2_is_unbiased_for_the_linear_kernel():
@@ -335,6 +349,7 @@ def test_mmd2_is_symmetric(seed, n, m):
 
 
 # ---------------------------------------------------------------- C16 and C20
+
 
 @given(log_p=st.floats(-700.0, 50.0), log_q=st.one_of(st.just(-math.inf), st.floats(-700.0, 50.0)))
 def test_c16_mixture_loglik_bound(log_p, log_q):
@@ -372,7 +387,7 @@ def test_c20_lies_between_zero_and_binary_entropy(dists, lam):
     h_lam = dv.entropy([lam, 1.0 - lam])
     value = dv.lambda_divergence(p, q, lam)
     assert value >= 0.0 or value == pytest.approx(0.0, abs=1e-15)
-    assert value <= h_lam or value == pytest.approx(h_lam, rel=1e-12)   # equality only on disjoint supports
+    assert value <= h_lam or value == pytest.approx(h_lam, rel=1e-12)  # equality only on disjoint supports
     assert dv.lambda_divergence(p, p, lam) == pytest.approx(0.0, abs=1e-15)
     # disjoint supports: place p and q on separate copies of the points
     zeros = np.zeros_like(p)
@@ -384,4 +399,5 @@ def test_c20_binary_entropy_at_half_is_log2():
     assert dv.entropy([0.5, 0.5]) == pytest.approx(LOG2, rel=1e-15)
     assert dv.lambda_divergence([1.0, 0.0], [0.0, 1.0], 0.5) == pytest.approx(LOG2, rel=1e-15)
     assert dv.lambda_divergence([1.0, 0.0], [0.0, 1.0], 0.1) == pytest.approx(
-        -(0.1 * math.log(0.1) + 0.9 * math.log(0.9)), rel=1e-14)
+        -(0.1 * math.log(0.1) + 0.9 * math.log(0.9)), rel=1e-14
+    )

@@ -1,32 +1,35 @@
-"""sandbox.ensemble: every member of a batched ensemble is the solo run of its seed, step for step (float64),
+"""sandbox.trainer.ensemble: every member of a batched ensemble is the solo run of its seed, step for step (float64),
 under each update rule, optimiser and penalty path; --ensemble refuses image nets; the CLI writes per-member
 mode statistics that equal the solo runs'."""
+
 import json
 
 import pytest
 import torch
 from torch.testing import assert_close
 
-from sandbox import config as C
-from sandbox import ensemble
-from sandbox import trainlog as tl
-from sandbox.ensemble import make_ensemble, member_config, member_meter_read
-from sandbox.train import main, make_run, run_steps
+from sandbox.trainer import config as C
+from sandbox.trainer import ensemble
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.__main__ import main
+from sandbox.trainer.ensemble import make_ensemble, member_config, member_meter_read
+from sandbox.trainer.loop import make_run, run_steps
 
-TINY = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False, dtype="float64",
-            device="cpu")
+TINY = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False, dtype="float64", device="cpu")
 K, SEED, STEPS = 2, 5, 20
 
 CASES = {
     "alternating": {},
     "simultaneous": dict(rule="simultaneous"),
-    "alternating_r1": dict(penalty="r1"),                        # batched double backward through vmap
+    "alternating_r1": dict(penalty="r1"),  # batched double backward through vmap
     "simultaneous_r1": dict(rule="simultaneous", penalty="r1"),
     # wgan_gp draws from the noise generator, so it runs per member; instance noise shares that generator.
-    "wgan_gp_n_critic_2_noise_ema": dict(objective="wasserstein", penalty="wgan_gp", n_critic=2,
-                                         instance_noise=0.1, ema_half_life=5.0),
-    "extragradient_sgd_clip_consensus": dict(rule="extragradient", optimiser="sgd", momentum=0.9, clip=0.05,
-                                             consensus=0.1),
+    "wgan_gp_n_critic_2_noise_ema": dict(
+        objective="wasserstein", penalty="wgan_gp", n_critic=2, instance_noise=0.1, ema_half_life=5.0
+    ),
+    "extragradient_sgd_clip_consensus": dict(
+        rule="extragradient", optimiser="sgd", momentum=0.9, clip=0.05, consensus=0.1
+    ),
     "optimistic_rmsprop_lazy_r2": dict(rule="optimistic", optimiser="rmsprop", penalty="r2", penalty_every=3),
 }
 
@@ -56,29 +59,56 @@ def test_each_member_equals_the_solo_run_of_its_seed(case):
         if cfg.ema_half_life:
             for stacked, solo in zip(ens.state["ema"].value, run.state["ema"].value):
                 assert_close(stacked[k], solo, rtol=1e-10, atol=1e-12)
-        for key, value in tl.meter_read(run.meter).items():   # the logged losses and gradient norms too
+        for key, value in tl.meter_read(run.meter).items():  # the logged losses and gradient norms too
             assert losses[key][k] == pytest.approx(value, rel=1e-6), key
     assert ens.state["clock"]["d_steps"] == solos[0].state["clock"]["d_steps"]
     # The members are distinct runs: member 0 is not the solo run of member 1's seed.
     assert not torch.allclose(ens.game.y[0][0], solos[1].game.y[0], rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(ensemble=0), "ensemble must be at least 1"),
-    (dict(ensemble=2, data="mnist"), "net 'dcgan'.*BatchNorm"),
-    (dict(ensemble=2, data="dirac"), "mlp players only, not net 'dirac'"),
-    (dict(ensemble=2, compile=True), "does not support compile"),
-    (dict(ensemble=2, resume="runs/x"), "does not support compile, resume"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(ensemble=0), "ensemble must be at least 1"),
+        (dict(ensemble=2, data="mnist"), "net 'dcgan'.*BatchNorm"),
+        (dict(ensemble=2, data="dirac"), "mlp players only, not net 'dirac'"),
+        (dict(ensemble=2, compile=True), "does not support compile"),
+        (dict(ensemble=2, resume="runs/x"), "does not support compile, resume"),
+    ],
+)
 def test_ensemble_config_refuses_what_it_cannot_batch(overrides, message):
     with pytest.raises(ValueError, match=message):
         C.make_config(overrides)
 
 
 def test_cli_ensemble_writes_the_solo_runs_mode_stats(tmp_path, capsys):
-    args = ["--data", "ring", "--g-width", "0.25", "--d-width", "0.25", "--z-dim", "8", "--batch", "32",
-            "--dtype", "float64", "--device", "cpu", "--no-progress", "--seed", "3", "--steps", "30",
-            "--log-every", "10", "--ensemble", "2", "--out", str(tmp_path)]
+    args = [
+        "--data",
+        "ring",
+        "--g-width",
+        "0.25",
+        "--d-width",
+        "0.25",
+        "--z-dim",
+        "8",
+        "--batch",
+        "32",
+        "--dtype",
+        "float64",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--seed",
+        "3",
+        "--steps",
+        "30",
+        "--log-every",
+        "10",
+        "--ensemble",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     assert "modes covered per member" in capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())

@@ -1,17 +1,18 @@
-"""sandbox.evaluate (C13, C15, C12 measurement): FID on classifier features separates real from noise, the real
+"""sandbox.evaluation.mnist (C13, C15, C12 measurement): FID on classifier features separates real from noise, the real
 test set scores about 10, a one-digit generator has high precision and low recall, real Stacked MNIST covers
 the 1000 modes, the birthday test sees no duplicates in real data and recovers the support of a repeating
 generator, and the memorisation check finds copied training images."""
+
 import math
 import time
 
 import pytest
 import torch
 
-from sandbox import data, evaluate
-from sandbox.classifier import probabilities
-from sandbox.metrics import classifier_score, feature_stats, frechet_reference
-
+from sandbox import data
+from sandbox.evaluation import mnist as evaluate
+from sandbox.evaluation.classifier import probabilities
+from sandbox.evaluation.metrics import classifier_score, feature_stats, frechet_reference
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +37,13 @@ def test_c15_fid_train_vs_test_is_far_below_test_vs_noise(train_split, test_spli
     # the same number from features, from FeatureStats and from the cached Frechet reference
     stats = feature_stats(f_train)
     assert evaluate.fid(stats, f_test) == pytest.approx(real_real, rel=1e-9)
-    assert evaluate.fid(frechet_reference(stats.mu, stats.sigma), feature_stats(f_test)) == pytest.approx(real_real,
-                                                                                                         rel=1e-9)
+    assert evaluate.fid(frechet_reference(stats.mu, stats.sigma), feature_stats(f_test)) == pytest.approx(
+        real_real, rel=1e-9
+    )
 
 
 def test_c15_classifier_score_of_the_real_test_set_is_close_to_10(test_split):
-    p = probabilities(evaluate.classifier(), test_split[0])    # all 10,000 test images
+    p = probabilities(evaluate.classifier(), test_split[0])  # all 10,000 test images
     score = classifier_score(p).mean
     # at most 10 (uniform over 10 confident classes); label imbalance and residual entropy give about 9.83
     assert 9.7 < score < 9.95
@@ -49,7 +51,7 @@ def test_c15_classifier_score_of_the_real_test_set_is_close_to_10(test_split):
 
 def test_one_digit_generator_covers_one_class_with_high_precision_and_low_recall(train_split, root):
     images, labels = train_split
-    sevens = images[labels == 7][:1000]     # training images: the test-split reference never saw them
+    sevens = images[labels == 7][:1000]  # training images: the test-split reference never saw them
     rec = evaluate.evaluate_generator(evaluate.dataset_sampler(sevens), 1000, data_dir=root)
     classes = rec["classes"]["value"]
     assert classes["covered"] == 1 and classes["histogram"][7] >= 990
@@ -69,9 +71,9 @@ def test_real_digits_score_well_in_evaluate_generator(train_split, root):
     assert rec["fid"]["value"] < 10.0 and rec["fid"]["n"] == 2000
     assert rec["classes"]["value"]["covered"] == 10
     pr = rec["precision_recall"]["value"]
-    assert pr["precision"] > 0.8 and pr["recall"] > 0.8       # k = 3 at n = 2,000: about 0.87 and 0.85
+    assert pr["precision"] > 0.8 and pr["recall"] > 0.8  # k = 3 at n = 2,000: about 0.87 and 0.85
     assert rec["kid"]["value"]["mean"] == pytest.approx(0.0, abs=2.0)
-    assert rec["classifier_score"]["value"]["mean"] == pytest.approx(9.6, abs=0.3)   # 10 splits of 200
+    assert rec["classifier_score"]["value"]["mean"] == pytest.approx(9.6, abs=0.3)  # 10 splits of 200
 
 
 def test_c12_real_stacked_mnist_covers_the_1000_modes(root):
@@ -83,7 +85,7 @@ def test_c12_real_stacked_mnist_covers_the_1000_modes(root):
     # label imbalance (3 x 0.0018 nats) plus the finite-sample bias 999 / (2 x 26,000) = 0.019; measured 0.025
     assert modes.modes >= 990
     assert 0.0 < modes.kl <= 0.05
-    assert seconds < 60.0                   # about 8 s on 2 busy CPU cores
+    assert seconds < 60.0  # about 8 s on 2 busy CPU cores
 
 
 def test_stacked_generators_get_modes_and_pooled_digit_metrics(root):
@@ -91,7 +93,7 @@ def test_stacked_generators_get_modes_and_pooled_digit_metrics(root):
     rec = evaluate.evaluate_generator(evaluate.dataset_sampler(data.to_unit(stacked)), 300, data_dir=root, seed=2)
     modes = rec["stacked_modes"]
     assert modes["value"]["of"] == 1000 and 200 <= modes["value"]["modes"] <= 300 and modes["n"] == 300
-    assert rec["fid"]["n"] == 900 and rec["fid"]["value"] < 20.0    # the 3 x 300 channel digits, pooled
+    assert rec["fid"]["n"] == 900 and rec["fid"]["value"] < 20.0  # the 3 x 300 channel digits, pooled
     assert rec["classes"]["value"]["covered"] == 10
 
 
@@ -105,14 +107,14 @@ def test_sample_fn_returning_the_wrong_batch_is_refused(root):
 def test_duplicate_threshold_is_a_low_percentile_of_real_neighbour_distances(root):
     low = evaluate.duplicate_threshold("test", data_dir=root)
     median = evaluate.duplicate_threshold("test", percentile=50.0, data_dir=root)
-    assert 0.0 < low < 0.5 * median          # measured 1.99 against a median of 6.46
+    assert 0.0 < low < 0.5 * median  # measured 1.99 against a median of 6.46
 
 
 def test_c13_birthday_test_finds_no_duplicates_in_real_digits(test_split, root):
     sampler = evaluate.dataset_sampler(test_split[0])
     res = evaluate.birthday_test(sampler, (10, 25, 50, 100, 200, 400), trials=20, data_dir=root)
-    assert res.curve.probs[:4].tolist() == [0.0, 0.0, 0.0, 0.0]      # s <= 100
-    assert res.support > 1e5                 # measured 6.7e5 (inf, with a note, if no size finds a pair)
+    assert res.curve.probs[:4].tolist() == [0.0, 0.0, 0.0, 0.0]  # s <= 100
+    assert res.support > 1e5  # measured 6.7e5 (inf, with a note, if no size finds a pair)
     assert res.pair_images.shape == (10, 2, 1, 28, 28)
     assert bool((res.pairs.distances[1:] >= res.pairs.distances[:-1]).all())
     assert res.records["birthday_support"]["metric"] == "birthday_support"
@@ -127,7 +129,7 @@ def test_c13_birthday_test_recovers_the_support_of_a_repeating_generator(test_sp
         return (pool[idx] + 0.05 * torch.randn(n, 1, 28, 28, generator=g)).clamp(-1, 1)  # light pixel noise
 
     res = evaluate.birthday_test(repeating, (4, 8, 12, 16, 24, 32, 48), trials=50, data_dir=root)
-    assert k / 2 <= res.support <= 2 * k     # measured 73
+    assert k / 2 <= res.support <= 2 * k  # measured 73
     assert float(res.pairs.distances[0]) < res.threshold
     assert res.note == ""
 
@@ -145,7 +147,7 @@ def test_memorisation_check_finds_copied_training_images(train_split):
     mem = evaluate.memorisation_check(fakes, train, k=3)
     assert mem.pixel.indices[:3, 0].tolist() == [5, 17, 2999] == mem.feature.indices[:3, 0].tolist()
     torch.testing.assert_close(mem.pixel.distances[:3, 0], torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-9)
-    assert bool((mem.pixel.distances[3:, 0] > 10.0).all())          # noise is far from every digit in pixels
+    assert bool((mem.pixel.distances[3:, 0] > 10.0).all())  # noise is far from every digit in pixels
     assert mem.pixel_images.shape == mem.feature_images.shape == (5, 3, 1, 28, 28)
     assert torch.equal(mem.pixel_images[:3, 0], fakes[:3])
     with pytest.raises(ValueError, match="channels"):

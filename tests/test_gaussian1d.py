@@ -1,9 +1,10 @@
-"""sandbox.gaussian1d: densities, quadrature through the library's divergences, closed forms, and the
+"""sandbox.theory.gaussian1d: densities, quadrature through the library's divergences, closed forms, and the
 location/scale game (claims C1, C2, C5).
 
 Independent references: scipy.stats densities and scipy.integrate.quad; the game's optimal critics are checked
 against `divergences.optimal_logit` and the f-GAN table's f' (Nowozin et al. 2016).
 """
+
 import math
 
 import numpy as np
@@ -16,10 +17,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
-from sandbox import divergences as dv
-from sandbox import gaussian1d as g1
 from sandbox.dynamics import grads_x
 from sandbox.objectives import OBJECTIVES
+from sandbox.theory import divergences as dv
+from sandbox.theory import gaussian1d as g1
 
 LOG4 = math.log(4.0)
 G = g1.grid()
@@ -88,7 +89,7 @@ def test_w1_normal_is_the_quantile_coupling_and_an_integral(m1, s1, m2, s2):
     d, s = m1 - m2, s1 - s2
     by_quad = scipy.integrate.quad(lambda z: abs(d + s * z) * scipy.stats.norm.pdf(z), -np.inf, np.inf)[0]
     assert closed == pytest.approx(by_quad, rel=1e-9, abs=1e-12)
-    z = scipy.stats.norm.ppf((np.arange(20_000) + 0.5) / 20_000)        # quantiles: the 1-D optimal coupling
+    z = scipy.stats.norm.ppf((np.arange(20_000) + 0.5) / 20_000)  # quantiles: the 1-D optimal coupling
     assert dv.w1(m1 + s1 * z, m2 + s2 * z) == pytest.approx(closed, abs=1e-4)
 
 
@@ -135,19 +136,18 @@ GAUSS = g1.Mixture([1.0], [1.0], [0.7])
 def test_c1_best_response_logit_is_the_optimal_logit():
     """Minimax D at its optimum for fixed G: t(x) = log p_data(x) - log p_g(x), a quadratic (Goodfellow et al. 2014)."""
     game, _, grad_norm = _best("minimax", MU, SIGMA, GAUSS, nodes=160)
-    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-9)   # D at its optimum
+    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-9)  # D at its optimum
     x = torch.linspace(-2.0, 3.5, 23, dtype=torch.float64).expand(3, -1)
     p, q = g1.normal_pdf(x, 1.0, 0.7), g1.normal_pdf(x, MU_T[:, None], SIGMA_T[:, None])
     assert_close(g1.critic_logit(game.y[0].detach(), x), dv.optimal_logit(p, q), rtol=0, atol=1e-5)
-    assert_close(game.y[0].detach(), g1.optimal_quadratic_logit(1.0, 0.7, MU_T, SIGMA_T),
-                 rtol=0, atol=1e-5)
+    assert_close(game.y[0].detach(), g1.optimal_quadratic_logit(1.0, 0.7, MU_T, SIGMA_T), rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("objective", ["kl", "reverse_kl", "jensen_shannon", "gan"])
 def test_fgan_best_response_is_f_prime_of_the_ratio(objective):
     """The f-GAN critic's optimum is T*(x) = g_f(v*(x)) = f'(p(x)/q(x)) (Nowozin et al. 2016, eq. 5)."""
     game, _, grad_norm = _best(objective, MU, SIGMA, GAUSS, nodes=160)
-    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-8)   # D at its optimum
+    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-8)  # D at its optimum
     ffun = OBJECTIVES[objective].ffun
     x = torch.linspace(-1.0, 2.5, 15, dtype=torch.float64).expand(3, -1)
     ratio = g1.normal_pdf(x, 1.0, 0.7) / g1.normal_pdf(x, MU_T[:, None], SIGMA_T[:, None])
@@ -158,9 +158,8 @@ def test_c2_value_at_the_optimal_d_is_2jsd_minus_log4_on_the_grid():
     """On the grid the quadratic D reaches the discrete D* exactly, so -D loss = V(G, D*) = 2 JSD - log 4."""
     target = g1.Mixture([1.0], [0.5], [0.8])
     _, losses, grad_norm = _best("minimax", MU, SIGMA, target, quadrature="grid")
-    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-9)   # D at its optimum
-    p, q = g1.discretise(g1.mixture_pdf(G.x, *target), G), g1.discretise(pdf(MU_T[:, None],
-                                                                              SIGMA_T[:, None]), G)
+    assert_close(grad_norm, torch.zeros_like(grad_norm), rtol=0, atol=1e-9)  # D at its optimum
+    p, q = g1.discretise(g1.mixture_pdf(G.x, *target), G), g1.discretise(pdf(MU_T[:, None], SIGMA_T[:, None]), G)
     expected = 2.0 * dv.jsd(p, q) - LOG4
     assert_close(-losses.d().detach(), expected, rtol=0, atol=1e-9)
 
@@ -169,8 +168,9 @@ def test_hermite_and_grid_quadrature_give_the_same_generator_gradient():
     psi = torch.tensor([[-0.3, 0.8, 0.1], [0.05, -0.4, 0.3]], dtype=torch.float64)
     grads = []
     for quadrature in ("hermite", "grid"):
-        game = g1.location_scale_game([0.3, -1.0], np.log([0.9, 1.4]), psi, BIMODAL, "nonsaturating",
-                                      quadrature=quadrature)
+        game = g1.location_scale_game(
+            [0.3, -1.0], np.log([0.9, 1.4]), psi, BIMODAL, "nonsaturating", quadrature=quadrature
+        )
         grads.append(torch.cat(grads_x(game)))
     assert_close(grads[0], grads[1], rtol=0, atol=1e-6)
 
@@ -188,10 +188,18 @@ def test_penalties_are_exact_expectations_for_quadratic_critics():
     a, b, c = 0.2, -0.7, 0.4
     psi = torch.tensor([[a, b, c]], dtype=torch.float64)
     target = g1.Mixture([1.0], [1.0], [0.7])
-    base = g1.location_scale_losses(torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), psi,
-                                    target, "minimax").d()
-    r1 = g1.location_scale_losses(torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), psi,
-                                  target, "minimax", penalty="r1", penalty_weight=3.0).d()
+    base = g1.location_scale_losses(
+        torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), psi, target, "minimax"
+    ).d()
+    r1 = g1.location_scale_losses(
+        torch.zeros(1, dtype=torch.float64),
+        torch.zeros(1, dtype=torch.float64),
+        psi,
+        target,
+        "minimax",
+        penalty="r1",
+        penalty_weight=3.0,
+    ).d()
     ex, ex2 = 1.0, 1.0 + 0.49
     assert float(r1 - base) == pytest.approx(1.5 * (4 * a * a * ex2 + 4 * a * b * ex + b * b), rel=1e-12)
     linear = torch.tensor([[0.0, b, c]], dtype=torch.float64)
@@ -202,12 +210,12 @@ def test_penalties_are_exact_expectations_for_quadratic_critics():
 
 
 def test_clipped_slope_critic_attains_w1():
-    """Slopes clipped to [-1, 1] are the 1-Lipschitz class: the best critic psi_k = -sign(dL/dpsi_k) attains about W1."""
+    """Slopes clipped to [-1, 1] are the 1-Lipschitz class: the best critic psi_k = -sign(dL/dpsi_k) nears W1."""
     mu = torch.tensor([0.0, 1.0], dtype=torch.float64)
     log_sigma = torch.log(torch.tensor([2.4, 0.6], dtype=torch.float64))
     psi = torch.zeros(2, 96, dtype=torch.float64, requires_grad=True)
     losses = g1.location_scale_losses(mu, log_sigma, psi, BIMODAL, "wasserstein", critic="slopes", quadrature="grid")
-    (grad,) = torch.autograd.grad(losses.d().sum(), psi)       # the D loss is linear in psi
+    (grad,) = torch.autograd.grad(losses.d().sum(), psi)  # the D loss is linear in psi
     with torch.no_grad():
         psi.copy_(-torch.sign(grad))
     w1 = g1.quadrature_divergence("w1", g1.mixture_pdf(G.x, *BIMODAL), pdf(mu[:, None], log_sigma.exp()[:, None]), G)

@@ -1,6 +1,7 @@
 """Evaluation metrics (C13, C15, C17): Frechet distance against closed forms and scipy, streamed statistics,
 KID, the classifier score identity, precision/recall orientation, mode coverage, the birthday-paradox support
 estimate, nearest neighbours and calibrated two-sample tests."""
+
 import math
 
 import numpy as np
@@ -11,13 +12,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist, pdist
 
-from sandbox import metrics, support
-from sandbox.divergences import mmd2
-from sandbox.metrics import (classifier_score, classifier_score_entropy_form, feature_stats, frechet_distance,
-                             frechet_reference, frechet_to_reference, kid, precision_recall, report)
-from sandbox.support import (birthday_support_estimate, duplicate_probability, mixture_modes, nearest_neighbours,
-                             stacked_mnist_modes, top_duplicate_pairs)
-from sandbox.twosample import c2st, median_bandwidth, mmd_permutation_test
+from sandbox.evaluation import metrics, support
+from sandbox.evaluation.metrics import (
+    classifier_score,
+    classifier_score_entropy_form,
+    feature_stats,
+    frechet_distance,
+    frechet_reference,
+    frechet_to_reference,
+    kid,
+    precision_recall,
+    report,
+)
+from sandbox.evaluation.support import (
+    birthday_support_estimate,
+    duplicate_probability,
+    mixture_modes,
+    nearest_neighbours,
+    stacked_mnist_modes,
+    top_duplicate_pairs,
+)
+from sandbox.evaluation.twosample import c2st, median_bandwidth, mmd_permutation_test
+from sandbox.theory.divergences import mmd2
 
 
 @pytest.fixture(autouse=True)
@@ -47,13 +63,13 @@ def _scipy_frechet(mu1, s1, mu2, s2):
 
 
 # ------------------------------------------------------------------------------------------- Frechet
-@given(seed=st.integers(0, 2 ** 31 - 1), d=st.integers(1, 8))
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 8))
 def test_c15_frechet_closed_form_for_diagonal_gaussians(seed, d):
     rng = _rng(seed)
     m1, m2 = rng.normal(size=d) * 3, rng.normal(size=d) * 3
     sd1, sd2 = rng.uniform(0.0, 3.0, size=d), rng.uniform(0.0, 3.0, size=d)
     expected = np.sum((m1 - m2) ** 2) + np.sum((sd1 - sd2) ** 2)
-    got = frechet_distance(m1, np.diag(sd1 ** 2), m2, np.diag(sd2 ** 2))
+    got = frechet_distance(m1, np.diag(sd1**2), m2, np.diag(sd2**2))
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
@@ -61,21 +77,21 @@ def test_c15_frechet_one_dimensional():
     assert frechet_distance([1.0], [[4.0]], [-2.0], [[9.0]]) == pytest.approx(9.0 + 1.0, rel=1e-12)
 
 
-@given(seed=st.integers(0, 2 ** 31 - 1), d=st.integers(1, 12))
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 12))
 def test_c15_frechet_equal_inputs_give_zero(seed, d):
     rng = _rng(seed)
     mu, s = rng.normal(size=d), _wishart(rng, d)
     assert frechet_distance(mu, s, mu, s) == pytest.approx(0.0, abs=1e-9 * np.trace(s))
 
 
-@given(seed=st.integers(0, 2 ** 31 - 1), d=st.integers(1, 12))
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 12))
 def test_c15_frechet_is_symmetric(seed, d):
     rng = _rng(seed)
     mu1, mu2, s1, s2 = rng.normal(size=d), rng.normal(size=d), _wishart(rng, d), _wishart(rng, d)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(frechet_distance(mu2, s2, mu1, s1), rel=1e-10)
 
 
-@given(seed=st.integers(0, 2 ** 31 - 1), d=st.integers(1, 10))
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 10))
 def test_c15_frechet_closed_form_for_commuting_covariances(seed, d):
     rng = _rng(seed)
     q = np.linalg.qr(rng.standard_normal((d, d)))[0]
@@ -112,14 +128,15 @@ def test_frechet_rank_deficient_covariances_are_finite_and_exact(rank1, rank2):
         assert got == pytest.approx(expected, rel=1e-6)
 
 
-@given(seed=st.integers(0, 2 ** 31 - 1), d=st.integers(1, 12), rank=st.integers(0, 12))
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 12), rank=st.integers(0, 12))
 def test_frechet_cholesky_and_eigh_factors_agree(seed, d, rank):
     rng = _rng(seed)
     a = rng.standard_normal((d, min(rank, d)))
     s1, s2 = a @ a.T + 1e-3 * np.eye(d), _wishart(rng, d)
     mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
     assert frechet_distance(mu1, s1, mu2, s2, method="cholesky") == pytest.approx(
-        frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-9, abs=1e-9)
+        frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-9, abs=1e-9
+    )
     with pytest.raises(ValueError, match="unknown method 'svd'; valid names: cholesky, eigh"):
         frechet_distance(mu1, s1, mu2, s2, method="svd")
 
@@ -197,8 +214,13 @@ def test_kid_rejects_oversized_subsets():
 
 
 # ----------------------------------------------------------------------------------- classifier score
-@given(seed=st.integers(0, 2 ** 31 - 1), n=st.integers(1, 40), k=st.integers(2, 12),
-       temperature=st.floats(0.05, 20.0), sparse=st.booleans())
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 40),
+    k=st.integers(2, 12),
+    temperature=st.floats(0.05, 20.0),
+    sparse=st.booleans(),
+)
 def test_c15_inception_score_identity(seed, n, k, temperature, sparse):
     g = torch.Generator().manual_seed(seed)
     probs = torch.softmax(torch.randn(n, k, generator=g, dtype=torch.float64) / temperature, dim=1)
@@ -213,9 +235,9 @@ def test_c15_inception_score_identity(seed, n, k, temperature, sparse):
 def test_c15_classifier_score_known_values():
     k = 10
     one_hot = torch.eye(k).repeat(3, 1)
-    assert classifier_score(one_hot).mean == pytest.approx(k, rel=1e-12)          # confident and diverse
-    assert classifier_score(torch.full((5, k), 0.1)).mean == pytest.approx(1.0)     # uninformative
-    assert classifier_score(one_hot[[0] * 6]).mean == pytest.approx(1.0)            # confident, collapsed
+    assert classifier_score(one_hot).mean == pytest.approx(k, rel=1e-12)  # confident and diverse
+    assert classifier_score(torch.full((5, k), 0.1)).mean == pytest.approx(1.0)  # uninformative
+    assert classifier_score(one_hot[[0] * 6]).mean == pytest.approx(1.0)  # confident, collapsed
     halves = torch.cat([torch.eye(2), torch.eye(2)[[0, 0]]])  # splits score 2 and 1
     assert classifier_score(halves, n_splits=2) == (pytest.approx(1.5), pytest.approx(0.5))
 
@@ -302,8 +324,9 @@ def test_mixture_modes_on_a_ring():
     centres = 2.0 * torch.stack([angles.cos(), angles.sin()], 1)
     g = torch.Generator().manual_seed(0)
     std = 0.02
-    good = torch.cat([centres[m] + std * torch.randn(n, 2, generator=g, dtype=torch.float64)
-                      for m, n in [(0, 50), (3, 30), (5, 20)]])
+    good = torch.cat(
+        [centres[m] + std * torch.randn(n, 2, generator=g, dtype=torch.float64) for m, n in [(0, 50), (3, 30), (5, 20)]]
+    )
     junk = torch.zeros(25, 2, dtype=torch.float64)  # the ring's centre: far from every mode
     out = mixture_modes(torch.cat([good, junk]), centres, std=std, n_sigma=4)
     assert out.modes == 3
@@ -318,10 +341,14 @@ def _sizes_around(n_items):
     return np.unique(np.geomspace(max(2.0, s0 / 4), 4 * s0, 10).astype(int))
 
 
-@pytest.mark.parametrize("n_items", [10 ** 2, 10 ** 3, 10 ** 4, 10 ** 5])
+@pytest.mark.parametrize("n_items", [10**2, 10**3, 10**4, 10**5])
 def test_c13_birthday_support_estimate_within_factor_2(n_items):
-    curve = duplicate_probability(lambda n, g: torch.randint(n_items, (n,), generator=g), _sizes_around(n_items),
-                                  trials=100, generator=torch.Generator().manual_seed(n_items))
+    curve = duplicate_probability(
+        lambda n, g: torch.randint(n_items, (n,), generator=g),
+        _sizes_around(n_items),
+        trials=100,
+        generator=torch.Generator().manual_seed(n_items),
+    )
     estimate = birthday_support_estimate(curve.sizes, curve.probs)
     assert n_items / 2 <= estimate <= 2 * n_items
 
@@ -357,7 +384,8 @@ def test_mmd_statistic_and_bandwidth_match_hand_computation():
     # x = {0, 1}, y = {0, 2}, h = 1: MMD_u^2 = e^-1/2 + e^-2 - (1 + e^-2 + 2 e^-1/2) / 2 = (e^-2 - 1) / 2
     x, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0], [2.0]])
     assert mmd_permutation_test(x, y, n_permutations=5, bandwidth=1.0).statistic == pytest.approx(
-        (math.exp(-2) - 1) / 2, rel=1e-12)
+        (math.exp(-2) - 1) / 2, rel=1e-12
+    )
     assert median_bandwidth(torch.tensor([[0.0], [1.0], [3.0]], dtype=torch.float64)) == pytest.approx(2.0)
 
 
@@ -367,7 +395,8 @@ def test_mmd_permutation_statistic_agrees_with_divergences_mmd2():
     x, y = torch.randn(25, 3, generator=g, dtype=torch.float64), torch.randn(31, 3, generator=g, dtype=torch.float64)
     h = median_bandwidth(torch.cat([x, y]))
     assert mmd_permutation_test(x, y, n_permutations=3).statistic == pytest.approx(
-        float(mmd2(x, y, kernel="gaussian", bandwidth=h)), rel=1e-12)
+        float(mmd2(x, y, kernel="gaussian", bandwidth=h)), rel=1e-12
+    )
 
 
 def _null_rejection_rate(test, n, draws, seed):
@@ -416,8 +445,14 @@ def test_c2st_mlp_detects_a_ring_against_a_gaussian_and_is_reproducible():
 def test_report_records_what_was_measured():
     value = kid(torch.zeros(4, 2), torch.ones(4, 2), n_subsets=2, subset_size=3)
     rec = report("kid", value, features="mnist_classifier/penultimate", n=4, split="test", seed=0)
-    assert rec == {"metric": "kid", "value": {"mean": value.mean, "std": value.std},
-                   "features": "mnist_classifier/penultimate", "n": 4, "split": "test", "seed": 0}
+    assert rec == {
+        "metric": "kid",
+        "value": {"mean": value.mean, "std": value.std},
+        "features": "mnist_classifier/penultimate",
+        "n": 4,
+        "split": "test",
+        "seed": 0,
+    }
     with pytest.raises(ValueError, match="unknown metric 'fid'; valid names: birthday_support, c2st"):
         report("fid", 1.0, features="x", n=1, split="test", seed=0)
     with pytest.raises(ValueError, match="n must be a non-negative int"):
@@ -441,7 +476,10 @@ def test_metrics_on_cuda_match_cpu():
     cx, cy = feature_stats(x.cuda()), feature_stats((y + 0.5).cuda())
     assert cx.mu.device.type == "cuda"
     assert frechet_distance(cx.mu, cx.sigma, cy.mu, cy.sigma) == pytest.approx(
-        frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma), rel=1e-9)
-    torch.testing.assert_close(nearest_neighbours(x.cuda(), y.cuda(), k=2).indices.cpu(), nearest_neighbours(x, y, k=2).indices)
+        frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma), rel=1e-9
+    )
+    torch.testing.assert_close(
+        nearest_neighbours(x.cuda(), y.cuda(), k=2).indices.cpu(), nearest_neighbours(x, y, k=2).indices
+    )
     assert precision_recall(x.cuda(), y.cuda()) == pytest.approx(precision_recall(x, y))
     assert kid(x.cuda(), y.cuda(), 5, 100) == pytest.approx(kid(x, y, 5, 100), rel=1e-9)

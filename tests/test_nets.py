@@ -1,4 +1,5 @@
 """sandbox.nets: shapes, exact parameter counts from layer formulas, batchnorm, spectral norm, channels_last, init."""
+
 import pytest
 import torch
 from torch import nn
@@ -22,15 +23,27 @@ def dcgan_d_count(C, a, b, bn):
 
 def dcgan_g_count(z, C, c1, c2, bn):
     """convT7x7(z->c1) [+ BN] + convT4x4(c1->c2) [+ BN] + convT4x4(c2->C)."""
-    return (_conv(z, c1, 7, bias=not bn) + (2 * c1 if bn else 0) + _conv(c1, c2, 4, bias=not bn)
-            + (2 * c2 if bn else 0) + _conv(c2, C, 4))
+    return (
+        _conv(z, c1, 7, bias=not bn)
+        + (2 * c1 if bn else 0)
+        + _conv(c1, c2, 4, bias=not bn)
+        + (2 * c2 if bn else 0)
+        + _conv(c2, C, 4)
+    )
 
 
 def resnet_d_count(C, c):
     """Optimized block (C->c, 1x1 shortcut), down block (1x1 shortcut), two plain blocks, linear(c -> 1)."""
-    return (_conv(C, c, 3) + _conv(c, c, 3) + _conv(C, c, 1)
-            + 2 * _conv(c, c, 3) + _conv(c, c, 1)
-            + 4 * _conv(c, c, 3) + c + 1)
+    return (
+        _conv(C, c, 3)
+        + _conv(c, c, 3)
+        + _conv(C, c, 1)
+        + 2 * _conv(c, c, 3)
+        + _conv(c, c, 1)
+        + 4 * _conv(c, c, 3)
+        + c
+        + 1
+    )
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -41,8 +54,10 @@ def test_image_nets_output_shapes(channels, width):
         x = G(torch.randn(B, 100))
         assert x.shape == (B, channels, 28, 28)
         assert float(x.abs().max()) <= 1.0
-        for D in (nets.dcgan_discriminator(channels=channels, width=width),
-                  nets.resnet_discriminator(channels=channels, width=width)):
+        for D in (
+            nets.dcgan_discriminator(channels=channels, width=width),
+            nets.resnet_discriminator(channels=channels, width=width),
+        ):
             logits = D(x)
             assert logits.shape == (B,) and torch.isfinite(logits).all()
 
@@ -66,10 +81,17 @@ def test_param_count_matches_a_hand_count_for_a_tiny_mlp():
     assert nets.param_count(D) == 19  # the frozen 2x3 weight no longer counts
 
 
-@pytest.mark.parametrize("channels, width, bn, expected", [
-    (1, 1.0, True, 539521), (1, 0.5, True, 138689), (1, 0.25, True, 36577),
-    (3, 1.0, False, 543361), (3, 0.5, False, 140609), (3, 0.25, False, 37537),
-])
+@pytest.mark.parametrize(
+    "channels, width, bn, expected",
+    [
+        (1, 1.0, True, 539521),
+        (1, 0.5, True, 138689),
+        (1, 0.25, True, 36577),
+        (3, 1.0, False, 543361),
+        (3, 0.5, False, 140609),
+        (3, 0.25, False, 37537),
+    ],
+)
 def test_c12_dcgan_d_width_sets_the_parameter_count(channels, width, bn, expected):
     a, b = round(128 * width), round(256 * width)
     assert dcgan_d_count(channels, a, b, bn) == expected
@@ -80,7 +102,7 @@ def test_c12_d_size_grows_about_quadratically_with_width():
     full = nets.param_count(nets.dcgan_discriminator(channels=3, width=1.0))
     for width in (0.25, 0.5):
         ratio = nets.param_count(nets.dcgan_discriminator(channels=3, width=width)) / full
-        assert ratio == pytest.approx(width ** 2, rel=0.15)  # the input layer and head are linear in width
+        assert ratio == pytest.approx(width**2, rel=0.15)  # the input layer and head are linear in width
     full = nets.param_count(nets.resnet_discriminator(channels=3, width=1.0))
     assert nets.param_count(nets.resnet_discriminator(channels=3, width=0.5)) / full == pytest.approx(0.25, rel=0.02)
 
@@ -100,6 +122,7 @@ def test_resnet_d_and_dcgan_g_parameter_counts(channels, width):
 def test_batchnorm_on_and_off():
     def n_bn(m):
         return sum(isinstance(x, nn.BatchNorm2d) for x in m.modules())
+
     assert n_bn(nets.dcgan_generator()) == 2 and n_bn(nets.dcgan_discriminator()) == 1
     assert n_bn(nets.dcgan_generator(batchnorm=False)) == 0 and n_bn(nets.dcgan_discriminator(batchnorm=False)) == 0
     # In training mode a BN discriminator couples the samples of a batch; without BN each logit is its own.
@@ -113,8 +136,10 @@ def test_batchnorm_on_and_off():
 
 def test_gradient_penalty_runs_through_bn_free_discriminators():
     x = torch.randn(2, 3, 28, 28)
-    for D in (nets.dcgan_discriminator(channels=3, width=0.25, batchnorm=False),
-              nets.resnet_discriminator(channels=3, width=0.25)):
+    for D in (
+        nets.dcgan_discriminator(channels=3, width=0.25, batchnorm=False),
+        nets.resnet_discriminator(channels=3, width=0.25),
+    ):
         terms = r1(gamma=10.0)(D, x, x)
         assert terms.shape == (2,) and torch.isfinite(terms).all() and (terms > 0).all()
         terms.mean().backward()
@@ -139,10 +164,15 @@ def test_spectral_norm_on_every_conv_and_linear_of_the_resnet_d():
     torch.testing.assert_close(sigmas, torch.ones(11), rtol=0.01, atol=0)
 
 
-@pytest.mark.parametrize("make", [lambda: nets.dcgan_discriminator(channels=3),
-                                  lambda: nets.dcgan_discriminator(channels=3, width=0.5, batchnorm=False),
-                                  lambda: nets.resnet_discriminator(channels=3, width=0.5)],
-                         ids=["dcgan_bn", "dcgan_no_bn", "resnet_sn"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nets.dcgan_discriminator(channels=3),
+        lambda: nets.dcgan_discriminator(channels=3, width=0.5, batchnorm=False),
+        lambda: nets.resnet_discriminator(channels=3, width=0.5),
+    ],
+    ids=["dcgan_bn", "dcgan_no_bn", "resnet_sn"],
+)
 def test_channels_last_input_gives_the_same_logits(make):
     torch.manual_seed(0)
     D = make().eval()  # eval: fixed BN statistics and spectral-norm vectors, so both calls see the same D
@@ -166,8 +196,16 @@ def test_dcgan_init_is_normal_0_02():
     assert torch.equal(bn.bias, torch.zeros_like(bn.bias)) and torch.equal(G.net[6].bias, torch.zeros(1))
 
 
-@pytest.mark.parametrize("build", [nets.dcgan_generator, nets.dcgan_discriminator, nets.resnet_discriminator,
-                                   nets.mlp_generator, nets.mlp_discriminator])
+@pytest.mark.parametrize(
+    "build",
+    [
+        nets.dcgan_generator,
+        nets.dcgan_discriminator,
+        nets.resnet_discriminator,
+        nets.mlp_generator,
+        nets.mlp_discriminator,
+    ],
+)
 def test_construction_is_seeded_by_an_explicit_generator(build):
     state = torch.get_rng_state()
     a = build(generator=torch.Generator().manual_seed(1)).state_dict()

@@ -1,4 +1,5 @@
 """Objectives: registry, stable forms, C6 saturation limits, and the f-GAN Fenchel bound (Nowozin et al. 2016)."""
+
 import math
 
 import numpy as np
@@ -8,26 +9,37 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.testing import assert_close
 
-from sandbox import divergences
 from sandbox.fdivs import F_FUNCTIONS
 from sandbox.objectives import OBJECTIVES, fgan, get_objective, least_squares
+from sandbox.theory import divergences
 
-REQUIRED = {"minimax", "nonsaturating", "wasserstein", "hinge", "least_squares",
-            "kl", "reverse_kl", "pearson", "squared_hellinger", "jensen_shannon", "gan"}
+REQUIRED = {
+    "minimax",
+    "nonsaturating",
+    "wasserstein",
+    "hinge",
+    "least_squares",
+    "kl",
+    "reverse_kl",
+    "pearson",
+    "squared_hellinger",
+    "jensen_shannon",
+    "gan",
+}
 
 # lim_{t -> -inf} d g_fake / dt, derived by hand for each objective (0 = the generator saturates).
 G_SLOPE_AT_MINUS_INF = {
-    "minimax": 0.0,             # -softplus(t)' = -sigmoid(t) -> 0
-    "nonsaturating": -1.0,      # softplus(-t)' = -sigmoid(-t) -> -1
+    "minimax": 0.0,  # -softplus(t)' = -sigmoid(t) -> 0
+    "nonsaturating": -1.0,  # softplus(-t)' = -sigmoid(-t) -> -1
     "wasserstein": -1.0,
     "hinge": -1.0,
     "least_squares": -math.inf,  # (t - 1) -> -inf
-    "kl": 0.0,                  # -exp(t - 1)' -> 0
-    "reverse_kl": -1.0,         # -(t - 1)' = -1
-    "pearson": math.inf,        # -(t^2/4 + t)' = -(t/2 + 1) -> +inf
-    "squared_hellinger": 0.0,   # -(e^t - 1)' -> 0
-    "jensen_shannon": 0.0,      # -(softplus(t) - log 2)' -> 0
-    "gan": 0.0,                 # the saddle of f-GAN's GAN member is the minimax game
+    "kl": 0.0,  # -exp(t - 1)' -> 0
+    "reverse_kl": -1.0,  # -(t - 1)' = -1
+    "pearson": math.inf,  # -(t^2/4 + t)' = -(t/2 + 1) -> +inf
+    "squared_hellinger": 0.0,  # -(e^t - 1)' -> 0
+    "jensen_shannon": 0.0,  # -(softplus(t) - log 2)' -> 0
+    "gan": 0.0,  # the saddle of f-GAN's GAN member is the minimax game
 }
 
 
@@ -71,7 +83,7 @@ def test_gan_discriminator_terms_are_the_probability_forms():
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))
 def test_terms_stay_finite_at_extreme_logits(name):
-    """The stable forms never take log(0): every term is finite at |t| = 80 (exp-based f-GAN terms excepted above 80)."""
+    """The stable forms never take log(0): every term is finite at |t| = 80 (exp-based f-GAN terms excepted)."""
     obj = OBJECTIVES[name]
     t = torch.tensor([-80.0, -30.0, 0.0, 30.0, 80.0], dtype=torch.float64)
     for term in (obj.d_real, obj.d_fake, obj.g_fake):
@@ -111,7 +123,7 @@ def test_c6_generator_gradient_as_fake_logit_goes_to_minus_inf(name):
     far, farther = _g_slope(name, -40.0), _g_slope(name, -80.0)
     if math.isinf(expected):
         assert math.copysign(1.0, farther) == math.copysign(1.0, expected)
-        assert abs(farther) == pytest.approx(2 * abs(far), rel=0.1)   # linear growth in |t|
+        assert abs(farther) == pytest.approx(2 * abs(far), rel=0.1)  # linear growth in |t|
     else:
         assert farther == pytest.approx(expected, abs=1e-12)
 
@@ -123,7 +135,7 @@ def test_c6_saturating_and_nonsaturating_limits_and_shared_sign():
         assert abs(_g_slope("nonsaturating", t)) == pytest.approx(1.0, abs=1e-4)
     for t in np.linspace(-5, 5, 11):
         ratio = _g_slope("minimax", t) / _g_slope("nonsaturating", t)
-        assert ratio == pytest.approx(math.exp(t), rel=1e-9)   # positive: the same stationary points
+        assert ratio == pytest.approx(math.exp(t), rel=1e-9)  # positive: the same stationary points
 
 
 def _random_pq(seed: int, n: int):
@@ -136,11 +148,11 @@ def _random_pq(seed: int, n: int):
 @pytest.mark.parametrize("name", sorted(F_FUNCTIONS))
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 8))
 def test_fenchel_bound_holds_for_random_critics(name, seed, n):
-    """E_p T - E_q f*(T) <= D_f(p, q) for any critic T = g_f(v) (Nowozin et al. 2016, eq. 4), via the objective's terms."""
+    """E_p T - E_q f*(T) <= D_f(p, q) for any critic T = g_f(v), via the objective terms (Nowozin 2016, eq. 4)."""
     p, q = _random_pq(seed, n)
     v = torch.as_tensor(np.random.default_rng(seed + 1).normal(0.0, 2.0, n))
     obj = OBJECTIVES[name]
-    lower = -(p * obj.d_real(v)).sum() - (q * obj.d_fake(v)).sum()   # E_p g_f(v) - E_q f*(g_f(v))
+    lower = -(p * obj.d_real(v)).sum() - (q * obj.d_fake(v)).sum()  # E_p g_f(v) - E_q f*(g_f(v))
     bound = divergences.f_divergence(p, q, name)
     assert float(lower) <= float(bound) + 1e-9
 
@@ -153,5 +165,4 @@ def test_fenchel_bound_is_tight_at_the_optimal_critic(name, seed, n):
     ffun = F_FUNCTIONS[name]
     t_star = ffun.f_prime(p / q)
     value = (p * t_star).sum() - (q * ffun.conj(t_star)).sum()
-    assert_close(value, torch.as_tensor(divergences.f_divergence(p, q, name), dtype=value.dtype),
-                 rtol=1e-9, atol=1e-9)
+    assert_close(value, torch.as_tensor(divergences.f_divergence(p, q, name), dtype=value.dtype), rtol=1e-9, atol=1e-9)

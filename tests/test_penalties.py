@@ -1,4 +1,5 @@
 """Penalties: exact values on linear critics for every registered penalty, per-sample norms, clipping, SN."""
+
 import math
 
 import pytest
@@ -8,10 +9,9 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.testing import assert_close
 
-from sandbox.penalties import (PENALTIES, clip_weights_, dragan, grad_norm, make_penalty, r1, r2,
-                               spectral_norm_, wgan_gp)
+from sandbox.penalties import PENALTIES, clip_weights_, dragan, grad_norm, make_penalty, r1, r2, spectral_norm_, wgan_gp
 
-SHAPES = [(3,), (5, 2), (4, 1, 6, 6), (2, 3, 5, 5)]   # scalar samples, 2-D points, images
+SHAPES = [(3,), (5, 2), (4, 1, 6, 6), (2, 3, 5, 5)]  # scalar samples, 2-D points, images
 
 
 def linear_critic(w: torch.Tensor):
@@ -22,9 +22,9 @@ def linear_critic(w: torch.Tensor):
 # Each registered penalty on D(x) = w.x, as a function of ||w|| (the gradient is w everywhere).
 LINEAR_VALUE = {
     "none": lambda norm: 0.0,
-    "r1": lambda norm: 10.0 / 2 * norm ** 2,       # default gamma = 10
-    "r2": lambda norm: 10.0 / 2 * norm ** 2,
-    "wgan_gp": lambda norm: 10.0 * (norm - 1.0) ** 2,   # default lam = 10
+    "r1": lambda norm: 10.0 / 2 * norm**2,  # default gamma = 10
+    "r2": lambda norm: 10.0 / 2 * norm**2,
+    "wgan_gp": lambda norm: 10.0 * (norm - 1.0) ** 2,  # default lam = 10
     "dragan": lambda norm: 10.0 * (norm - 1.0) ** 2,
 }
 
@@ -44,8 +44,11 @@ def test_unknown_penalty_lists_valid_names():
 @given(seed=st.integers(0, 1000), batch=st.integers(1, 9))
 def test_linear_critic_gives_the_closed_form_for_any_batch(name, sample_shape, seed, batch):
     g = torch.Generator().manual_seed(seed)
-    w = torch.randn(sample_shape, generator=g, dtype=torch.float64) if sample_shape else torch.tensor(
-        1.7, dtype=torch.float64)
+    w = (
+        torch.randn(sample_shape, generator=g, dtype=torch.float64)
+        if sample_shape
+        else torch.tensor(1.7, dtype=torch.float64)
+    )
     real = torch.randn((batch,) + tuple(sample_shape), generator=g, dtype=torch.float64)
     fake = torch.randn((batch,) + tuple(sample_shape), generator=g, dtype=torch.float64)
     terms = make_penalty(name)(linear_critic(w), real, fake, g)
@@ -55,7 +58,7 @@ def test_linear_critic_gives_the_closed_form_for_any_batch(name, sample_shape, s
 
 
 def test_r1_weight_convention_is_gamma_over_two():
-    w = torch.tensor([3.0, 4.0], dtype=torch.float64)    # ||w|| = 5
+    w = torch.tensor([3.0, 4.0], dtype=torch.float64)  # ||w|| = 5
     x = torch.zeros(6, 2, dtype=torch.float64)
     assert_close(r1(0.3)(linear_critic(w), x, x), torch.full((6,), 0.3 / 2 * 25, dtype=torch.float64))
     assert_close(r2(2.0)(linear_critic(w), x, x), torch.full((6,), 25.0, dtype=torch.float64))
@@ -81,7 +84,7 @@ def test_norm_is_per_sample_not_per_pixel_or_per_batch():
     s = (x * w).reshape(5, -1).sum(1)
     expected = s.abs() * torch.linalg.vector_norm(w)
     assert_close(grad_norm(D, x), expected)
-    assert expected.std() > 0.1   # the samples really differ, so a batch-wide norm would fail
+    assert expected.std() > 0.1  # the samples really differ, so a batch-wide norm would fail
 
 
 def test_one_random_mix_per_sample():
@@ -97,8 +100,8 @@ def test_one_random_mix_per_sample():
     wgan_gp()(D, real, fake, torch.Generator().manual_seed(3))
     x_hat = seen["x_hat"]
     per_sample = x_hat.reshape(64, -1)
-    assert_close(per_sample, per_sample[:, :1].expand(-1, 18))        # constant within a sample
-    assert per_sample[:, 0].std() > 0.2                                  # different across samples
+    assert_close(per_sample, per_sample[:, :1].expand(-1, 18))  # constant within a sample
+    assert per_sample[:, 0].std() > 0.2  # different across samples
     assert float(per_sample.min()) >= 0.0 and float(per_sample.max()) <= 1.0
 
 
@@ -107,7 +110,7 @@ def test_penalty_gradient_reaches_the_critic_parameters():
     x = torch.randn(8, 2, dtype=torch.float64)
     loss = r1(0.5)(linear_critic(w), x, x).mean()
     (grad,) = torch.autograd.grad(loss, w)
-    assert_close(grad, 0.5 * w.detach())   # d/dw gamma/2 ||w||^2 = gamma w
+    assert_close(grad, 0.5 * w.detach())  # d/dw gamma/2 ||w||^2 = gamma w
 
 
 def test_toy_scalar_critic_one_per_game():
@@ -144,10 +147,11 @@ def test_clipping_is_a_projection_onto_the_box():
 
 def test_spectral_norm_helper_normalises_every_layer():
     torch.manual_seed(0)
-    net = spectral_norm_(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 1)),
-                         n_power_iterations=50)
+    net = spectral_norm_(
+        nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 1)), n_power_iterations=50
+    )
     net.train()
-    net(torch.randn(2, 1, 6, 6))   # power iterations run in train mode
+    net(torch.randn(2, 1, 6, 6))  # power iterations run in train mode
     for layer in (net[0], net[3]):
         assert hasattr(layer, "parametrizations")
         sigma = torch.linalg.matrix_norm(layer.weight.reshape(layer.weight.shape[0], -1), ord=2)

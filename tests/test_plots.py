@@ -1,5 +1,6 @@
 """sandbox.plots: grids have the right shapes and values, interpolations hit their endpoints (slerp keeps the
 norm of equal-norm endpoints), neighbour and pair panels line up, and drawing works on the Agg backend."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -20,7 +21,7 @@ def _images(n, c=1, seed=0):
 def test_image_grid_shape_layout_and_values():
     x = _images(10)
     grid = plots.image_grid(x, nrow=4, pad=2)
-    assert grid.shape == (3 * 30 + 2, 4 * 30 + 2) and grid.dtype == np.float32     # 3 rows of 4, last row short
+    assert grid.shape == (3 * 30 + 2, 4 * 30 + 2) and grid.dtype == np.float32  # 3 rows of 4, last row short
     np.testing.assert_allclose(grid[2:30, 2:30], ((x[0, 0] + 1) / 2).numpy(), rtol=0, atol=1e-6)
     np.testing.assert_allclose(grid[32:60, 2:30], ((x[4, 0] + 1) / 2).numpy(), rtol=0, atol=1e-6)  # row 2 starts at 4
     assert float(grid[0, 0]) == pytest.approx(plots.PAD_VALUE) and float(grid[-5, -5]) == pytest.approx(plots.PAD_VALUE)
@@ -51,7 +52,7 @@ def test_sample_grid_and_scatter_draw_on_agg():
 def test_slerp_and_lerp_hit_the_endpoints_and_slerp_keeps_the_norm():
     g = torch.Generator().manual_seed(0)
     z0, z1 = torch.randn(3, 16, generator=g), torch.randn(3, 16, generator=g)
-    z1 = z1 / z1.norm(dim=1, keepdim=True) * z0.norm(dim=1, keepdim=True)          # equal norms per pair
+    z1 = z1 / z1.norm(dim=1, keepdim=True) * z0.norm(dim=1, keepdim=True)  # equal norms per pair
     t = torch.linspace(0, 1, 7)
     for path in (plots.lerp(z0, z1, t), plots.slerp(z0, z1, t)):
         assert path.shape == (3, 7, 16)
@@ -59,7 +60,7 @@ def test_slerp_and_lerp_hit_the_endpoints_and_slerp_keeps_the_norm():
         torch.testing.assert_close(path[:, -1], z1)
     norms = plots.slerp(z0, z1, t).norm(dim=2)
     torch.testing.assert_close(norms, z0.norm(dim=1, keepdim=True).expand(3, 7))
-    assert bool((plots.lerp(z0, z1, t).norm(dim=2)[:, 3] < norms[:, 3]).all())     # the chord dips inside
+    assert bool((plots.lerp(z0, z1, t).norm(dim=2)[:, 3] < norms[:, 3]).all())  # the chord dips inside
     torch.testing.assert_close(plots.slerp(z0, 2 * z0, t), plots.lerp(z0, 2 * z0, t))  # parallel: the line
 
 
@@ -71,8 +72,8 @@ def test_interpolation_grid_rows_are_linear_then_spherical_and_g_mode_is_restore
     assert imgs.shape == (4, 5, 1, 28, 28) and G.training
     G.eval()
     with torch.no_grad():
-        torch.testing.assert_close(imgs[0, 0], G(z0[:1])[0])        # pair 0, linear row, t = 0
-        torch.testing.assert_close(imgs[1, -1], G(z1[:1])[0])       # pair 0, spherical row, t = 1
+        torch.testing.assert_close(imgs[0, 0], G(z0[:1])[0])  # pair 0, linear row, t = 0
+        torch.testing.assert_close(imgs[1, -1], G(z1[:1])[0])  # pair 0, spherical row, t = 1
     grid = plots.interpolation_grid(G, z0, z1, steps=5)
     assert grid.shape == (4 * 30 + 2, 5 * 30 + 2)
     with pytest.raises(ValueError, match="steps must be >= 2"):
@@ -83,7 +84,7 @@ def test_neighbour_and_pair_grids_line_up():
     q, nb = _images(3), _images(12, seed=1).reshape(3, 4, 1, 28, 28)
     grid = plots.neighbour_grid(q, nb)
     assert grid.shape == (3 * 30 + 2, 5 * 30 + 2)
-    np.testing.assert_allclose(grid[32:60, 2:30], ((q[1, 0] + 1) / 2).numpy(), rtol=0, atol=1e-6)   # query column
+    np.testing.assert_allclose(grid[32:60, 2:30], ((q[1, 0] + 1) / 2).numpy(), rtol=0, atol=1e-6)  # query column
     np.testing.assert_allclose(grid[32:60, 32:60], ((nb[1, 0, 0] + 1) / 2).numpy(), rtol=0, atol=1e-6)
     pairs = _images(10, seed=2).reshape(5, 2, 1, 28, 28)
     pg = plots.pair_grid(pairs)

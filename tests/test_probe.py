@@ -1,4 +1,5 @@
-"""sandbox.probe: G's gradient norms under each G loss, a fresh D against a frozen G, and the trainer-run cache."""
+"""sandbox.evaluation.probe: G's gradient norms under each G loss, a fresh D against a frozen G, the run cache."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,11 +7,12 @@ from scipy.special import expit
 from torch import nn
 from torch.testing import assert_close
 
-from sandbox import probe
-from sandbox.config import make_config
 from sandbox.dynamics import optimiser_step
+from sandbox.evaluation import probe
 from sandbox.nets import mlp_discriminator
-from sandbox.train import make_run, run_steps
+from sandbox.trainer import probes
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run, run_steps
 
 
 class Shift(nn.Module):
@@ -41,7 +43,7 @@ def test_c6_generator_grad_norms_against_the_closed_form():
     G, D = Shift([-3.0, 1.0]), Linear([1.5, -0.5], 0.2)
     z = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     norms = probe.generator_grad_norms(G, D, z)
-    t = ((np.array([-3.0, 1.0]) + z.numpy()) @ np.array([1.5, -0.5]) + 0.2)
+    t = (np.array([-3.0, 1.0]) + z.numpy()) @ np.array([1.5, -0.5]) + 0.2
     w_norm = np.linalg.norm([1.5, -0.5])
     assert norms["minimax"] == pytest.approx(expit(t).mean() * w_norm, rel=1e-10)
     assert norms["nonsaturating"] == pytest.approx((1 - expit(t)).mean() * w_norm, rel=1e-10)
@@ -87,13 +89,13 @@ def test_c7_fresh_d_makes_the_saturating_gradient_vanish_and_leaves_g_frozen():
     log = probe.train_d_against_fixed_g(G, D, real, noise, step, 300, [0, 300], eval_real, eval_z, keep_logits=5)
     assert log["iteration"] == [0, 300]
     norms = log["grad_norm"]
-    assert probe.orders_of_decay(norms["minimax"]) > 0.5              # D(G(z)) -> 0 takes the gradient with it
-    assert probe.orders_of_decay(norms["nonsaturating"]) < -1.0       # -log D's grows as D sharpens
-    assert norms["nonsaturating"][0] / norms["minimax"][0] == pytest.approx(1.0, abs=0.1)   # D unsure at init
+    assert probe.orders_of_decay(norms["minimax"]) > 0.5  # D(G(z)) -> 0 takes the gradient with it
+    assert probe.orders_of_decay(norms["nonsaturating"]) < -1.0  # -log D's grows as D sharpens
+    assert norms["nonsaturating"][0] / norms["minimax"][0] == pytest.approx(1.0, abs=0.1)  # D unsure at init
     assert norms["nonsaturating"][-1] / norms["minimax"][-1] > 100.0
     assert log["accuracy"][-1] == pytest.approx(1.0)
     assert len(log["fake_logits"]) == 2 and len(log["fake_logits"][0]) == 5
-    assert_close(G.theta.detach(), theta0, rtol=0, atol=0)                # G is never stepped
+    assert_close(G.theta.detach(), theta0, rtol=0, atol=0)  # G is never stepped
 
 
 def test_train_d_rejects_probe_iterations_outside_the_run():
@@ -105,8 +107,8 @@ def test_train_d_rejects_probe_iterations_outside_the_run():
 def test_advance_continues_a_cached_run_bit_for_bit():
     cfg = make_config(dict(data="ring", g_width=0.125, d_width=0.125, z_dim=4, batch=16, device="cpu", progress=False))
     runs = {}
-    probe.advance(cfg, 3, runs)
-    cached = probe.advance(cfg, 6, runs)
+    probes.advance(cfg, 3, runs)
+    cached = probes.advance(cfg, 6, runs)
     fresh = make_run(cfg)
     run_steps(fresh, 6)
     assert cached.state["step"] == 6 and len(runs) == 1

@@ -1,14 +1,26 @@
 """Every study runs at smoke scale and writes a well-formed record whose checks are computed booleans."""
+
 import json
 
 import pytest
 
 from sandbox.data import MNIST_MD5, data_dir
-
 from studies import all_studies, load
 
-REQUIRED_KEYS = {"study", "claim", "claims", "config", "seed", "scale", "device", "code_version", "data",
-                 "checks", "passed", "torch"}
+REQUIRED_KEYS = {
+    "study",
+    "claim",
+    "claims",
+    "config",
+    "seed",
+    "scale",
+    "device",
+    "code_version",
+    "data",
+    "checks",
+    "passed",
+    "torch",
+}
 
 
 def mnist_present() -> bool:

@@ -1,10 +1,11 @@
 """Grid studies spread over machines: --shard i/n computes a slice, --shard merge/n plots the union."""
+
 import json
 
 import matplotlib.pyplot as plt
 import pytest
 
-from sandbox import study
+from sandbox.reporting import study
 
 
 def points(scale):
@@ -19,8 +20,9 @@ def run_point(point, scale, seed, device):
 def run(scale, seed, device, results=None):
     results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
     total = sum(r["square"] for r in results.values())
-    return study.Result(config={"scale": scale}, data={"results": results, "total": total},
-                        checks={"total_is_30": total == 30})
+    return study.Result(
+        config={"scale": scale}, data={"results": results, "total": total}, checks={"total_is_30": total == 30}
+    )
 
 
 def plot(result):
@@ -30,8 +32,7 @@ def plot(result):
 
 
 def main(argv):
-    return study.main("toy_grid", "Claim: a toy grid.", "toy", [], run, plot, argv, points=points,
-                      run_point=run_point)
+    return study.main("toy_grid", "Claim: a toy grid.", "toy", [], run, plot, argv, points=points, run_point=run_point)
 
 
 def test_shards_cover_the_grid_once_and_merge_equals_an_unsharded_run(tmp_path):
@@ -40,7 +41,7 @@ def test_shards_cover_the_grid_once_and_merge_equals_an_unsharded_run(tmp_path):
     shards = [main(["--scale", "smoke", "--out", str(out), "--shard", f"{i}/2"]) for i in range(2)]
     assert sorted(shards[0]["results"]) == ["k=0", "k=2", "k=4"]
     assert sorted(shards[1]["results"]) == ["k=1", "k=3"]
-    assert not (out / "toy_grid.json").exists()   # a shard writes no figure
+    assert not (out / "toy_grid.json").exists()  # a shard writes no figure
     merged = main(["--scale", "smoke", "--out", str(out), "--shard", "merge/2"])
     assert merged["data"] == whole["data"] and merged["checks"] == {"total_is_30": True}
     assert json.loads((out / "toy_grid.json").read_text())["data"]["total"] == 30

@@ -1,4 +1,5 @@
-"""sympy derivations (sandbox.symbolic) checked symbolically, then lambdified against the library's numeric code."""
+"""sympy derivations (sandbox.theory.symbolic) checked symbolically, then lambdified against the numeric code."""
+
 import math
 
 import numpy as np
@@ -12,10 +13,10 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import entr, rel_entr
 from torch.testing import assert_close
 
-from sandbox import divergences
-from sandbox import symbolic as S
 from sandbox.fdivs import F_FUNCTIONS
 from sandbox.objectives import OBJECTIVES
+from sandbox.theory import divergences
+from sandbox.theory import symbolic as S
 
 MINIMAX = OBJECTIVES["minimax"]
 unit = st.floats(0.01, 0.99)
@@ -46,8 +47,8 @@ def test_c1_sympy_optimal_discriminator():
     assert sp.simplify(opt.d_star - S.p / (S.p + S.q)) == 0
     assert sp.simplify(opt.slope.subs(S.D, opt.d_star)) == 0
     assert sp.simplify(opt.curvature_at_star + (S.p + S.q) ** 3 / (S.p * S.q)) == 0
-    assert opt.curvature_at_star.is_negative is True                      # a maximum at D*
-    assert S.positive_on_unit_interval(-opt.curvature, S.D) is True      # strictly concave: the only maximum
+    assert opt.curvature_at_star.is_negative is True  # a maximum at D*
+    assert S.positive_on_unit_interval(-opt.curvature, S.D) is True  # strictly concave: the only maximum
 
 
 @given(p=st.floats(0.01, 10.0), q=st.floats(0.01, 10.0))
@@ -82,7 +83,7 @@ def test_c2_sympy_value_gap_is_zero():
 def test_c2_sympy_value_matches_library_objective_and_scipy_jsd(seed):
     p, q = distributions(seed)
     value = sp.lambdify((S.p, S.q), S.value_at_optimum_gap().value_at_optimum, "numpy")(p, q).sum()
-    logit = torch.as_tensor(np.log(p / q))            # logit of D* = p/(p+q)
+    logit = torch.as_tensor(np.log(p / q))  # logit of D* = p/(p+q)
     via_objective = -(torch.as_tensor(p) * MINIMAX.d_real(logit) + torch.as_tensor(q) * MINIMAX.d_fake(logit)).sum()
     assert_allclose(value, via_objective.item(), rtol=1e-12, atol=1e-12)
     assert_allclose(value, divergences.gan_value(p, q, divergences.optimal_discriminator(p, q)), rtol=1e-12, atol=1e-12)
@@ -145,8 +146,14 @@ def test_c6_sympy_gradients_match_autograd_of_objectives(t):
 
 # ------------------------------------------------------------------ f-GAN conjugates
 # A closed interval inside dom f* = (-oo, upper) where float64 keeps every form accurate.
-T_RANGE = {"kl": (-10.0, 5.0), "reverse_kl": (-20.0, -0.01), "pearson": (-20.0, 20.0),
-           "squared_hellinger": (-20.0, 0.99), "jensen_shannon": (-20.0, math.log(2) - 0.01), "gan": (-20.0, -0.01)}
+T_RANGE = {
+    "kl": (-10.0, 5.0),
+    "reverse_kl": (-20.0, -0.01),
+    "pearson": (-20.0, 20.0),
+    "squared_hellinger": (-20.0, 0.99),
+    "jensen_shannon": (-20.0, math.log(2) - 0.01),
+    "gan": (-20.0, -0.01),
+}
 
 
 def test_f_function_tables_cover_every_registered_f():
@@ -190,7 +197,7 @@ def test_conjugate_matches_library_conj_at_random_t(name, frac):
 def test_conj_act_is_conjugate_of_activation(name, v):
     ffun = F_FUNCTIONS[name]
     act = ffun.act(torch.tensor(v, dtype=torch.float64))
-    assert act.item() < float(S.table_conjugates()[name].upper)   # the activation lands in dom f*
+    assert act.item() < float(S.table_conjugates()[name].upper)  # the activation lands in dom f*
     conj_act = ffun.conj_act(torch.tensor(v, dtype=torch.float64)).item()
     assert conj_act == pytest.approx(ffun.conj(act).item(), rel=1e-9, abs=1e-12)
     assert conj_act == pytest.approx(float(sp.lambdify(S.t, _derived_conjugate(name))(act.item())), rel=1e-9, abs=1e-12)
@@ -215,7 +222,7 @@ def test_f_divergence_sum_matches_divergences(name, seed):
 
 def test_conjugate_rejects_f_without_a_unique_stationary_point():
     with pytest.raises(ValueError, match=r"exactly one root of f'\(u\) = t"):
-        S.conjugate(2 * S.u - 2, S.u, S.t)   # linear: f'(u) = 2 = t has no root for generic t
+        S.conjugate(2 * S.u - 2, S.u, S.t)  # linear: f'(u) = 2 = t has no root for generic t
 
 
 def _derived_conjugate(name):
@@ -226,11 +233,11 @@ def _derived_conjugate(name):
 # ------------------------------------------------------------------ C20
 def test_c20_sympy_lambda_bound_decomposition():
     dec = S.lambda_divergence_decomposition()
-    assert S.simplifies_to_zero(dec.gap, S.lam)                 # integrand = m (CE(r, lam) - H(r))
-    assert sp.simplify(dec.cross_entropy_sum) == 0               # sum_x m CE(r, lam) = H(lam)
+    assert S.simplifies_to_zero(dec.gap, S.lam)  # integrand = m (CE(r, lam) - H(r))
+    assert sp.simplify(dec.cross_entropy_sum) == 0  # sum_x m CE(r, lam) = H(lam)
     assert sp.simplify(dec.mixture * dec.posterior - S.lam * S.p) == 0
     assert S.positive_on_unit_interval(-dec.entropy_curvature, S.r) is True  # H concave: lower bound 0
-    assert dec.entropy_limits == (0, 0)                          # with concavity H >= 0: upper bound H(lam)
+    assert dec.entropy_limits == (0, 0)  # with concavity H >= 0: upper bound H(lam)
 
 
 def test_c20_sympy_half_is_jsd_and_bound_is_log2():

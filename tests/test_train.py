@@ -1,6 +1,7 @@
 """The trainer: config layers and presets, the Dirac-GAN through the loop against `dynamics.simulate` (C8),
 the training features (clipping, lazy R1, instance noise, EMA, bf16 autocast, compile), and CLI runs on the
 ring of 8 Gaussians and on MNIST."""
+
 import dataclasses
 import functools
 import json
@@ -14,13 +15,13 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from sandbox import config as C
 from sandbox.data import MNIST_MD5
-from sandbox.presets import PRESET_NOTES
 from sandbox.dynamics import ema_beta, gd, make_rule, simulate
 from sandbox.games import dirac_gan
 from sandbox.nets import make_nets, param_count
-from sandbox.train import make_run, run_steps, train
+from sandbox.trainer import config as C
+from sandbox.trainer.loop import make_run, run_steps, train
+from sandbox.trainer.presets import PRESET_NOTES
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_RING = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False)
@@ -31,22 +32,72 @@ def cfg_of(**overrides) -> C.Config:
 
 
 def cli(*args, timeout=240, env=None):
-    """python -m sandbox.train ARGS in a subprocess from the repo root; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "sandbox.train", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    """python -m sandbox.trainer ARGS in a subprocess from the repo root; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox.trainer", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 # ------------------------------------------------------------------------------------------------- config
 PAPER_PRESETS = {
-    "wgan": dict(objective="wasserstein", penalty="none", optimiser="rmsprop", lr_g=5e-5, lr_d=5e-5, clip=0.01,
-                 n_critic=5, batch=64, rule="alternating", momentum=0.0, ema_half_life=0.0),
-    "wgan-gp": dict(objective="wasserstein", penalty="wgan_gp", penalty_weight=10.0, penalty_every=1, n_critic=5,
-                    optimiser="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), batch=64, clip=0.0,
-                    batchnorm_d=False, rule="alternating"),
-    "dcgan": dict(objective="nonsaturating", penalty="none", optimiser="adam", lr_g=2e-4, lr_d=2e-4,
-                  betas=(0.5, 0.999), batch=128, n_critic=1, clip=0.0, rule="alternating"),
-    "r1": dict(objective="nonsaturating", penalty="r1", penalty_weight=10.0, penalty_every=1, optimiser="rmsprop",
-               lr_g=1e-4, lr_d=1e-4, batch=64, n_critic=1, clip=0.0, momentum=0.0),
+    "wgan": dict(
+        objective="wasserstein",
+        penalty="none",
+        optimiser="rmsprop",
+        lr_g=5e-5,
+        lr_d=5e-5,
+        clip=0.01,
+        n_critic=5,
+        batch=64,
+        rule="alternating",
+        momentum=0.0,
+        ema_half_life=0.0,
+    ),
+    "wgan-gp": dict(
+        objective="wasserstein",
+        penalty="wgan_gp",
+        penalty_weight=10.0,
+        penalty_every=1,
+        n_critic=5,
+        optimiser="adam",
+        lr_g=1e-4,
+        lr_d=1e-4,
+        betas=(0.0, 0.9),
+        batch=64,
+        clip=0.0,
+        batchnorm_d=False,
+        rule="alternating",
+    ),
+    "dcgan": dict(
+        objective="nonsaturating",
+        penalty="none",
+        optimiser="adam",
+        lr_g=2e-4,
+        lr_d=2e-4,
+        betas=(0.5, 0.999),
+        batch=128,
+        n_critic=1,
+        clip=0.0,
+        rule="alternating",
+    ),
+    "r1": dict(
+        objective="nonsaturating",
+        penalty="r1",
+        penalty_weight=10.0,
+        penalty_every=1,
+        optimiser="rmsprop",
+        lr_g=1e-4,
+        lr_d=1e-4,
+        batch=64,
+        n_critic=1,
+        clip=0.0,
+        momentum=0.0,
+    ),
 }
 
 
@@ -85,8 +136,11 @@ def test_layers_preset_then_toml_then_cli(tmp_path):
 def test_unknown_toml_key_names_it_and_suggests_the_closest_field(tmp_path):
     toml = tmp_path / "typo.toml"
     toml.write_text("n_critc = 5\n")
-    with pytest.raises(ValueError, match=r"unknown config key 'n_critc' in .*typo.toml\. Did you mean 'n_critic'\?"
-                                         r" Valid fields: data, data_dir"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown config key 'n_critc' in .*typo.toml\. Did you mean 'n_critic'\?"
+        r" Valid fields: data, data_dir",
+    ):
         C.load_toml(toml)
     toml.write_text("penalty_wieght = 1.0\n")
     with pytest.raises(ValueError, match="Did you mean 'penalty_weight'"):
@@ -103,15 +157,18 @@ def test_toml_values_must_have_the_field_type(tmp_path):
         C.load_toml(toml)
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (dict(objective="wgan"), "unknown objective 'wgan'; valid names: .*wasserstein"),
-    (dict(penalty="gp"), "unknown penalty 'gp'; valid names: dragan, none, r1, r2, wgan_gp"),
-    (dict(rule="simultaneous", n_critic=5), "n_critic=5 applies to the alternating rule only"),
-    (dict(data="mnist", net="mlp"), "net 'mlp' does not fit data 'mnist'"),
-    (dict(batch=0), "batch must be at least 1"),
-    (dict(lr_d=0.0), "lr_d must be positive"),
-    (dict(device="tpu"), "unknown device 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (dict(objective="wgan"), "unknown objective 'wgan'; valid names: .*wasserstein"),
+        (dict(penalty="gp"), "unknown penalty 'gp'; valid names: dragan, none, r1, r2, wgan_gp"),
+        (dict(rule="simultaneous", n_critic=5), "n_critic=5 applies to the alternating rule only"),
+        (dict(data="mnist", net="mlp"), "net 'mlp' does not fit data 'mnist'"),
+        (dict(batch=0), "batch must be at least 1"),
+        (dict(lr_d=0.0), "lr_d must be positive"),
+        (dict(device="tpu"), "unknown device 'tpu'"),
+    ],
+)
 def test_invalid_configs_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         cfg_of(**overrides)
@@ -132,8 +189,21 @@ DIRAC_CASES = [("simultaneous", 1), ("alternating", 1), ("alternating", 5), ("ex
 
 
 def dirac_cfg(rule, n_d, penalty, batch, **extra):
-    values = dict(data="dirac", dtype="float64", optimiser="sgd", lr_g=0.2, lr_d=0.2, rule=rule, n_critic=n_d,
-                  penalty=penalty, penalty_weight=0.3, batch=batch, theta0=1.0, psi0=1.0, progress=False)
+    values = dict(
+        data="dirac",
+        dtype="float64",
+        optimiser="sgd",
+        lr_g=0.2,
+        lr_d=0.2,
+        rule=rule,
+        n_critic=n_d,
+        penalty=penalty,
+        penalty_weight=0.3,
+        batch=batch,
+        theta0=1.0,
+        psi0=1.0,
+        progress=False,
+    )
     return cfg_of(**{**values, **extra})
 
 
@@ -143,7 +213,7 @@ def trainer_trajectory(cfg, steps):
     for _ in range(steps):
         run_steps(run, 1)
         frames.append(torch.cat([run.G.theta.detach(), run.D.psi.detach()]).clone())
-    return torch.stack(frames)                                   # (steps + 1, 2) float64
+    return torch.stack(frames)  # (steps + 1, 2) float64
 
 
 def simulated(rule, n_d, penalty, steps=50):
@@ -158,23 +228,24 @@ def test_c8_dirac_gan_through_the_trainer_equals_simulate_bitwise(rule, n_d, pen
     # Batch 1: the trainer's batch means are then exact, so torch.optim.SGD on the nets = gd on dirac_gan, bit for bit.
     ours = trainer_trajectory(dirac_cfg(rule, n_d, penalty, batch=1), 50)
     tr = simulated(rule, n_d, penalty)
-    assert torch.equal(ours[-1], tr.final[0])                    # float64, bit for bit
-    assert torch.equal(ours.float(), tr.z[:, 0])                 # every step (simulate stores float32 frames)
+    assert torch.equal(ours[-1], tr.final[0])  # float64, bit for bit
+    assert torch.equal(ours.float(), tr.z[:, 0])  # every step (simulate stores float32 frames)
     assert not torch.equal(ours[0], ours[-1])
 
 
 @pytest.mark.parametrize("rule,n_d", [("simultaneous", 1), ("alternating", 5)])
 @pytest.mark.parametrize("batch", [7, 64])
 def test_c8_dirac_gan_with_a_batch_matches_simulate_to_1e12(rule, n_d, batch):
-    ours = trainer_trajectory(dirac_cfg(rule, n_d, "r1", batch=batch), 50)   # means of B copies round differently
+    ours = trainer_trajectory(dirac_cfg(rule, n_d, "r1", batch=batch), 50)  # means of B copies round differently
     tr = simulated(rule, n_d, "r1")
     assert_close(ours[-1], tr.final[0], rtol=0, atol=1e-12)
     assert_close(ours.float(), tr.z[:, 0], rtol=1e-6, atol=1e-7)
 
 
 def test_c8_dirac_gan_full_training_loop_keeps_the_trajectory(tmp_path):
-    cfg = dirac_cfg("alternating", 1, "r1", batch=1, steps=30, out=str(tmp_path), log_every=7, ckpt_every=10,
-                    nan_check_every=3)
+    cfg = dirac_cfg(
+        "alternating", 1, "r1", batch=1, steps=30, out=str(tmp_path), log_every=7, ckpt_every=10, nan_check_every=3
+    )
     summary = train(cfg)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     tr = simulate(dirac_gan([1.0], [1.0], "nonsaturating", "r1", 0.3), make_rule("alternating"), gd(0.2), gd(0.2), 30)
@@ -189,15 +260,15 @@ def test_wgan_clipping_is_a_projection_of_every_critic_parameter():
     for p in run.D.parameters():
         assert p.abs().max().item() <= 0.01
     assert max(p.abs().max().item() for p in run.D.parameters()) == pytest.approx(0.01)
-    assert run.state["clock"]["d_steps"] == 15                                   # n_critic = 5 per G step
+    assert run.state["clock"]["d_steps"] == 15  # n_critic = 5 per G step
 
 
 def test_lazy_r1_applies_gain_k_on_every_kth_d_step():
     gamma, k = 0.3, 4
     run = make_run(dirac_cfg("alternating", 1, "r1", batch=1, penalty_every=k))
-    losses = [run.game.loss_y().item() for _ in range(2 * k)]                   # theta = psi = 1, nothing moves
-    plain = losses[1]                                                            # d_real(0) + d_fake(1), no penalty
-    expected = [plain + (k * gamma / 2 if i % k == 0 else 0.0) for i in range(2 * k)]   # R1 = gamma/2 psi^2
+    losses = [run.game.loss_y().item() for _ in range(2 * k)]  # theta = psi = 1, nothing moves
+    plain = losses[1]  # d_real(0) + d_fake(1), no penalty
+    expected = [plain + (k * gamma / 2 if i % k == 0 else 0.0) for i in range(2 * k)]  # R1 = gamma/2 psi^2
     assert losses == pytest.approx(expected, rel=1e-12)
     assert run.state["clock"]["d_steps"] == 2 * k
 
@@ -222,8 +293,7 @@ def test_ema_of_g_is_a_half_life_average():
         thetas.append(run.G.theta.item())
     beta = 0.5 ** (1 / h)
     # Closed form of the recursion started at theta_0: beta^n theta_0 + sum_k (1 - beta) beta^(n-k) theta_k.
-    expected = beta ** steps * thetas[0] + sum((1 - beta) * beta ** (steps - k) * thetas[k]
-                                               for k in range(1, steps + 1))
+    expected = beta**steps * thetas[0] + sum((1 - beta) * beta ** (steps - k) * thetas[k] for k in range(1, steps + 1))
     assert run.state["ema"].value[0].item() == pytest.approx(expected, rel=1e-12)
     assert run.state["ema"].count == steps
 
@@ -234,8 +304,8 @@ def test_bf16_autocast_on_cpu_runs_d_in_bf16_and_keeps_losses_fp32():
     run.D.register_forward_hook(lambda m, inputs, out: dtypes.append(out.dtype))
     loss = run.game.loss_y()
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
-    assert dtypes[:2] == [torch.bfloat16, torch.bfloat16]     # objective terms under autocast
-    assert dtypes[2] == torch.float32                          # the R1 penalty's D call: fp32
+    assert dtypes[:2] == [torch.bfloat16, torch.bfloat16]  # objective terms under autocast
+    assert dtypes[2] == torch.float32  # the R1 penalty's D call: fp32
     run_steps(run, 3)
     assert all(torch.isfinite(p).all() for p in run.G.parameters())
 
@@ -260,9 +330,31 @@ def test_nets_and_param_counts_reported(tmp_path):
 # ------------------------------------------------------------------------------------------------ CLI runs
 def test_ring_of_8_from_the_cli_writes_metrics_samples_and_summary(tmp_path):
     out = tmp_path / "ring"
-    proc = cli("--data", "ring", "--steps", 60, "--log-every", 20, "--sample-every", 30, "--batch", 64,
-               "--penalty", "r1", "--penalty-weight", 0.1, "--penalty-every", 4, "--lr-g", 1e-3, "--lr-d", 1e-3,
-               "--out", out, "--no-progress")
+    proc = cli(
+        "--data",
+        "ring",
+        "--steps",
+        60,
+        "--log-every",
+        20,
+        "--sample-every",
+        30,
+        "--batch",
+        64,
+        "--penalty",
+        "r1",
+        "--penalty-weight",
+        0.1,
+        "--penalty-every",
+        4,
+        "--lr-g",
+        1e-3,
+        "--lr-d",
+        1e-3,
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [20, 40, 60]
@@ -286,8 +378,24 @@ def test_dcgan_mnist_smoke_from_the_cli(tmp_path):
     root = mnist_root()
     if root is None:
         pytest.skip("no MNIST IDX files under $SANDBOX_DATA/mnist or /work/shared/data/mnist")
-    proc = cli("--data", "mnist", "--steps", 20, "--batch", 16, "--g-width", 0.25, "--d-width", 0.25,
-               "--log-every", 10, "--out", tmp_path, "--no-progress", env={"SANDBOX_DATA": root})
+    proc = cli(
+        "--data",
+        "mnist",
+        "--steps",
+        20,
+        "--batch",
+        16,
+        "--g-width",
+        0.25,
+        "--d-width",
+        0.25,
+        "--log-every",
+        10,
+        "--out",
+        tmp_path,
+        "--no-progress",
+        env={"SANDBOX_DATA": root},
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     G, D = make_nets("dcgan", dict(width=0.25), dict(width=0.25))
@@ -306,8 +414,17 @@ def test_cuda_path_bf16_channels_last_fused_adam_and_compile(tmp_path):
     root = mnist_root()
     if root is None:
         pytest.skip("no MNIST IDX files found")
-    cfg = cfg_of(data="mnist", device="cuda", steps=20, batch=64, out=str(tmp_path), data_dir=root,
-                 penalty="r1", compile=True, log_every=10)
+    cfg = cfg_of(
+        data="mnist",
+        device="cuda",
+        steps=20,
+        batch=64,
+        out=str(tmp_path),
+        data_dir=root,
+        penalty="r1",
+        compile=True,
+        log_every=10,
+    )
     run = make_run(cfg)
     assert run.opt_g.defaults["fused"] is True
     conv = next(p for p in run.D.parameters() if p.dim() == 4)

@@ -4,6 +4,7 @@ A GAN discriminator is a learned two-sample statistic; these are its calibrated 
 (statistic, p_value). Samples are (n, d) torch tensors (any device) or numpy arrays, used in float64.
 Randomness comes from an explicit torch.Generator; a missing one means a fresh generator seeded with 0.
 """
+
 import math
 from typing import NamedTuple, Optional
 
@@ -12,11 +13,11 @@ import torch.nn.functional as F
 from scipy.stats import binom
 from torch import Tensor
 
-from sandbox.support import as_features, default_generator, sq_dists
+from sandbox.evaluation.support import as_features, default_generator, sq_dists
 
 
 class TwoSampleResult(NamedTuple):
-    statistic: float    # MMD^2_u, or the held-out accuracy of the C2ST
+    statistic: float  # MMD^2_u, or the held-out accuracy of the C2ST
     p_value: float
 
 
@@ -44,15 +45,16 @@ def _mmd2_from_kernel(k: Tensor, a: Tensor) -> Tensor:
     n, m = a.sum(1), b.sum(1)
     diag = torch.diagonal(k)
     ka = a @ k
-    xx = (ka * a).sum(1) - a @ diag     # sum over i != j in x
+    xx = (ka * a).sum(1) - a @ diag  # sum over i != j in x
     yy = ((b @ k) * b).sum(1) - b @ diag
     xy = (ka * b).sum(1)
     return xx / (n * (n - 1)) + yy / (m * (m - 1)) - 2.0 * xy / (n * m)
 
 
-def mmd_permutation_test(x, y, n_permutations: int = 200, bandwidth: Optional[float] = None,
-                         generator: Optional[torch.Generator] = None) -> TwoSampleResult:
-    """Unbiased MMD^2, k = exp(-||a-b||^2 / 2h^2); p = (1 + #{perm >= observed}) / (1 + n_perm) (Gretton et al. 2012)."""
+def mmd_permutation_test(
+    x, y, n_permutations: int = 200, bandwidth: Optional[float] = None, generator: Optional[torch.Generator] = None
+) -> TwoSampleResult:
+    """Unbiased MMD^2, k = exp(-||a-b||^2/2h^2); p = (1 + #{perm >= observed})/(1 + n_perm) (Gretton et al. 2012)."""
     x, y = _pair(x, y)
     if n_permutations < 1:
         raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
@@ -76,7 +78,10 @@ def mmd_permutation_test(x, y, n_permutations: int = 200, bandwidth: Optional[fl
 def _init_params(d: int, hidden: int, g: torch.Generator, device) -> list:
     """Logistic regression (hidden = 0) or one ReLU hidden layer, He-style initialised from g."""
     if hidden == 0:
-        return [torch.zeros(d, 1, dtype=torch.float64, device=device), torch.zeros(1, dtype=torch.float64, device=device)]
+        return [
+            torch.zeros(d, 1, dtype=torch.float64, device=device),
+            torch.zeros(1, dtype=torch.float64, device=device),
+        ]
     w1 = torch.randn(d, hidden, generator=g, dtype=torch.float64, device=g.device) * math.sqrt(2.0 / d)
     w2 = torch.randn(hidden, 1, generator=g, dtype=torch.float64, device=g.device) * math.sqrt(1.0 / hidden)
     zeros = lambda n: torch.zeros(n, dtype=torch.float64, device=device)  # noqa: E731
@@ -127,8 +132,9 @@ def _lbfgs(params: list, z: Tensor, label: Tensor, steps: int, weight_decay: flo
     opt.step(closure)
 
 
-def c2st(x, y, generator: Optional[torch.Generator] = None, hidden: int = 0, steps: int = 100,
-         weight_decay: float = 1e-3) -> TwoSampleResult:
+def c2st(
+    x, y, generator: Optional[torch.Generator] = None, hidden: int = 0, steps: int = 100, weight_decay: float = 1e-3
+) -> TwoSampleResult:
     """Held-out accuracy of an x-vs-y classifier; p = P(Binomial(n_test, 1/2) >= correct) (Lopez-Paz & Oquab 2017)."""
     x, y = _pair(x, y)
     if x.shape[0] != y.shape[0]:

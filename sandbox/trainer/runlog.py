@@ -4,8 +4,8 @@ Losses and gradient norms are summed on the training device, so a step never wai
 also keeps, per quantity, the first step at which it was non-finite. Reading the meter is the one host sync,
 done every `log_every` (metrics) or `nan_check_every` (the NaN stop) steps.
 """
+
 import copy
-import json
 import math
 import os
 from pathlib import Path
@@ -16,17 +16,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from sandbox.config import z_size  # noqa: E402
-from sandbox.study import jsonable  # noqa: E402
+from sandbox.records import append_jsonl, read_jsonl, rewrite_jsonl, write_json  # noqa: E402,F401
+from sandbox.trainer.config import z_size  # noqa: E402
 
 KEYS = ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm")
 
 
 def meter(device, keys=KEYS) -> dict:
     """Running sums (fp32, on device), Python counts, and first non-finite step (-1 = none) per key."""
-    return {"sum": {k: torch.zeros((), device=device) for k in keys}, "count": {k: 0 for k in keys},
-            "first_bad": {k: torch.full((), -1, dtype=torch.int64, device=device) for k in keys},
-            "step": torch.zeros((), dtype=torch.int64, device=device)}
+    return {
+        "sum": {k: torch.zeros((), device=device) for k in keys},
+        "count": {k: 0 for k in keys},
+        "first_bad": {k: torch.full((), -1, dtype=torch.int64, device=device) for k in keys},
+        "step": torch.zeros((), dtype=torch.int64, device=device),
+    }
 
 
 def meter_add(m: dict, key: str, value: Tensor) -> None:
@@ -65,29 +68,11 @@ def first_nonfinite(m: dict) -> Optional[Tuple[str, int]]:
     return ", ".join(k for k in keys if steps[k] == min(bad)), min(bad)
 
 
-def append_jsonl(path: Path, row: dict) -> None:
-    """One JSON object per line, flushed, so a killed run keeps every row written so far."""
-    with open(path, "a") as f:
-        f.write(json.dumps(jsonable(row), sort_keys=True) + "\n")
-        f.flush()
-
-
 def truncate_jsonl(path: Path, step: int) -> None:
     """Keep only the rows with row['step'] <= step (all of them go for step 0), rewriting the file atomically."""
     path = Path(path)
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Indented JSON with sorted keys, written atomically (temp file, then os.replace)."""
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(json.dumps(jsonable(obj), sort_keys=True, indent=1) + "\n")
-    os.replace(tmp, path)
+    if path.exists():
+        rewrite_jsonl(path, [row for row in read_jsonl(path) if row["step"] <= step])
 
 
 # ---------------------------------------------------------------------------------------------- 2-D samples
@@ -98,20 +83,24 @@ def mode_stats(samples: Tensor, centres: Tensor, std: float) -> dict:
     samples, n_hq / (4 K): our threshold, stricter than VEEGAN's, so that a few stray points do not count.
     """
     x, c = samples.detach().double().cpu(), centres.double().cpu()
-    dist = torch.cdist(x, c)                                     # (n, K)
+    dist = torch.cdist(x, c)  # (n, K)
     nearest, k = dist.min(dim=1)
     hq = nearest <= 3.0 * std
     counts = torch.bincount(k[hq], minlength=c.shape[0])
     share = hq.sum().item() / (4.0 * c.shape[0])
-    return {"high_quality": hq.double().mean().item(), "modes": int((counts >= max(share, 1.0)).sum()),
-            "of_modes": int(c.shape[0])}
+    return {
+        "high_quality": hq.double().mean().item(),
+        "modes": int((counts >= max(share, 1.0)).sum()),
+        "of_modes": int(c.shape[0]),
+    }
 
 
-def save_samples(path: Path, kind: str, samples: Tensor, centres: Optional[Tensor] = None,
-                 title: str = "") -> None:
+def save_samples(path: Path, kind: str, samples: Tensor, centres: Optional[Tensor] = None, title: str = "") -> None:
     """A PNG of generated samples: a scatter with the mode centres for 2-D data, an image grid for images."""
     import matplotlib.pyplot as plt
+
     from sandbox import plots
+
     if kind == "points":
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         plots.scatter_2d(ax, samples, centres, title=title)
@@ -129,11 +118,13 @@ def save_samples(path: Path, kind: str, samples: Tensor, centres: Optional[Tenso
 def summary_line(s: dict) -> str:
     """The summary as a few console lines."""
     final = ", ".join(f"{k} {v:.4g}" for k, v in sorted(s["final"].items()) if isinstance(v, float))
-    lines = [f"G {s['params_G']:,} params, D {s['params_D']:,} params on {s['device']} ({s['dtype']})",
-             f"{s['steps_this_run']} G steps in {s['wall_s']:.1f} s, {s['plots_ckpt_s']:.1f} s of it plots and "
-             f"checkpoints ({s['g_steps_per_s']:.1f} G steps/s, {s['images_per_s']:.0f} real images/s without them); "
-             f"step {s['step']}/{s['steps']}",
-             f"final: {final}"]
+    lines = [
+        f"G {s['params_G']:,} params, D {s['params_D']:,} params on {s['device']} ({s['dtype']})",
+        f"{s['steps_this_run']} G steps in {s['wall_s']:.1f} s, {s['plots_ckpt_s']:.1f} s of it plots and "
+        f"checkpoints ({s['g_steps_per_s']:.1f} G steps/s, {s['images_per_s']:.0f} real images/s without them); "
+        f"step {s['step']}/{s['steps']}",
+        f"final: {final}",
+    ]
     if s.get("modes"):
         m = s["modes"]
         lines.append(f"modes covered {m['modes']}/{m['of_modes']}, high-quality samples {m['high_quality']:.1%}")
@@ -170,7 +161,7 @@ def plot_samples(run, out: Path) -> Optional[dict]:
     if run.source.kind == "dirac":
         return None
     t, stats = run.state["step"], None
-    for use_ema in ([False, True] if run.state["ema"] is not None else [False]):
+    for use_ema in [False, True] if run.state["ema"] is not None else [False]:
         x = generate(run, 2000 if run.source.kind == "points" else 64, use_ema)
         tag = "ema_" if use_ema else ""
         if run.source.kind == "points":

@@ -9,6 +9,7 @@ silently (compare_gan's gin configs accepted `dics_iters` and trained with the d
 Paper settings are the defaults (Radford et al. 2016, DCGAN, for the optimiser); the presets reproduce the
 algorithm boxes of the papers they are named after, and each departure from a box is a named field.
 """
+
 import argparse
 import dataclasses
 import difflib
@@ -16,7 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
-from sandbox.presets import PRESETS, preset, presets_text
+from sandbox.trainer.presets import PRESETS, preset, presets_text
 
 GROUPS = ("data", "networks", "objective", "dynamics", "optimiser", "run", "output", "resume")
 
@@ -30,104 +31,215 @@ def _f(default, group: str, help: str, choices: Optional[Sequence[str]] = None):
 @dataclass(frozen=True)
 class Config:
     # ----- data
-    data: str = _f("ring", "data", "training data: 2-D mixtures ring (8 modes, Metz et al. 2017) or grid "
-                   "(25 modes), mnist, stacked_mnist (1000 modes), or dirac (a point mass at 0, for the "
-                   "Dirac-GAN). ring: the smallest problem that shows mode collapse, and trains in seconds.",
-                   ("ring", "grid", "mnist", "stacked_mnist", "dirac"))
-    data_dir: str = _f("", "data", "data root holding mnist/ ('' = $SANDBOX_DATA, else ./data): nothing is "
-                       "downloaded at training time.")
-    theta0: float = _f(1.0, "data", "Dirac-GAN only: the initial generator parameter theta (G(z) = theta). "
-                       "1: a unit distance from the equilibrium theta = 0, as in the paper's figures.")
+    data: str = _f(
+        "ring",
+        "data",
+        "training data: 2-D mixtures ring (8 modes, Metz et al. 2017) or grid "
+        "(25 modes), mnist, stacked_mnist (1000 modes), or dirac (a point mass at 0, for the "
+        "Dirac-GAN). ring: the smallest problem that shows mode collapse, and trains in seconds.",
+        ("ring", "grid", "mnist", "stacked_mnist", "dirac"),
+    )
+    data_dir: str = _f(
+        "",
+        "data",
+        "data root holding mnist/ ('' = $SANDBOX_DATA, else ./data): nothing is downloaded at training time.",
+    )
+    theta0: float = _f(
+        1.0,
+        "data",
+        "Dirac-GAN only: the initial generator parameter theta (G(z) = theta). "
+        "1: a unit distance from the equilibrium theta = 0, as in the paper's figures.",
+    )
     psi0: float = _f(1.0, "data", "Dirac-GAN only: the initial critic parameter psi (D(x) = psi x).")
     # ----- networks
-    net: str = _f("auto", "networks", "players: mlp (2-D), dcgan, resnet_sn (DCGAN G, SN-ResNet D), dirac. "
-                  "auto picks mlp for ring/grid, dcgan for MNIST, dirac for dirac.",
-                  ("auto", "mlp", "dcgan", "resnet_sn", "dirac"))
-    z_dim: int = _f(0, "networks", "latent dimension; 0 = the architecture's paper value: 256 for mlp "
-                    "(Metz et al. 2017, App. A), 100 for dcgan/resnet_sn (Radford et al. 2016).")
+    net: str = _f(
+        "auto",
+        "networks",
+        "players: mlp (2-D), dcgan, resnet_sn (DCGAN G, SN-ResNet D), dirac. "
+        "auto picks mlp for ring/grid, dcgan for MNIST, dirac for dirac.",
+        ("auto", "mlp", "dcgan", "resnet_sn", "dirac"),
+    )
+    z_dim: int = _f(
+        0,
+        "networks",
+        "latent dimension; 0 = the architecture's paper value: 256 for mlp "
+        "(Metz et al. 2017, App. A), 100 for dcgan/resnet_sn (Radford et al. 2016).",
+    )
     g_width: float = _f(1.0, "networks", "G width multiplier on the paper's channel/unit counts (1 = paper).")
-    d_width: float = _f(1.0, "networks", "D width multiplier (1 = paper; 0.25, 0.5 give the small Ds of the "
-                        "Stacked MNIST mode-collapse study).")
+    d_width: float = _f(
+        1.0,
+        "networks",
+        "D width multiplier (1 = paper; 0.25, 0.5 give the small Ds of the Stacked MNIST mode-collapse study).",
+    )
     batchnorm_g: bool = _f(True, "networks", "BatchNorm in the DCGAN generator (Radford et al. 2016 use it).")
-    batchnorm_d: bool = _f(True, "networks", "BatchNorm in the DCGAN discriminator (Radford et al. 2016 use it; "
-                           "gradient penalties want it off, see the wgan-gp preset). Ignored by mlp and "
-                           "resnet_sn (spectral norm instead).")
+    batchnorm_d: bool = _f(
+        True,
+        "networks",
+        "BatchNorm in the DCGAN discriminator (Radford et al. 2016 use it; "
+        "gradient penalties want it off, see the wgan-gp preset). Ignored by mlp and "
+        "resnet_sn (spectral norm instead).",
+    )
     # ----- objective
-    objective: str = _f("nonsaturating", "objective", "a key of sandbox.objectives.OBJECTIVES. nonsaturating: "
-                        "the loss GANs are trained with in practice (Goodfellow et al. 2014, Sec. 3).")
-    penalty: str = _f("none", "objective", "a key of sandbox.penalties.PENALTIES (none, r1, r2, wgan_gp, "
-                      "dragan); none: the DCGAN paper uses none.")
-    penalty_weight: float = _f(10.0, "objective", "gamma (R1/R2) or lambda (WGAN-GP, DRAGAN); 10 is the value "
-                               "of both Gulrajani et al. 2017 and Mescheder et al. 2018.")
-    penalty_every: int = _f(1, "objective", "lazy regularisation: the penalty on every k-th D step with gain "
-                            "k (Karras et al. 2020 use 16); 1 = every step, as the penalty papers do.")
-    clip: float = _f(0.0, "objective", "WGAN weight clipping to [-c, c] after each D step, a projection "
-                     "(Arjovsky et al. 2017, c = 0.01); 0 = off.")
-    instance_noise: float = _f(0.0, "objective", "sigma of N(0, sigma^2) added to real and fake inputs of D "
-                               "(Sonderby et al. 2017; Arjovsky & Bottou 2017); 0 = off, as in DCGAN.")
+    objective: str = _f(
+        "nonsaturating",
+        "objective",
+        "a key of sandbox.objectives.OBJECTIVES. nonsaturating: "
+        "the loss GANs are trained with in practice (Goodfellow et al. 2014, Sec. 3).",
+    )
+    penalty: str = _f(
+        "none",
+        "objective",
+        "a key of sandbox.penalties.PENALTIES (none, r1, r2, wgan_gp, dragan); none: the DCGAN paper uses none.",
+    )
+    penalty_weight: float = _f(
+        10.0,
+        "objective",
+        "gamma (R1/R2) or lambda (WGAN-GP, DRAGAN); 10 is the value "
+        "of both Gulrajani et al. 2017 and Mescheder et al. 2018.",
+    )
+    penalty_every: int = _f(
+        1,
+        "objective",
+        "lazy regularisation: the penalty on every k-th D step with gain "
+        "k (Karras et al. 2020 use 16); 1 = every step, as the penalty papers do.",
+    )
+    clip: float = _f(
+        0.0,
+        "objective",
+        "WGAN weight clipping to [-c, c] after each D step, a projection (Arjovsky et al. 2017, c = 0.01); 0 = off.",
+    )
+    instance_noise: float = _f(
+        0.0,
+        "objective",
+        "sigma of N(0, sigma^2) added to real and fake inputs of D "
+        "(Sonderby et al. 2017; Arjovsky & Bottou 2017); 0 = off, as in DCGAN.",
+    )
     # ----- dynamics
-    rule: str = _f("alternating", "dynamics", "update rule of sandbox.dynamics: alternating (D first, what "
-                   "every GAN paper's algorithm box does), simultaneous, extragradient, optimistic.",
-                   ("alternating", "simultaneous", "extragradient", "optimistic"))
+    rule: str = _f(
+        "alternating",
+        "dynamics",
+        "update rule of sandbox.dynamics: alternating (D first, what "
+        "every GAN paper's algorithm box does), simultaneous, extragradient, optimistic.",
+        ("alternating", "simultaneous", "extragradient", "optimistic"),
+    )
     n_critic: int = _f(1, "dynamics", "D steps per G step under the alternating rule (1 for DCGAN; WGAN uses 5).")
-    d_first: bool = _f(True, "dynamics", "alternating order: D steps before the G step, as in Arjovsky et al. "
-                       "2017, Alg. 1.")
+    d_first: bool = _f(
+        True, "dynamics", "alternating order: D steps before the G step, as in Arjovsky et al. 2017, Alg. 1."
+    )
     consensus: float = _f(0.0, "dynamics", "consensus optimisation weight gamma (Mescheder et al. 2017); 0 = off.")
     # ----- optimiser
-    optimiser: str = _f("adam", "optimiser", "sgd, rmsprop or adam (torch.optim); adam as in DCGAN.",
-                        ("sgd", "rmsprop", "adam"))
+    optimiser: str = _f(
+        "adam", "optimiser", "sgd, rmsprop or adam (torch.optim); adam as in DCGAN.", ("sgd", "rmsprop", "adam")
+    )
     lr_g: float = _f(2e-4, "optimiser", "G learning rate; 2e-4 from DCGAN (Radford et al. 2016, Sec. 4).")
     lr_d: float = _f(2e-4, "optimiser", "D learning rate; 2e-4 from DCGAN.")
-    betas: Tuple[float, float] = _f((0.5, 0.999), "optimiser", "Adam (beta1, beta2); DCGAN lowered beta1 to "
-                                    "0.5 for stability, beta2 is Adam's default.")
-    momentum: float = _f(0.0, "optimiser", "momentum for sgd and rmsprop; 0: plain SGD, and the RMSProp of the "
-                         "WGAN paper has none.")
-    ema_half_life: float = _f(0.0, "optimiser", "EMA of G's weights, its half-life in G steps (Karras et al. "
-                              "2020); 0 = off, as in DCGAN.")
+    betas: Tuple[float, float] = _f(
+        (0.5, 0.999),
+        "optimiser",
+        "Adam (beta1, beta2); DCGAN lowered beta1 to 0.5 for stability, beta2 is Adam's default.",
+    )
+    momentum: float = _f(
+        0.0, "optimiser", "momentum for sgd and rmsprop; 0: plain SGD, and the RMSProp of the WGAN paper has none."
+    )
+    ema_half_life: float = _f(
+        0.0, "optimiser", "EMA of G's weights, its half-life in G steps (Karras et al. 2020); 0 = off, as in DCGAN."
+    )
     # ----- run
-    steps: int = _f(5000, "run", "G steps (one update-rule call each); 5000 recovers the ring in well under a "
-                    "minute on a CPU.")
+    steps: int = _f(
+        5000, "run", "G steps (one update-rule call each); 5000 recovers the ring in well under a minute on a CPU."
+    )
     batch: int = _f(128, "run", "batch size of real and of fake samples; 128 from DCGAN.")
     seed: int = _f(0, "run", "seeds the initialisation, data and noise generators; same seed, same run.")
-    ensemble: int = _f(1, "run", "K independent seeds cfg.seed .. cfg.seed + K - 1 trained as one batched model "
-                       "(sandbox.ensemble), each member equal to its solo run; mlp players only (image nets and "
-                       "their BatchNorm are not batched). 1 = one ordinary run.")
+    ensemble: int = _f(
+        1,
+        "run",
+        "K independent seeds cfg.seed .. cfg.seed + K - 1 trained as one batched model "
+        "(sandbox.trainer.ensemble), each member equal to its solo run; mlp players only (image nets and "
+        "their BatchNorm are not batched). 1 = one ordinary run.",
+    )
     device: str = _f("auto", "run", "auto (cuda when available), cpu, cuda or cuda:k.")
-    dtype: str = _f("float32", "run", "parameter and data dtype; float64 for exact comparisons with the "
-                    "analytic games.", ("float32", "float64"))
-    amp: str = _f("auto", "run", "bf16 autocast of the forward passes: auto = on CUDA only; on forces it (also "
-                  "on CPU, slow, a test proxy); penalties always run in fp32.", ("auto", "on", "off"))
-    channels_last: str = _f("auto", "run", "channels_last memory format for image nets: auto = on CUDA only.",
-                            ("auto", "on", "off"))
-    threads: int = _f(0, "run", "CPU intra-op threads while training (restored afterwards); 0 = auto: 1 for the "
-                      "mlp and dirac players, whose ops are too small to split (extra threads only spin, 8x slower "
-                      "measured on a busy 2-core machine), torch's default for image nets.")
-    compile: bool = _f(False, "run", "torch.compile the penalty-free forward passes (the double-backward "
-                       "penalty path stays eager); off because compiling costs minutes.")
+    dtype: str = _f(
+        "float32",
+        "run",
+        "parameter and data dtype; float64 for exact comparisons with the analytic games.",
+        ("float32", "float64"),
+    )
+    amp: str = _f(
+        "auto",
+        "run",
+        "bf16 autocast of the forward passes: auto = on CUDA only; on forces it (also "
+        "on CPU, slow, a test proxy); penalties always run in fp32.",
+        ("auto", "on", "off"),
+    )
+    channels_last: str = _f(
+        "auto", "run", "channels_last memory format for image nets: auto = on CUDA only.", ("auto", "on", "off")
+    )
+    threads: int = _f(
+        0,
+        "run",
+        "CPU intra-op threads while training (restored afterwards); 0 = auto: 1 for the "
+        "mlp and dirac players, whose ops are too small to split (extra threads only spin, 8x slower "
+        "measured on a busy 2-core machine), torch's default for image nets.",
+    )
+    compile: bool = _f(
+        False,
+        "run",
+        "torch.compile the penalty-free forward passes (the double-backward "
+        "penalty path stays eager); off because compiling costs minutes.",
+    )
     # ----- output
-    out: str = _f("runs/train", "output", "output folder: metrics.jsonl, samples_STEP.png, summary.json, "
-                  "checkpoint.pt, config.json.")
-    log_every: int = _f(100, "output", "steps between metrics.jsonl rows and progress-bar updates (each costs one "
-                        "host sync).")
+    out: str = _f(
+        "runs/train",
+        "output",
+        "output folder: metrics.jsonl, samples_STEP.png, summary.json, checkpoint.pt, config.json.",
+    )
+    log_every: int = _f(
+        100, "output", "steps between metrics.jsonl rows and progress-bar updates (each costs one host sync)."
+    )
     sample_every: int = _f(1000, "output", "steps between sample plots (0 = only at the end).")
     ckpt_every: int = _f(1000, "output", "steps between checkpoints (0 = only at the end).")
     nan_check_every: int = _f(100, "output", "steps between non-finite-loss checks (one host sync each).")
     progress: bool = _f(True, "output", "show a tqdm progress bar with the losses.")
     # ----- resume
-    resume: str = _f("", "resume", "a checkpoint file, or an output folder holding checkpoint.pt, to continue "
-                     "from; '' = start fresh.")
-    allow_config_change: bool = _f(False, "resume", "accept a resumed run whose config differs from the "
-                                   "checkpoint's (the change is recorded); off, so a run is one config.")
-    debug_nan_at_step: int = _f(0, "resume", "TEST AID: fill D's first parameter with NaN before this G step "
-                                "(0 = never), to exercise the non-finite-loss stop.")
+    resume: str = _f(
+        "",
+        "resume",
+        "a checkpoint file, or an output folder holding checkpoint.pt, to continue from; '' = start fresh.",
+    )
+    allow_config_change: bool = _f(
+        False,
+        "resume",
+        "accept a resumed run whose config differs from the "
+        "checkpoint's (the change is recorded); off, so a run is one config.",
+    )
+    debug_nan_at_step: int = _f(
+        0,
+        "resume",
+        "TEST AID: fill D's first parameter with NaN before this G step "
+        "(0 = never), to exercise the non-finite-loss stop.",
+    )
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
 # Keys that cannot change the numbers a run computes, so a resumed run may change them freely: where files
 # go and how often they are written, the run length (a run may be extended), and the test aid.
-RESUME_EXEMPT = frozenset({"data_dir", "out", "log_every", "sample_every", "ckpt_every", "nan_check_every",
-                           "progress", "steps", "resume", "allow_config_change", "debug_nan_at_step"})
+RESUME_EXEMPT = frozenset(
+    {
+        "data_dir",
+        "out",
+        "log_every",
+        "sample_every",
+        "ckpt_every",
+        "nan_check_every",
+        "progress",
+        "steps",
+        "resume",
+        "allow_config_change",
+        "debug_nan_at_step",
+    }
+)
+
 
 # ---------------------------------------------------------------------------------------- values and checks
 def _coerce(name: str, value):
@@ -141,14 +253,19 @@ def _coerce(name: str, value):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif isinstance(default, tuple):
-        ok = (isinstance(value, (list, tuple)) and len(value) == len(default)
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+        ok = (
+            isinstance(value, (list, tuple))
+            and len(value) == len(default)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        )
         value = tuple(float(v) for v in value) if ok else value
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ValueError(f"config key {name!r}: expected {type(default).__name__}"
-                         f"{f' of {len(default)} numbers' if isinstance(default, tuple) else ''}, got {value!r}")
+        raise ValueError(
+            f"config key {name!r}: expected {type(default).__name__}"
+            f"{f' of {len(default)} numbers' if isinstance(default, tuple) else ''}, got {value!r}"
+        )
     return value
 
 
@@ -173,11 +290,16 @@ def _lookup_names():
     from sandbox.dynamics import OPTIMISERS
     from sandbox.objectives import OBJECTIVES
     from sandbox.penalties import PENALTIES
+
     return {"objective": OBJECTIVES, "penalty": PENALTIES, "optimiser": OPTIMISERS}
 
 
-NET_DATA = {"mlp": ("ring", "grid"), "dcgan": ("mnist", "stacked_mnist"), "resnet_sn": ("mnist", "stacked_mnist"),
-            "dirac": ("dirac",)}
+NET_DATA = {
+    "mlp": ("ring", "grid"),
+    "dcgan": ("mnist", "stacked_mnist"),
+    "resnet_sn": ("mnist", "stacked_mnist"),
+    "dirac": ("dirac",),
+}
 
 
 def resolved_net(cfg: Config) -> str:
@@ -216,17 +338,23 @@ def validate(cfg: Config) -> Config:
     if cfg.n_critic > 1 and cfg.rule != "alternating":
         raise ValueError(f"n_critic={cfg.n_critic} applies to the alternating rule only, not {cfg.rule!r}")
     if cfg.data not in NET_DATA[resolved_net(cfg)]:
-        raise ValueError(f"net {resolved_net(cfg)!r} does not fit data {cfg.data!r}; it trains on "
-                         f"{', '.join(NET_DATA[resolved_net(cfg)])}")
+        raise ValueError(
+            f"net {resolved_net(cfg)!r} does not fit data {cfg.data!r}; it trains on "
+            f"{', '.join(NET_DATA[resolved_net(cfg)])}"
+        )
     if cfg.ensemble < 1:
         raise ValueError(f"ensemble must be at least 1 (the number of seeds), got {cfg.ensemble}")
     if cfg.ensemble > 1 and resolved_net(cfg) != "mlp":
-        raise ValueError(f"ensemble={cfg.ensemble} batches the 2-D mlp players only, not net "
-                         f"{resolved_net(cfg)!r}: image nets (and the BatchNorm that couples a batch) are not "
-                         "batched; run their seeds one by one")
+        raise ValueError(
+            f"ensemble={cfg.ensemble} batches the 2-D mlp players only, not net "
+            f"{resolved_net(cfg)!r}: image nets (and the BatchNorm that couples a batch) are not "
+            "batched; run their seeds one by one"
+        )
     if cfg.ensemble > 1 and (cfg.compile or cfg.resume or cfg.debug_nan_at_step):
-        raise ValueError(f"ensemble={cfg.ensemble} does not support compile, resume or debug_nan_at_step "
-                         "(it writes no checkpoints); turn them off")
+        raise ValueError(
+            f"ensemble={cfg.ensemble} does not support compile, resume or debug_nan_at_step "
+            "(it writes no checkpoints); turn them off"
+        )
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
         raise ValueError(f"unknown device {cfg.device!r}; valid names: auto, cpu, cuda, cuda:k")
     return cfg
@@ -252,13 +380,16 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def build_parser(prog: str = "python -m sandbox.train", description: str = "") -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m sandbox.trainer", description: str = "") -> argparse.ArgumentParser:
     """argparse from the Config fields: one group per topic, bools as --flag/--no-flag, defaults suppressed
     so that only flags given on the command line override the lower layers."""
-    p = argparse.ArgumentParser(prog=prog, description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=presets_text(),
-                                argument_default=argparse.SUPPRESS)
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=presets_text(),
+        argument_default=argparse.SUPPRESS,
+    )
     p.add_argument("--config", metavar="FILE.toml", help="a TOML file of Config fields (flags override it)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="paper settings (the TOML file and flags override it)")
     groups = {g: p.add_argument_group(g) for g in GROUPS}
@@ -279,9 +410,11 @@ def parse_layers(argv: Optional[Sequence[str]] = None, description: str = "") ->
     """[preset overrides, TOML overrides, CLI overrides] from the command line, each a checked dict."""
     args = vars(build_parser(description=description).parse_args(argv))
     toml_path, preset_name = args.pop("config", None), args.pop("preset", None)
-    return [preset(preset_name) if preset_name else {},
-            load_toml(toml_path) if toml_path else {},
-            check_overrides(args, "the command line")]
+    return [
+        preset(preset_name) if preset_name else {},
+        load_toml(toml_path) if toml_path else {},
+        check_overrides(args, "the command line"),
+    ]
 
 
 def config_dict(cfg: Config) -> dict:

@@ -6,61 +6,55 @@ config, seed, scale, device, code version, the data and the boolean checks compu
 smaller scale refuses to overwrite a committed figure made at a larger one unless --force is given.
 Grid studies also define points/run_point and can be spread over machines with --shard i/n, then merged.
 """
+
 import argparse
-import base64
 import json
-import math
 import os
 import subprocess
-import zlib
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from sandbox.devices import describe_device, pick_device
+from sandbox.records import jsonable, pack_images, unpack_images, write_json  # noqa: F401 (the study kit)
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # studies write files; they never open windows
 
 SCALES = ("smoke", "quick", "full")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FIGURES = REPO / "figures"
 
 
 class Result(NamedTuple):
-    config: dict        # every setting that shaped the numbers
-    data: dict          # the numbers the figure draws and the checks read
-    checks: dict        # name -> bool, each computed from `data`
+    config: dict  # every setting that shaped the numbers
+    data: dict  # the numbers the figure draws and the checks read
+    checks: dict  # name -> bool, each computed from `data`
 
 
 def parser(doc: str, default_scale: str = "full") -> argparse.ArgumentParser:
     """The shared command line: --scale, --seed, --out, --device, --shard, --force."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scale", choices=SCALES, default=default_scale,
-                   help=f"smoke: seconds, in the test suite; quick: minutes on 2 CPU cores; full: the figure's "
-                        f"own scale (a GPU for image studies). Default: {default_scale}.")
+    p.add_argument(
+        "--scale",
+        choices=SCALES,
+        default=default_scale,
+        help=f"smoke: seconds, in the test suite; quick: minutes on 2 CPU cores; full: the figure's "
+        f"own scale (a GPU for image studies). Default: {default_scale}.",
+    )
     p.add_argument("--seed", type=int, default=0, help="base seed; every random draw derives from it")
     p.add_argument("--out", type=Path, default=FIGURES, help="folder for NAME.png and NAME.json (default: figures/)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:k]")
-    p.add_argument("--shard", default=None, metavar="i/n",
-                   help="run only grid points i, i+n, i+2n, ... and write NAME.shard-i-of-n.json; "
-                        "--shard merge/n then gathers the n shards into the figure")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="i/n",
+        help="run only grid points i, i+n, i+2n, ... and write NAME.shard-i-of-n.json; "
+        "--shard merge/n then gathers the n shards into the figure",
+    )
     p.add_argument("--force", action="store_true", help="overwrite a committed figure made at a larger scale")
     return p
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """cuda when asked or available under 'auto', else cpu."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def describe_device(device: torch.device) -> str:
-    """A human-readable device name: the GPU model, or the CPU thread count."""
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def code_version() -> str:
@@ -69,47 +63,18 @@ def code_version() -> str:
     Changes under figures/ (the outputs themselves, e.g. other studies being regenerated) do not count.
     """
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)figures"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON types from numpy/torch values; non-finite floats become the strings 'inf', '-inf', 'nan'."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, torch.Tensor):
-        return jsonable(x.detach().cpu().tolist())
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
-def pack_images(images: torch.Tensor) -> dict:
-    """Images in [-1, 1] as zlib-compressed uint8 in base64, so a JSON record can hold a small sample grid."""
-    u8 = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    return {"shape": list(u8.shape), "b64": base64.b64encode(zlib.compress(u8.tobytes(), 9)).decode("ascii")}
-
-
-def unpack_images(packed: dict) -> torch.Tensor:
-    """The inverse of pack_images, to 1/255 of the original values."""
-    raw = np.frombuffer(zlib.decompress(base64.b64decode(packed["b64"])), dtype=np.uint8)
-    return torch.from_numpy(raw.reshape(packed["shape"]).astype(np.float32)) / 127.5 - 1.0
 
 
 def parse_shard(spec: Optional[str]) -> Optional[tuple]:
@@ -129,7 +94,7 @@ def parse_shard(spec: Optional[str]) -> Optional[tuple]:
 
 def shard_points(points: Sequence, shard: Optional[tuple]) -> list:
     """The grid points this shard runs: points[i::n] (all of them without a shard)."""
-    return list(points) if shard is None else list(points)[shard[0]::shard[1]]
+    return list(points) if shard is None else list(points)[shard[0] :: shard[1]]
 
 
 def run_grid(keys: Sequence[str], compute: Callable[[str], dict], results: Optional[dict] = None) -> dict:
@@ -152,8 +117,17 @@ def run_shard(name: str, points, run_point, shard: tuple, *, scale: str, seed: i
     i, n = shard
     keys = shard_points(points(scale), shard)
     results = {k: run_point(k, scale, seed, device) for k in tqdm(keys, desc=f"shard {i}/{n}", unit="point")}
-    rec = jsonable({"study": name, "scale": scale, "seed": seed, "shard": [i, n], "device": describe_device(device),
-                    "code_version": code_version(), "results": results})
+    rec = jsonable(
+        {
+            "study": name,
+            "scale": scale,
+            "seed": seed,
+            "shard": [i, n],
+            "device": describe_device(device),
+            "code_version": code_version(),
+            "results": results,
+        }
+    )
     write_json(shard_file(out, name, i, n), rec)
     return rec
 
@@ -170,8 +144,10 @@ def merge_shards(name: str, n: int, *, scale: str, seed: int, out: Path) -> dict
         except ValueError as err:
             raise SystemExit(f"shard file {path} is not valid JSON ({err}); rerun --shard {i}/{n}") from None
         if (rec.get("scale"), rec.get("seed")) != (scale, seed):
-            raise SystemExit(f"shard file {path} was made with scale={rec.get('scale')} seed={rec.get('seed')}, "
-                             f"not scale={scale} seed={seed}")
+            raise SystemExit(
+                f"shard file {path} was made with scale={rec.get('scale')} seed={rec.get('seed')}, "
+                f"not scale={scale} seed={seed}"
+            )
         merged.update(rec["results"])
     return merged
 
@@ -185,31 +161,47 @@ def _guard(json_path: Path, scale: str, force: bool) -> None:
     except (OSError, ValueError):
         return
     if old in SCALES and SCALES.index(old) > SCALES.index(scale):
-        raise SystemExit(f"{json_path} holds a {old}-scale result; a {scale} run would overwrite it. "
-                         f"Write elsewhere with --out DIR, or pass --force.")
+        raise SystemExit(
+            f"{json_path} holds a {old}-scale result; a {scale} run would overwrite it. "
+            f"Write elsewhere with --out DIR, or pass --force."
+        )
 
 
-def record(name: str, claim: str, claims: Sequence[str], result: Result, *, seed: int, scale: str,
-           device: torch.device) -> dict:
+def record(
+    name: str, claim: str, claims: Sequence[str], result: Result, *, seed: int, scale: str, device: torch.device
+) -> dict:
     """The JSON record of one study run (everything but the figure)."""
-    return jsonable({
-        "study": name, "claim": claim, "claims": list(claims), "config": result.config, "seed": seed,
-        "scale": scale, "device": describe_device(device), "code_version": code_version(),
-        "torch": torch.__version__, "data": result.data, "checks": result.checks,
-        "passed": bool(all(result.checks.values())),
-    })
+    return jsonable(
+        {
+            "study": name,
+            "claim": claim,
+            "claims": list(claims),
+            "config": result.config,
+            "seed": seed,
+            "scale": scale,
+            "device": describe_device(device),
+            "code_version": code_version(),
+            "torch": torch.__version__,
+            "data": result.data,
+            "checks": result.checks,
+            "passed": bool(all(result.checks.values())),
+        }
+    )
 
 
-def write_json(path: Path, obj: dict) -> None:
-    """Write JSON with sorted keys atomically (temp file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")  # compact: paths are long
-    os.replace(tmp, path)
-
-
-def save(name: str, claim: str, claims: Sequence[str], result: Result, fig, *, seed: int, scale: str,
-         device: torch.device, out: Path = FIGURES, force: bool = False) -> dict:
+def save(
+    name: str,
+    claim: str,
+    claims: Sequence[str],
+    result: Result,
+    fig,
+    *,
+    seed: int,
+    scale: str,
+    device: torch.device,
+    out: Path = FIGURES,
+    force: bool = False,
+) -> dict:
     """Write out/NAME.png and out/NAME.json; refuses to replace a larger-scale record unless forced."""
     out = Path(out)
     _guard(out / f"{name}.json", scale, force)
@@ -218,6 +210,7 @@ def save(name: str, claim: str, claims: Sequence[str], result: Result, fig, *, s
     fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
     write_json(out / f"{name}.json", rec)
     import matplotlib.pyplot as plt
+
     plt.close(fig)
     return rec
 
@@ -229,9 +222,20 @@ def summary(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def main(name: str, doc: str, claim: str, claims: Sequence[str], run, plot, argv=None,
-         default_scale: str = "full", cpu_only: bool = False, threads: Optional[int] = None,
-         points: Optional[Callable] = None, run_point: Optional[Callable] = None) -> dict:
+def main(
+    name: str,
+    doc: str,
+    claim: str,
+    claims: Sequence[str],
+    run,
+    plot,
+    argv=None,
+    default_scale: str = "full",
+    cpu_only: bool = False,
+    threads: Optional[int] = None,
+    points: Optional[Callable] = None,
+    run_point: Optional[Callable] = None,
+) -> dict:
     """The body of every study's main(): parse the shared flags, run (or one shard of a grid), plot, save, print.
 
     Grid studies pass `points(scale) -> keys` and `run_point(key, scale, seed, device) -> dict`; their run()
@@ -251,15 +255,26 @@ def main(name: str, doc: str, claim: str, claims: Sequence[str], run, plot, argv
         torch.set_num_threads(threads)
     try:
         if shard is not None and shard[0] != "merge":
-            return run_shard(name, points, run_point, shard, scale=args.scale, seed=args.seed, device=device,
-                             out=args.out)
+            return run_shard(
+                name, points, run_point, shard, scale=args.scale, seed=args.seed, device=device, out=args.out
+            )
         if shard is not None:
             merged = merge_shards(name, shard[1], scale=args.scale, seed=args.seed, out=args.out)
             result = run(args.scale, args.seed, device, results=merged)
         else:
             result = run(args.scale, args.seed, device)
-        rec = save(name, claim, claims, result, plot(result), seed=args.seed, scale=args.scale, device=device,
-                   out=args.out, force=args.force)
+        rec = save(
+            name,
+            claim,
+            claims,
+            result,
+            plot(result),
+            seed=args.seed,
+            scale=args.scale,
+            device=device,
+            out=args.out,
+            force=args.force,
+        )
     finally:
         torch.set_num_threads(before)
     print(summary(rec))

@@ -6,41 +6,43 @@ these functions only do the maths, in float64 on the inputs' device. Torch tenso
 accepted. The Frechet distance never takes a non-symmetric matrix square root: with S1 = A A^T it sums the
 square roots of the clipped eigenvalues of the symmetric PSD matrix A^T S2 A, so it is real and finite for
 rank-deficient covariances too. Randomness (KID subsets) comes from an explicit torch.Generator; a missing one
-means a fresh generator seeded with 0. Support, mode and birthday-paradox metrics live in `sandbox.support`, two-sample
-tests in `sandbox.twosample`; all are in `METRICS`.
+means a fresh generator seeded with 0. Support, mode and birthday-paradox metrics live in
+`sandbox.evaluation.support`, two-sample tests in `sandbox.evaluation.twosample`; all are in `METRICS`.
 """
+
 import math
 from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
-from sandbox import support, twosample
-from sandbox.divergences import mmd2
+from sandbox.evaluation import support, twosample
+from sandbox.evaluation.support import as_features, default_generator
+from sandbox.records import jsonable
 from sandbox.registry import lookup
-from sandbox.support import as_features, default_generator
+from sandbox.theory.divergences import mmd2
 
 
 class FeatureStats(NamedTuple):
-    mu: Tensor      # (d,) float64
-    sigma: Tensor   # (d, d) float64, unbiased (divides by n - 1, as numpy.cov)
+    mu: Tensor  # (d,) float64
+    sigma: Tensor  # (d, d) float64, unbiased (divides by n - 1, as numpy.cov)
     n: int
 
 
 class FrechetReference(NamedTuple):
-    mu: Tensor          # (d,)
-    factor: Tensor      # (d, r) with S = A A^T: a (non-symmetric) square root of S, see `sigma_factor`
-    trace: float        # tr S
+    mu: Tensor  # (d,)
+    factor: Tensor  # (d, r) with S = A A^T: a (non-symmetric) square root of S, see `sigma_factor`
+    trace: float  # tr S
 
 
 class SubsetEstimate(NamedTuple):
     mean: float
-    std: float          # population std (ddof=0) over subsets/splits, as the reference implementations report
+    std: float  # population std (ddof=0) over subsets/splits, as the reference implementations report
 
 
 class PrecisionRecall(NamedTuple):
-    precision: float    # fraction of fake samples inside the real k-NN manifold
-    recall: float       # fraction of real samples inside the fake k-NN manifold
+    precision: float  # fraction of fake samples inside the real k-NN manifold
+    recall: float  # fraction of real samples inside the fake k-NN manifold
 
 
 # ---------------------------------------------------------------------------------------------- Frechet
@@ -56,7 +58,7 @@ def _covariance(x, name: str, d: int) -> Tensor:
 
 
 def sigma_factor(sigma: Tensor, method: str = "cholesky") -> Tensor:
-    """A with S = A A^T: the Cholesky factor, or V diag(sqrt(max(l, 0))) from S = V diag(l) V^T (Golub & Van Loan 2013)."""
+    """A with S = A A^T: Cholesky, or V diag(sqrt(max(l, 0))) of S = V diag(l) V^T (Golub & Van Loan 2013)."""
     # Any such A serves: A = S^1/2 Q with Q orthogonal (on the range of S), so A^T S2 A and S^1/2 S2 S^1/2 are
     # orthogonally similar and share their eigenvalues. Cholesky costs a fraction of an eigendecomposition;
     # a covariance that is not numerically positive definite falls back to eigh.
@@ -72,7 +74,7 @@ def sigma_factor(sigma: Tensor, method: str = "cholesky") -> Tensor:
 
 
 def frechet_reference(mu, sigma, method: str = "cholesky") -> FrechetReference:
-    """(mu, A with S = A A^T, tr S) of a fixed reference set, computed once for `frechet_to_reference` (Heusel et al. 2017)."""
+    """(mu, A with S = A A^T, tr S) of a fixed reference set, for `frechet_to_reference` (Heusel et al. 2017)."""
     mu = _vector(mu, "mu")
     sigma = _covariance(sigma, "sigma", mu.shape[0]).to(mu.device)
     return FrechetReference(mu, sigma_factor(sigma, method), float(torch.trace(sigma)))
@@ -88,13 +90,14 @@ def frechet_to_reference(ref: FrechetReference, mu2, sigma2) -> float:
     # m is symmetric PSD in exact arithmetic, so its eigenvalues are real and >= 0: eigvalsh on the symmetrised
     # matrix gives them without the complex detour of sqrtm(S1 S2); clipping removes rounding negatives
     lam = torch.linalg.eigvalsh(0.5 * (m + m.T)).clamp_min(0.0) if m.numel() else m.new_zeros(0)
-    value = (float((ref.mu - mu2).square().sum()) + ref.trace + float(torch.trace(sigma2))
-             - 2.0 * float(lam.sqrt().sum()))
+    value = (
+        float((ref.mu - mu2).square().sum()) + ref.trace + float(torch.trace(sigma2)) - 2.0 * float(lam.sqrt().sum())
+    )
     return max(value, 0.0)  # a squared distance; only rounding can make it negative
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, method: str = "cholesky") -> float:
-    """W2^2 of Gaussians: ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr((S1^1/2 S2 S1^1/2)^1/2) (Dowson & Landau 1982; Heusel et al. 2017)."""
+    """W2^2: ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr((S1^1/2 S2 S1^1/2)^1/2) (Dowson & Landau 1982; Heusel 2017)."""
     return frechet_to_reference(frechet_reference(mu1, sigma1, method), mu2, sigma2)
 
 
@@ -122,15 +125,18 @@ def feature_stats(features) -> FeatureStats:
 
 
 # -------------------------------------------------------------------------------------------------- KID
-def kid(feats_real, feats_fake, n_subsets: int = 100, subset_size: int = 1000,
-        generator: Optional[torch.Generator] = None) -> SubsetEstimate:
+def kid(
+    feats_real, feats_fake, n_subsets: int = 100, subset_size: int = 1000, generator: Optional[torch.Generator] = None
+) -> SubsetEstimate:
     """Mean/std over random subsets of the unbiased MMD^2 with k(a, b) = (a.b/d + 1)^3 (Binkowski et al. 2018)."""
     x, y = as_features(feats_real, "feats_real"), as_features(feats_fake, "feats_fake")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feats_real have {x.shape[1]} features but feats_fake have {y.shape[1]}")
     if not 2 <= subset_size <= min(x.shape[0], y.shape[0]):
-        raise ValueError(f"subset_size must lie in [2, {min(x.shape[0], y.shape[0])}] (the smaller set), "
-                         f"got {subset_size}; pass a smaller subset_size")
+        raise ValueError(
+            f"subset_size must lie in [2, {min(x.shape[0], y.shape[0])}] (the smaller set), "
+            f"got {subset_size}; pass a smaller subset_size"
+        )
     if n_subsets < 1:
         raise ValueError(f"n_subsets must be >= 1, got {n_subsets}")
     g = default_generator(generator)
@@ -159,7 +165,7 @@ def _score(p: Tensor) -> float:
 
 
 def classifier_score(probs, n_splits: int = 1) -> SubsetEstimate:
-    """exp(E_x KL(p(y|x) || p(y))), Inception-score style; mean/std over n_splits contiguous splits (Salimans et al. 2016)."""
+    """exp(E_x KL(p(y|x) || p(y))), Inception-score style; mean/std over n_splits splits (Salimans et al. 2016)."""
     p = _probs(probs)
     if not 1 <= n_splits <= p.shape[0]:
         raise ValueError(f"n_splits must lie in [1, {p.shape[0]}] (the number of samples), got {n_splits}")
@@ -184,13 +190,15 @@ def _knn_radii(f: Tensor, k: int) -> Tensor:
 def _inside(points: Tensor, centres: Tensor, radii: Tensor) -> Tensor:
     """For each point: is ||p - c_j|| <= r_j for some centre j (the union of k-NN balls)?"""
     rows = support._chunk_rows(centres.shape[0])
-    hits = [(support.sq_dists(points[s:s + rows], centres) <= radii.square()[None, :]).any(1)
-            for s in range(0, points.shape[0], rows)]
+    hits = [
+        (support.sq_dists(points[s : s + rows], centres) <= radii.square()[None, :]).any(1)
+        for s in range(0, points.shape[0], rows)
+    ]
     return torch.cat(hits)
 
 
 def precision_recall(real_feats, fake_feats, k: int = 3) -> PrecisionRecall:
-    """Precision = P_fake(inside real k-NN balls), recall = P_real(inside fake k-NN balls) (Kynkaanniemi et al. 2019)."""
+    """Precision = P_fake(in real k-NN balls), recall = P_real(in fake k-NN balls) (Kynkaanniemi et al. 2019)."""
     r, f = as_features(real_feats, "real_feats"), as_features(fake_feats, "fake_feats")
     if r.shape[1] != f.shape[1]:
         raise ValueError(f"real_feats have {r.shape[1]} features but fake_feats have {f.shape[1]}")
@@ -224,8 +232,6 @@ METRICS = {
 
 def report(name: str, value, features: str, n: int, split: str, seed: int) -> dict:
     """{"metric", "value", "features", "n", "split", "seed"}: a reported number and what it measured, JSON-ready."""
-    from sandbox.study import jsonable  # lazy: study pulls in subprocess/argparse that metric users need not load
-
     lookup(METRICS, name, "metric")
     if not isinstance(features, str) or not features:
         raise ValueError(f"features must name the feature extractor (a non-empty string), got {features!r}")

@@ -10,6 +10,7 @@
   quadratic form that alternating GDA conserves.
 Derivations are cached (functools.lru_cache): sympy is slow, and the tests and studies ask for the same ones.
 """
+
 import functools
 from typing import Callable, Dict, Tuple
 
@@ -19,8 +20,8 @@ from sandbox.registry import lookup
 
 theta, psi = sp.symbols("theta psi", real=True)
 gamma, sigma, eta = sp.symbols("gamma sigma eta", positive=True)
-xi = sp.Symbol("xi", real=True)             # the standard-normal draw behind instance noise
-u, w = sp.symbols("u w", real=True)         # bilinear offsets u = x - a, w = y - b
+xi = sp.Symbol("xi", real=True)  # the standard-normal draw behind instance noise
+u, w = sp.symbols("u w", real=True)  # bilinear offsets u = x - a, w = y - b
 EQUILIBRIUM = {theta: 0, psi: 0}
 
 
@@ -38,19 +39,19 @@ def relu(t):
 _FGAN = {
     "kl": (lambda v: v, lambda v: sp.exp(v - 1)),
     "reverse_kl": (lambda v: -sp.exp(-v), lambda v: v - 1),
-    "pearson": (lambda v: v, lambda v: v ** 2 / 4 + v),
+    "pearson": (lambda v: v, lambda v: v**2 / 4 + v),
     "squared_hellinger": (lambda v: 1 - sp.exp(-v), lambda v: sp.exp(v) - 1),
     "jensen_shannon": (lambda v: sp.log(2) - softplus(-v), lambda v: softplus(v) - sp.log(2)),
     "gan": (lambda v: -softplus(-v), softplus),
 }
 
-Terms = Tuple[Callable, Callable, Callable]      # (d_real, d_fake, g_fake), each a function of one logit
+Terms = Tuple[Callable, Callable, Callable]  # (d_real, d_fake, g_fake), each a function of one logit
 SYMPY_TERMS: Dict[str, Terms] = {
-    "minimax": (lambda t: softplus(-t), softplus, lambda t: -softplus(t)),             # Goodfellow et al. 2014, eq. 1
-    "nonsaturating": (lambda t: softplus(-t), softplus, lambda t: softplus(-t)),       # ... Sec. 3
-    "wasserstein": (lambda t: -t, lambda t: t, lambda t: -t),                          # Arjovsky et al. 2017
-    "hinge": (lambda t: relu(1 - t), lambda t: relu(1 + t), lambda t: -t),             # Lim & Ye 2017
-    "least_squares": (lambda t: (t - 1) ** 2 / 2, lambda t: t ** 2 / 2, lambda t: (t - 1) ** 2 / 2),  # Mao et al. 2017
+    "minimax": (lambda t: softplus(-t), softplus, lambda t: -softplus(t)),  # Goodfellow et al. 2014, eq. 1
+    "nonsaturating": (lambda t: softplus(-t), softplus, lambda t: softplus(-t)),  # ... Sec. 3
+    "wasserstein": (lambda t: -t, lambda t: t, lambda t: -t),  # Arjovsky et al. 2017
+    "hinge": (lambda t: relu(1 - t), lambda t: relu(1 + t), lambda t: -t),  # Lim & Ye 2017
+    "least_squares": (lambda t: (t - 1) ** 2 / 2, lambda t: t**2 / 2, lambda t: (t - 1) ** 2 / 2),  # Mao et al. 2017
     **{name: (lambda v, a=act: -a(v), conj, lambda v, c=conj: -c(v)) for name, (act, conj) in _FGAN.items()},
 }
 REGULARISERS = ("none", "r1", "r2", "instance_noise", "consensus")
@@ -68,14 +69,14 @@ def _check_regulariser(regulariser: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ Dirac-GAN
 def _critic(x):
-    return psi * x                           # D(x) = psi x, one linear critic
+    return psi * x  # D(x) = psi x, one linear critic
 
 
 def _losses(objective: str, regulariser: str):
     """(L_G, L_D) as sympy expressions; with instance noise, the integrand in xi ~ N(0, 1) of each expectation."""
     d_real, d_fake, g_fake = sympy_terms(objective)
     if regulariser == "instance_noise":
-        x_real, x_fake = sigma * xi, theta + sigma * xi          # x ~ N(0, sigma^2) and N(theta, sigma^2)
+        x_real, x_fake = sigma * xi, theta + sigma * xi  # x ~ N(0, sigma^2) and N(theta, sigma^2)
     else:
         x_real, x_fake = sp.Integer(0), theta
     loss_d = d_real(_critic(x_real)) + d_fake(_critic(x_fake))
@@ -97,13 +98,13 @@ def _gaussian_mean(expr):
     if expr.is_polynomial(xi):
         poly = sp.Poly(expr, xi)
         return sp.simplify(sum(c * (sp.factorial2(k - 1) if k % 2 == 0 else 0) for (k,), c in poly.terms()))
-    density = sp.exp(-xi ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    density = sp.exp(-(xi**2) / 2) / sp.sqrt(2 * sp.pi)
     return sp.simplify(sp.integrate(expr * density, (xi, -sp.oo, sp.oo)))
 
 
 @functools.lru_cache(maxsize=None)
 def dirac_field(objective: str, regulariser: str = "none") -> sp.Matrix:
-    """v(theta, psi) = (-dL_G/dtheta, -dL_D/dpsi) (Mescheder et al. 2018, eq. 8, psi -> -psi); consensus: v - gamma J^T v.
+    """v(theta, psi) = (-dL_G/dtheta, -dL_D/dpsi); consensus: v - gamma J^T v (Mescheder et al. 2018, eq. 8).
 
     Instance noise keeps the expectation over xi ~ N(0, 1) as an unevaluated sympy Integral (no closed form in
     general); `dirac_jacobian` evaluates it at the equilibrium, where only Gaussian moments are needed.
@@ -111,7 +112,7 @@ def dirac_field(objective: str, regulariser: str = "none") -> sp.Matrix:
     _check_regulariser(regulariser)
     v = _simultaneous_field(*_losses(objective, regulariser))
     if regulariser == "instance_noise":
-        density = sp.exp(-xi ** 2 / 2) / sp.sqrt(2 * sp.pi)
+        density = sp.exp(-(xi**2) / 2) / sp.sqrt(2 * sp.pi)
         return v.applyfunc(lambda e: sp.Integral(e * density, (xi, -sp.oo, sp.oo)))
     if regulariser == "consensus":
         # -(g + gamma grad 1/2 |g|^2) with g = -v, i.e. v - gamma J^T v (Mescheder, Nowozin, Geiger 2017, eq. 13).
@@ -166,7 +167,7 @@ def lambdify_field(objective: str, regulariser: str = "none", **values) -> Calla
     if unknown:
         raise ValueError(f"unknown field parameters {unknown}; valid names: gamma")
     v = dirac_field(objective, regulariser).subs({gamma: x for x in values.values()})
-    v = v.replace(sp.DiracDelta, lambda *args: sp.Integer(0))   # hinge kinks: 0 off a null set, as autograd's relu
+    v = v.replace(sp.DiracDelta, lambda *args: sp.Integer(0))  # hinge kinks: 0 off a null set, as autograd's relu
     free = v.free_symbols - {theta, psi}
     if free:
         raise ValueError(f"bind the symbols {sorted(map(str, free))} of the {regulariser} field, e.g. gamma=0.3")
@@ -175,7 +176,7 @@ def lambdify_field(objective: str, regulariser: str = "none", **values) -> Calla
 
 # ------------------------------------------------------------------------------------------------- bilinear
 BILINEAR_RULES = ("simultaneous", "alternating", "extragradient", "optimistic")
-_A = sp.Matrix([[0, 1], [-1, 0]])   # the gradient map (g_x, g_y) = A (u, w) of f = u w (x minimises, y maximises)
+_A = sp.Matrix([[0, 1], [-1, 0]])  # the gradient map (g_x, g_y) = A (u, w) of f = u w (x minimises, y maximises)
 
 
 def _eta(value):
@@ -183,7 +184,7 @@ def _eta(value):
 
 
 def bilinear_update_matrix(rule: str, eta_value=None) -> sp.Matrix:
-    """One step's linear map about (a, b): on (u, w), or on (z_t, z_{t-1}) for optimistic GDA (Gidel et al. 2019, Sec. 3)."""
+    """One step's linear map about (a, b) on (u, w), or on (z_t, z_{t-1}) for optimistic GDA (Gidel et al. 2019)."""
     if rule not in BILINEAR_RULES:
         raise ValueError(f"unknown update rule {rule!r}; valid names: {', '.join(sorted(BILINEAR_RULES))}")
     h, eye = _eta(eta_value), sp.eye(2)
@@ -195,7 +196,7 @@ def bilinear_update_matrix(rule: str, eta_value=None) -> sp.Matrix:
         step_u = sp.Matrix([[1, -h], [0, 1]])
         return step_u * step_w
     if rule == "extragradient":
-        return eye - h * _A * (eye - h * _A)               # z - h A (z - h A z) (Korpelevich 1976)
+        return eye - h * _A * (eye - h * _A)  # z - h A (z - h A z) (Korpelevich 1976)
     # z_{t+1} = z_t - 2h A z_t + h A z_{t-1} (Daskalakis et al. 2018, eq. 5), as a companion matrix.
     return sp.Matrix(sp.BlockMatrix([[eye - 2 * h * _A, h * _A], [eye, sp.zeros(2)]]))
 
@@ -205,7 +206,7 @@ def bilinear_spectral_radius(rule: str, eta_value=None):
     """max |lambda| of the update matrix: sqrt(1 + eta^2) (sim.), 1 for eta < 2 (alt.), sqrt(1 - eta^2 + eta^4) (EG)."""
     M = bilinear_update_matrix(rule, eta_value)
     if eta_value is not None:
-        return max(abs(root) for root in M.charpoly().nroots(n=30))   # numeric eta: 30-digit roots
+        return max(abs(root) for root in M.charpoly().nroots(n=30))  # numeric eta: 30-digit roots
     if M.shape == (2, 2):
         # A real 2x2 map with complex eigenvalues (discriminant < 0) has |lambda|^2 = det M.
         disc = sp.factor(M.trace() ** 2 - 4 * M.det())

@@ -1,8 +1,12 @@
-"""The README's public-API table, made from the one-line docstrings: python3 -m sandbox.apidoc [--check README.md].
+"""The README's public-API table, made from the one-line docstrings.
+
+    python3 -m sandbox.reporting.apidoc [--check README.md | --write README.md]
+
 
 Each public function's docstring starts with its formula and ends its first line with the source in
 parentheses; the table splits the two. `--check` exits non-zero when the README's table is out of date.
 """
+
 import argparse
 import importlib
 import inspect
@@ -11,8 +15,20 @@ import sys
 from pathlib import Path
 
 # The modules whose functions make up the theory API, in reading order (the trainer's API is its --help).
-MODULES = ["objectives", "fdivs", "penalties", "divergences", "symbolic", "symbolic_games", "dynamics", "games",
-           "gaussian1d", "metrics", "support", "twosample"]
+MODULES = [
+    "objectives",
+    "fdivs",
+    "penalties",
+    "dynamics",
+    "games",
+    "theory.divergences",
+    "theory.symbolic",
+    "theory.symbolic_games",
+    "theory.gaussian1d",
+    "evaluation.metrics",
+    "evaluation.support",
+    "evaluation.twosample",
+]
 BEGIN, END = "<!-- api-table:begin -->", "<!-- api-table:end -->"
 
 
@@ -21,7 +37,7 @@ def split_source(line: str):
     line = line.strip().rstrip(".")
     m = re.search(r"\(([^()]*(?:\([^()]*\)[^()]*)*)\)$", line)
     if m and re.search(r"\d{4}|lecture|Alg|Table|et al", m.group(1)):
-        return line[:m.start()].rstrip(" ;,"), m.group(1)
+        return line[: m.start()].rstrip(" ;,"), m.group(1)
     return line, ""
 
 
@@ -63,11 +79,13 @@ def main(argv=None) -> int:
         if BEGIN not in text or END not in text:
             print(f"{path} has no {BEGIN} ... {END} markers", file=sys.stderr)
             return 1
-        old = text[text.index(BEGIN):text.index(END) + len(END)]
+        old = text[text.index(BEGIN) : text.index(END) + len(END)]
         if args.write:
             path.write_text(text.replace(old, new))
         elif old != new:
-            print(f"{path}: the public-API table is out of date; run python3 -m sandbox.apidoc --write {path}")
+            print(
+                f"{path}: the public-API table is out of date; run python3 -m sandbox.reporting.apidoc --write {path}"
+            )
             return 1
     if not (args.check or args.write):
         print(new)

@@ -1,13 +1,14 @@
 """Sympy derivations of the GAN-theory identities: claims C1, C2, C3, C6, C20 and the f-GAN conjugates.
 
 Each function returns sympy expressions (in NamedTuples); the tests simplify the gaps to 0 and lambdify the rest
-to compare with the numeric library (`sandbox.objectives`, `sandbox.fdivs`, `sandbox.divergences`).
+to compare with the numeric library (`sandbox.objectives`, `sandbox.fdivs`, `sandbox.theory.divergences`).
 Everything is pointwise: p, q are the masses (or densities) of p_data and p_g at one point x, and the claims
 about whole distributions follow by summing (integrating) over x. Nats throughout.
 
 sympy cannot assume a symbol lies in (0, 1), so `unit_substitution` writes s = 1/(1+S) with S > 0: then both s
 and 1 - s = S/(1+S) are visibly positive, logs split, and signs of second derivatives are decided.
 """
+
 import functools
 from typing import NamedTuple
 
@@ -15,9 +16,9 @@ import sympy as sp
 
 # Masses at one point x, a discriminator output, a logit, a density ratio, and Bernoulli parameters.
 p, q = sp.symbols("p q", positive=True)
-D = sp.Symbol("D", positive=True)        # D(x) in (0, 1)
-t = sp.Symbol("t", real=True)            # a logit, or the argument of a conjugate f*(t)
-u = sp.Symbol("u", positive=True)        # a density ratio p/q
+D = sp.Symbol("D", positive=True)  # D(x) in (0, 1)
+t = sp.Symbol("t", real=True)  # a logit, or the argument of a conjugate f*(t)
+u = sp.Symbol("u", positive=True)  # a density ratio p/q
 a, g, r, lam = sp.symbols("a g r lam", positive=True)  # all in (0, 1)
 
 
@@ -59,10 +60,10 @@ def positive_on_unit_interval(expr, *unit_symbols):
 
 # ---------------------------------------------------------------- C1: the optimal discriminator
 class OptimalDiscriminator(NamedTuple):
-    integrand: sp.Expr      # p log D + q log(1 - D), the integrand of V(G, D) at one x
-    d_star: sp.Expr         # the stationary point p / (p + q)
-    slope: sp.Expr          # d integrand / dD
-    curvature: sp.Expr      # d^2 integrand / dD^2, a function of D: negative on (0, 1), so D* is the maximum
+    integrand: sp.Expr  # p log D + q log(1 - D), the integrand of V(G, D) at one x
+    d_star: sp.Expr  # the stationary point p / (p + q)
+    slope: sp.Expr  # d integrand / dD
+    curvature: sp.Expr  # d^2 integrand / dD^2, a function of D: negative on (0, 1), so D* is the maximum
     curvature_at_star: sp.Expr  # the same at D*: -(p + q)^3 / (p q)
 
 
@@ -76,15 +77,14 @@ def optimal_discriminator() -> OptimalDiscriminator:
         raise ValueError(f"expected one stationary point of the D objective, sympy found {roots}")
     d_star = sp.simplify(roots[0])
     curvature = sp.diff(integrand, D, 2)
-    return OptimalDiscriminator(integrand, d_star, slope, curvature,
-                                sp.factor(sp.simplify(curvature.subs(D, d_star))))
+    return OptimalDiscriminator(integrand, d_star, slope, curvature, sp.factor(sp.simplify(curvature.subs(D, d_star))))
 
 
 # ---------------------------------------------------------------- C2: V(G, D*) = 2 JSD - log 4
 class ValueGap(NamedTuple):
     value_at_optimum: sp.Expr  # p log D* + q log(1 - D*)
-    jsd_integrand: sp.Expr     # 1/2 p log(p/m) + 1/2 q log(q/m), m = (p + q)/2
-    gap: sp.Expr               # value_at_optimum + (p + q) log 2 - 2 jsd_integrand; simplifies to 0
+    jsd_integrand: sp.Expr  # 1/2 p log(p/m) + 1/2 q log(q/m), m = (p + q)/2
+    gap: sp.Expr  # value_at_optimum + (p + q) log 2 - 2 jsd_integrand; simplifies to 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,11 +101,11 @@ def value_at_optimum_gap() -> ValueGap:
 # ---------------------------------------------------------------- C3: the consistency identity
 class Consistency(NamedTuple):
     log_likelihood: sp.Expr  # a log g + (1 - a) log(1 - g)
-    gap: sp.Expr             # log_likelihood - (-H(a) - KL(a || g)); simplifies to 0
-    kl: sp.Expr              # KL(a || g)
-    kl_slope: sp.Expr        # d KL / dg, zero at g = a
-    kl_curvature: sp.Expr    # d^2 KL / dg^2, positive on (0, 1)^2: g = a is the global minimum, KL >= 0
-    kl_at_minimum: sp.Expr   # KL(a || a) = 0
+    gap: sp.Expr  # log_likelihood - (-H(a) - KL(a || g)); simplifies to 0
+    kl: sp.Expr  # KL(a || g)
+    kl_slope: sp.Expr  # d KL / dg, zero at g = a
+    kl_curvature: sp.Expr  # d^2 KL / dg^2, positive on (0, 1)^2: g = a is the global minimum, KL >= 0
+    kl_at_minimum: sp.Expr  # KL(a || a) = 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,19 +114,20 @@ def consistency_identity() -> Consistency:
     log_likelihood = a * sp.log(g) + (1 - a) * sp.log(1 - g)
     kl = bernoulli_kl(a, g)
     kl_slope = sp.diff(kl, g)
-    return Consistency(log_likelihood, log_likelihood + binary_entropy(a) + kl, kl, kl_slope,
-                       sp.diff(kl, g, 2), kl.subs(g, a))
+    return Consistency(
+        log_likelihood, log_likelihood + binary_entropy(a) + kl, kl, kl_slope, sp.diff(kl, g, 2), kl.subs(g, a)
+    )
 
 
 # ---------------------------------------------------------------- C6: saturating vs non-saturating G
 class GeneratorGradients(NamedTuple):
-    saturating: sp.Expr         # log(1 - sigmoid(t)), minimised by G in the minimax game
-    nonsaturating: sp.Expr      # -log sigmoid(t)
-    d_saturating: sp.Expr       # -sigmoid(t)
-    d_nonsaturating: sp.Expr    # -sigmoid(-t)
-    saturating_limit: sp.Expr   # lim_{t -> -oo} d_saturating = 0: the gradient vanishes
+    saturating: sp.Expr  # log(1 - sigmoid(t)), minimised by G in the minimax game
+    nonsaturating: sp.Expr  # -log sigmoid(t)
+    d_saturating: sp.Expr  # -sigmoid(t)
+    d_nonsaturating: sp.Expr  # -sigmoid(-t)
+    saturating_limit: sp.Expr  # lim_{t -> -oo} d_saturating = 0: the gradient vanishes
     nonsaturating_limit: sp.Expr  # lim_{t -> -oo} d_nonsaturating = -1
-    ratio: sp.Expr              # d_saturating / d_nonsaturating = e^t > 0: same signs, same stationary points
+    ratio: sp.Expr  # d_saturating / d_nonsaturating = e^t > 0: same signs, same stationary points
 
 
 @functools.lru_cache(maxsize=None)
@@ -136,14 +137,21 @@ def generator_gradients() -> GeneratorGradients:
     nonsaturating = -sp.log(sigmoid(t))
     d_sat = sp.simplify(sp.diff(saturating, t))
     d_ns = sp.simplify(sp.diff(nonsaturating, t))
-    return GeneratorGradients(saturating, nonsaturating, d_sat, d_ns, sp.limit(d_sat, t, -sp.oo),
-                              sp.limit(d_ns, t, -sp.oo), sp.simplify(d_sat / d_ns))
+    return GeneratorGradients(
+        saturating,
+        nonsaturating,
+        d_sat,
+        d_ns,
+        sp.limit(d_sat, t, -sp.oo),
+        sp.limit(d_ns, t, -sp.oo),
+        sp.simplify(d_sat / d_ns),
+    )
 
 
 # ---------------------------------------------------------------- f-GAN: generators f and conjugates f*
 class TableConjugate(NamedTuple):
-    conj: sp.Expr    # f*(t) in closed form
-    upper: sp.Expr   # dom f* = (-oo, upper); oo for the whole line
+    conj: sp.Expr  # f*(t) in closed form
+    upper: sp.Expr  # dom f* = (-oo, upper); oo for the whole line
 
 
 def f_functions() -> dict:
@@ -194,16 +202,16 @@ def on_conjugate_domain(upper):
 
 # ---------------------------------------------------------------- C20: the lambda-divergence
 class LambdaDecomposition(NamedTuple):
-    integrand: sp.Expr       # lam p log(p/m) + (1 - lam) q log(q/m), the integrand of D_lam
-    mixture: sp.Expr         # m = lam p + (1 - lam) q
-    posterior: sp.Expr       # r = lam p / m, the posterior that x came from p
-    decomposed: sp.Expr      # m (CE(r, lam) - H(r))
-    gap: sp.Expr             # integrand - decomposed; simplifies to 0
-    jsd_gap: sp.Expr         # integrand at lam = 1/2 minus the JSD integrand; simplifies to 0
+    integrand: sp.Expr  # lam p log(p/m) + (1 - lam) q log(q/m), the integrand of D_lam
+    mixture: sp.Expr  # m = lam p + (1 - lam) q
+    posterior: sp.Expr  # r = lam p / m, the posterior that x came from p
+    decomposed: sp.Expr  # m (CE(r, lam) - H(r))
+    gap: sp.Expr  # integrand - decomposed; simplifies to 0
+    jsd_gap: sp.Expr  # integrand at lam = 1/2 minus the JSD integrand; simplifies to 0
     cross_entropy_sum: sp.Expr  # sum_x m CE(r, lam) - H(lam) over a three-point support; simplifies to 0
     entropy_curvature: sp.Expr  # H''(r) = -1 / (r (1 - r)) < 0: H is concave, so sum m H(r) <= H(lam)
-    entropy_limits: tuple       # (H(0+), H(1-)) = (0, 0): with concavity, H(r) >= 0, so D_lam <= H(lam)
-    entropy_at_half: sp.Expr    # H(1/2) - log 2; simplifies to 0
+    entropy_limits: tuple  # (H(0+), H(1-)) = (0, 0): with concavity, H(r) >= 0, so D_lam <= H(lam)
+    entropy_at_half: sp.Expr  # H(1/2) - log 2; simplifies to 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,12 +226,20 @@ def lambda_divergence_decomposition() -> LambdaDecomposition:
     # Three points carry all the algebra of a general support: sum_x m r = lam sum p = lam, likewise for 1 - r.
     ps, qs = sp.symbols("p1 p2", positive=True), sp.symbols("q1 q2", positive=True)
     support = [(ps[0], qs[0]), (ps[1], qs[1]), (1 - sum(ps), 1 - sum(qs))]
-    ce_sum = sum(m.subs({p: pi, q: qi}, simultaneous=True)
-                 * bernoulli_cross_entropy(post.subs({p: pi, q: qi}, simultaneous=True), lam)
-                 for pi, qi in support)
+    ce_sum = sum(
+        m.subs({p: pi, q: qi}, simultaneous=True)
+        * bernoulli_cross_entropy(post.subs({p: pi, q: qi}, simultaneous=True), lam)
+        for pi, qi in support
+    )
     return LambdaDecomposition(
-        integrand, m, post, decomposed, integrand - decomposed, integrand.subs(lam, half) - jsd,
-        sp.expand(ce_sum) - binary_entropy(lam), sp.simplify(sp.diff(binary_entropy(r), r, 2)),
+        integrand,
+        m,
+        post,
+        decomposed,
+        integrand - decomposed,
+        integrand.subs(lam, half) - jsd,
+        sp.expand(ce_sum) - binary_entropy(lam),
+        sp.simplify(sp.diff(binary_entropy(r), r, 2)),
         (sp.limit(binary_entropy(r), r, 0, "+"), sp.limit(binary_entropy(r), r, 1, "-")),
         binary_entropy(half) - sp.log(2),
     )

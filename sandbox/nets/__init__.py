@@ -7,6 +7,7 @@ optional `generator`: given one, the whole construction (default inits, DCGAN's 
 vectors) is seeded from it and the global RNG is left untouched; without one they draw from the caller's
 global seed.
 """
+
 import math
 from contextlib import contextmanager
 from typing import Optional
@@ -44,6 +45,7 @@ def param_count(module: nn.Module) -> int:
 
 # ----- MLPs for 2-D data -----------------------------------------------------------------------------------
 
+
 class MLP(nn.Module):
     """x -> [Linear, ReLU] * depth -> Linear; `squeeze` drops the last axis so a D returns shape (B,)."""
 
@@ -63,8 +65,9 @@ class MLP(nn.Module):
         return out.squeeze(-1) if self.squeeze else out
 
 
-def mlp_generator(z_dim: int = 256, hidden: int = 128, depth: int = 2, out_dim: int = 2,
-                  generator: Optional[torch.Generator] = None) -> nn.Module:
+def mlp_generator(
+    z_dim: int = 256, hidden: int = 128, depth: int = 2, out_dim: int = 2, generator: Optional[torch.Generator] = None
+) -> nn.Module:
     """G(z) = MLP(z): 2 hidden layers of 128 ReLU units, z ~ N(0, I_256) (Metz et al. 2017, App. A, 2-D mixtures).
 
     PacGAN's 2-D experiments (Lin et al. 2018) use z_dim=2 with wider layers; pass those to reproduce them.
@@ -73,14 +76,16 @@ def mlp_generator(z_dim: int = 256, hidden: int = 128, depth: int = 2, out_dim: 
         return MLP(z_dim, hidden, depth, out_dim)
 
 
-def mlp_discriminator(in_dim: int = 2, hidden: int = 128, depth: int = 2,
-                      generator: Optional[torch.Generator] = None) -> nn.Module:
+def mlp_discriminator(
+    in_dim: int = 2, hidden: int = 128, depth: int = 2, generator: Optional[torch.Generator] = None
+) -> nn.Module:
     """D(x) = one logit per sample from an MLP with 2 hidden layers of 128 ReLU units (Metz et al. 2017, App. A)."""
     with _seeded(generator):
         return MLP(in_dim, hidden, depth, 1, squeeze=True)
 
 
 # ----- DCGAN for 28x28 -------------------------------------------------------------------------------------
+
 
 @torch.no_grad()
 def dcgan_init_(module: nn.Module, generator: Optional[torch.Generator] = None) -> nn.Module:
@@ -106,9 +111,14 @@ class DCGANGenerator(nn.Module):
         # A 7x7 transposed conv on a 1x1 map is DCGAN's "project and reshape" fully connected first layer.
         # Biases are dropped where a BatchNorm follows: its shift makes them redundant.
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(z_dim, c1, 7, 1, 0, bias=not batchnorm), norm(c1), nn.ReLU(),     # (B, c1, 7, 7)
-            nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not batchnorm), norm(c2), nn.ReLU(),        # (B, c2, 14, 14)
-            nn.ConvTranspose2d(c2, channels, 4, 2, 1), nn.Tanh(),                                 # (B, C, 28, 28)
+            nn.ConvTranspose2d(z_dim, c1, 7, 1, 0, bias=not batchnorm),
+            norm(c1),
+            nn.ReLU(),  # (B, c1, 7, 7)
+            nn.ConvTranspose2d(c1, c2, 4, 2, 1, bias=not batchnorm),
+            norm(c2),
+            nn.ReLU(),  # (B, c2, 14, 14)
+            nn.ConvTranspose2d(c2, channels, 4, 2, 1),
+            nn.Tanh(),  # (B, C, 28, 28)
         )
         self.z_dim = z_dim
 
@@ -124,8 +134,11 @@ class DCGANDiscriminator(nn.Module):
         c1, c2 = _ch(128, width), _ch(256, width)
         norm = nn.BatchNorm2d(c2) if batchnorm else nn.Identity()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, c1, 4, 2, 1), nn.LeakyReLU(0.2),                       # (B, c1, 14, 14), no BN here
-            nn.Conv2d(c1, c2, 4, 2, 1, bias=not batchnorm), norm, nn.LeakyReLU(0.2),   # (B, c2, 7, 7)
+            nn.Conv2d(channels, c1, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # (B, c1, 14, 14), no BN here
+            nn.Conv2d(c1, c2, 4, 2, 1, bias=not batchnorm),
+            norm,
+            nn.LeakyReLU(0.2),  # (B, c2, 7, 7)
         )
         self.head = nn.Linear(c2 * 7 * 7, 1)
 
@@ -133,15 +146,21 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.features(x).flatten(1)).squeeze(-1)  # flatten copies if channels_last; view would fail
 
 
-def dcgan_generator(z_dim: int = 100, channels: int = 1, width: float = 1.0, batchnorm: bool = True,
-                    generator: Optional[torch.Generator] = None) -> nn.Module:
+def dcgan_generator(
+    z_dim: int = 100,
+    channels: int = 1,
+    width: float = 1.0,
+    batchnorm: bool = True,
+    generator: Optional[torch.Generator] = None,
+) -> nn.Module:
     """DCGAN G on 28x28: z ~ N(0, I_100) -> 256w, 128w channels -> `channels` maps in [-1, 1] (Radford et al. 2016)."""
     with _seeded(generator):
         return dcgan_init_(DCGANGenerator(z_dim, channels, width, batchnorm))
 
 
-def dcgan_discriminator(channels: int = 1, width: float = 1.0, batchnorm: bool = True,
-                        generator: Optional[torch.Generator] = None) -> nn.Module:
+def dcgan_discriminator(
+    channels: int = 1, width: float = 1.0, batchnorm: bool = True, generator: Optional[torch.Generator] = None
+) -> nn.Module:
     """DCGAN D adapted to 28x28 with 128w and 256w channels (Radford et al. 2016).
 
     width is the D-size knob: 0.25 and 0.5 give the 1/4- and 1/2-size Ds of the Stacked MNIST mode-collapse
@@ -153,6 +172,7 @@ def dcgan_discriminator(channels: int = 1, width: float = 1.0, batchnorm: bool =
 
 
 # ----- ResNet D with spectral normalisation ----------------------------------------------------------------
+
 
 class ResBlockDown(nn.Module):
     """relu-conv3-relu-conv3 [-avgpool] plus a shortcut, a 1x1 conv where the shape changes (Miyato et al. 2018)."""
@@ -184,19 +204,24 @@ class ResNetDiscriminator(nn.Module):
     def __init__(self, channels: int, width: float):
         super().__init__()
         c = _ch(128, width)
-        self.blocks = nn.Sequential(ResBlockDown(channels, c, down=True, first=True), ResBlockDown(c, c, down=True),
-                                    ResBlockDown(c, c, down=False), ResBlockDown(c, c, down=False))
+        self.blocks = nn.Sequential(
+            ResBlockDown(channels, c, down=True, first=True),
+            ResBlockDown(c, c, down=True),
+            ResBlockDown(c, c, down=False),
+            ResBlockDown(c, c, down=False),
+        )
         self.head = nn.Linear(c, 1)
         nn.init.xavier_uniform_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = torch.relu(self.blocks(x)).sum(dim=(2, 3))   # (B, c): global sum pooling
+        h = torch.relu(self.blocks(x)).sum(dim=(2, 3))  # (B, c): global sum pooling
         return self.head(h).squeeze(-1)
 
 
-def resnet_discriminator(channels: int = 1, width: float = 1.0, n_power_iterations: int = 1,
-                         generator: Optional[torch.Generator] = None) -> nn.Module:
+def resnet_discriminator(
+    channels: int = 1, width: float = 1.0, n_power_iterations: int = 1, generator: Optional[torch.Generator] = None
+) -> nn.Module:
     """SN-ResNet D: Miyato et al. 2018's CIFAR-10 ResNet D (128 channels) on 28x28, SN on every conv and linear."""
     with _seeded(generator):
         return spectral_norm_(ResNetDiscriminator(channels, width), n_power_iterations)
@@ -210,8 +235,12 @@ NETS = {
 }
 
 
-def make_nets(name: str, g_kwargs: Optional[dict] = None, d_kwargs: Optional[dict] = None,
-              generator: Optional[torch.Generator] = None):
+def make_nets(
+    name: str,
+    g_kwargs: Optional[dict] = None,
+    d_kwargs: Optional[dict] = None,
+    generator: Optional[torch.Generator] = None,
+):
     """(G, D) = NETS[name] built with their keyword arguments, or a ValueError listing the valid names."""
     g_fn, d_fn = lookup(NETS, name, "network")
     return g_fn(**(g_kwargs or {}), generator=generator), d_fn(**(d_kwargs or {}), generator=generator)

@@ -4,6 +4,7 @@ Features are (n, d) torch tensors on any device, or numpy arrays; distances are 
 float64 on the features' device, in row chunks so that n x n matrices never live in memory at once.
 Randomness comes from an explicit torch.Generator; a missing one means a fresh generator seeded with 0.
 """
+
 import math
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -12,33 +13,33 @@ import torch
 from scipy.optimize import minimize_scalar
 from torch import Tensor
 
-CHUNK_ELEMENTS = 2 ** 25  # about 256 MB of float64 per distance block
+CHUNK_ELEMENTS = 2**25  # about 256 MB of float64 per distance block
 
 
 class Neighbours(NamedTuple):
-    distances: Tensor   # (n_queries, k), ascending
-    indices: Tensor     # (n_queries, k), rows of `reference`
+    distances: Tensor  # (n_queries, k), ascending
+    indices: Tensor  # (n_queries, k), rows of `reference`
 
 
 class Pairs(NamedTuple):
-    pairs: Tensor       # (k, 2) with i < j
-    distances: Tensor   # (k,), ascending
+    pairs: Tensor  # (k, 2) with i < j
+    distances: Tensor  # (k,), ascending
 
 
 class ModeCoverage(NamedTuple):
-    modes: int          # modes with at least one sample
-    kl: float           # KL(q || uniform) of the mode histogram q, nats
+    modes: int  # modes with at least one sample
+    kl: float  # KL(q || uniform) of the mode histogram q, nats
 
 
 class MixtureModes(NamedTuple):
-    modes: int          # centres with at least `min_count` high-quality samples
-    hq_percent: float   # 100 * fraction of samples within n_sigma * std of their nearest centre
-    counts: Tensor      # (n_centres,) high-quality samples per centre
+    modes: int  # centres with at least `min_count` high-quality samples
+    hq_percent: float  # 100 * fraction of samples within n_sigma * std of their nearest centre
+    counts: Tensor  # (n_centres,) high-quality samples per centre
 
 
 class DuplicateCurve(NamedTuple):
-    sizes: np.ndarray   # batch sizes s
-    probs: np.ndarray   # fraction of trials whose batch of s samples held a (near-)duplicate pair
+    sizes: np.ndarray  # batch sizes s
+    probs: np.ndarray  # fraction of trials whose batch of s samples held a (near-)duplicate pair
     trials: int
 
 
@@ -69,7 +70,7 @@ def _chunk_rows(n_cols: int) -> int:
 
 
 def nearest_neighbours(queries, reference, k: int = 1) -> Neighbours:
-    """The k nearest rows of `reference` to each query by ||q - r_j|| (the memorisation check of Radford et al. 2016)."""
+    """The k nearest rows of `reference` to each query by ||q - r_j|| (memorisation check, Radford et al. 2016)."""
     q, r = as_features(queries, "queries"), as_features(reference, "reference")
     if q.shape[1] != r.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} features but reference has {r.shape[1]}")
@@ -78,7 +79,7 @@ def nearest_neighbours(queries, reference, k: int = 1) -> Neighbours:
     r = r.to(q.device)
     dist, idx = [], []
     for start in range(0, q.shape[0], _chunk_rows(r.shape[0])):
-        qc = q[start:start + _chunk_rows(r.shape[0])]
+        qc = q[start : start + _chunk_rows(r.shape[0])]
         i = torch.topk(sq_dists(qc, r), k, dim=1, largest=False).indices
         # the matmul form loses digits for near-duplicates; recompute the k kept distances directly
         dist.append(torch.linalg.vector_norm(qc[:, None, :] - r[i], dim=2))
@@ -98,7 +99,7 @@ def top_duplicate_pairs(feats, k: int = 10) -> Pairs:
     best_p = torch.empty(0, 2, dtype=torch.long, device=f.device)
     rows = _chunk_rows(n)
     for start in range(0, n, rows):
-        d2 = sq_dists(f[start:start + rows], f)
+        d2 = sq_dists(f[start : start + rows], f)
         i = torch.arange(start, start + d2.shape[0], device=f.device)
         d2[i[:, None] >= torch.arange(n, device=f.device)[None, :]] = math.inf  # keep j > i only
         kk = min(k, d2.numel())
@@ -114,13 +115,15 @@ def top_duplicate_pairs(feats, k: int = 10) -> Pairs:
 
 
 def stacked_mnist_modes(labels_pred, n_modes: int = 1000) -> ModeCoverage:
-    """Modes hit, and KL(q || uniform) = sum_m q_m log(q_m M) of the mode histogram q (Metz et al. 2017; Lin et al. 2018)."""
+    """Modes hit and KL(q || uniform) = sum_m q_m log(q_m M) of the mode histogram q (Metz et al. 2017)."""
     y = torch.as_tensor(labels_pred)
     if y.dim() == 2 and y.shape[1] == 3 and n_modes == 1000:
         y = 100 * y[:, 0] + 10 * y[:, 1] + y[:, 2]  # three digit labels -> one of 1000 modes
     if y.dim() != 1 or y.numel() == 0 or y.dtype.is_floating_point:
-        raise ValueError(f"labels_pred must be a non-empty integer vector of modes or (n, 3) digits, got "
-                         f"shape {tuple(y.shape)} and dtype {y.dtype}")
+        raise ValueError(
+            f"labels_pred must be a non-empty integer vector of modes or (n, 3) digits, got "
+            f"shape {tuple(y.shape)} and dtype {y.dtype}"
+        )
     if int(y.min()) < 0 or int(y.max()) >= n_modes:
         raise ValueError(f"labels_pred must lie in [0, {n_modes}), got range [{int(y.min())}, {int(y.max())}]")
     q = torch.bincount(y.long().cpu(), minlength=n_modes).to(torch.float64) / y.numel()
@@ -129,7 +132,7 @@ def stacked_mnist_modes(labels_pred, n_modes: int = 1000) -> ModeCoverage:
 
 
 def mixture_modes(samples, centres, std: float, n_sigma: float = 3.0, min_count: int = 1) -> MixtureModes:
-    """Modes with >= min_count samples within n_sigma*std of them, % such samples, counts (Srivastava et al. 2017; Lin et al. 2018)."""
+    """Modes with >= min_count samples within n_sigma std, % such samples, counts (Srivastava et al. 2017)."""
     x, c = as_features(samples, "samples"), as_features(centres, "centres")
     if x.shape[1] != c.shape[1]:
         raise ValueError(f"samples have {x.shape[1]} coordinates but centres have {c.shape[1]}")
@@ -160,10 +163,14 @@ def _has_duplicate(batch: Tensor, threshold: Optional[float]) -> Tensor:
     return out
 
 
-def duplicate_probability(sample_fn: Callable[[int, torch.Generator], Tensor], sizes: Sequence[int],
-                          trials: int = 100, threshold: Optional[float] = None,
-                          generator: Optional[torch.Generator] = None) -> DuplicateCurve:
-    """P(s samples hold a pair with ||x_i - x_j|| < threshold, or x_i == x_j) for each s (Arora, Risteski, Zhang 2018)."""
+def duplicate_probability(
+    sample_fn: Callable[[int, torch.Generator], Tensor],
+    sizes: Sequence[int],
+    trials: int = 100,
+    threshold: Optional[float] = None,
+    generator: Optional[torch.Generator] = None,
+) -> DuplicateCurve:
+    """P(s samples hold a pair with ||x_i - x_j|| < threshold, or x_i == x_j) per s (Arora et al. 2018)."""
     sizes = np.asarray(sizes, dtype=np.int64)
     if sizes.ndim != 1 or sizes.size == 0 or int(sizes.min()) < 2:
         raise ValueError(f"sizes must be a non-empty list of batch sizes >= 2, got {sizes.tolist()}")
@@ -183,7 +190,7 @@ def duplicate_probability(sample_fn: Callable[[int, torch.Generator], Tensor], s
 
 
 def birthday_support_estimate(sizes: Sequence[int], probs: Sequence[float], method: str = "fit") -> float:
-    """N in P(dup | s) = 1 - exp(-s(s-1)/2N), by binomial likelihood ("fit") or s^2 at P >= 1/2 ("half") (Arora et al. 2018)."""
+    """N in P(dup | s) = 1 - exp(-s(s-1)/2N), by likelihood ("fit") or s^2 at P >= 1/2 ("half") (Arora et al. 2018)."""
     # "fit" is the default: it uses every point of the curve, so it needs no size to land near P = 1/2. The
     # paper's "half" rule N = s^2 reads one grid point; under the model P(s) = 1/2 at s(s-1) = 2 N log 2, so the
     # rule overestimates N by about 1/(2 log 2) = 1.44, times the grid's coarseness.
@@ -195,17 +202,21 @@ def birthday_support_estimate(sizes: Sequence[int], probs: Sequence[float], meth
     if method == "half":
         hit = np.nonzero(p >= 0.5)[0]
         if hit.size == 0:
-            raise ValueError(f"no size reached P(dup) >= 1/2 (max {p.max():.3f}); the support exceeds about "
-                             f"{int(s.max()) ** 2}; rerun with larger sizes")
+            raise ValueError(
+                f"no size reached P(dup) >= 1/2 (max {p.max():.3f}); the support exceeds about "
+                f"{int(s.max()) ** 2}; rerun with larger sizes"
+            )
         return float(s[hit[0]] ** 2)
     if method != "fit":
         raise ValueError(f"unknown method {method!r}; valid names: fit, half")
     if (p == 0).all():
-        raise ValueError(f"no duplicates at any size: the support exceeds about {int(s.max()) ** 2}; "
-                         f"rerun with larger sizes")
+        raise ValueError(
+            f"no duplicates at any size: the support exceeds about {int(s.max()) ** 2}; rerun with larger sizes"
+        )
     if (p == 1).all():
-        raise ValueError(f"duplicates at every size: the support is below about {int(s.min()) ** 2}; "
-                         f"rerun with smaller sizes")
+        raise ValueError(
+            f"duplicates at every size: the support is below about {int(s.min()) ** 2}; rerun with smaller sizes"
+        )
     pairs = s * (s - 1) / 2.0
 
     def nll(log_n: float) -> float:
@@ -216,5 +227,4 @@ def birthday_support_estimate(sizes: Sequence[int], probs: Sequence[float], meth
 
     # the log-likelihood is concave in 1/N, hence unimodal in log N, so a bounded Brent search finds its maximum
     lo, hi = math.log(pairs.min()) - 10.0, math.log(pairs.max()) + 10.0
-    return float(math.exp(minimize_scalar(nll, bounds=(lo, hi), method="bounded",
-                                          options={"xatol": 1e-6}).x))
+    return float(math.exp(minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}).x))

@@ -1,8 +1,8 @@
-"""Offline evaluation of MNIST generators on the committed domain classifier (`sandbox.classifier`).
+"""Offline evaluation of MNIST generators on the committed domain classifier (`sandbox.evaluation.classifier`).
 
-The metric maths lives in `sandbox.metrics` and `sandbox.support`; this module feeds it classifier features
-and records every number with `metrics.report` (metric, features, n, split, seed). FID here is always
-"FID (MNIST-classifier features)": the Frechet distance between Gaussian fits of the 128-d hidden layer of
+The metric maths lives in `sandbox.evaluation.metrics` and `sandbox.evaluation.support`; this module feeds it
+classifier features and records every number with `metrics.report` (metric, features, n, split, seed). FID here is
+always "FID (MNIST-classifier features)": the Frechet distance between Gaussian fits of the 128-d hidden layer of
 the MNIST classifier, *not* Inception FID, and not comparable with published Inception numbers. The real
 reference is the MNIST **test** split unless a split is named.
 
@@ -11,24 +11,48 @@ C = 3 (Stacked MNIST), the same signature `support.duplicate_probability` uses. 
 metrics (FID, KID, score, precision/recall, classes) pool the 3n channel images, which measures how good
 the digits are; the Stacked MNIST modes and reverse KL measure the joint, 1000-mode distribution.
 """
+
 import math
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
 
-from sandbox import classifier as clf
-from sandbox.data import data_dir as _root, load_mnist, stacked_mnist, to_unit
-from sandbox.metrics import (FeatureStats, FrechetReference, classifier_score, feature_stats, frechet_reference,
-                             frechet_to_reference, kid, precision_recall, report)
-from sandbox.support import (DuplicateCurve, Neighbours, Pairs, birthday_support_estimate, duplicate_probability,
-                             nearest_neighbours, stacked_mnist_modes, top_duplicate_pairs)
+from sandbox.data import data_dir as _root
+from sandbox.data import load_mnist, stacked_mnist, to_unit
+from sandbox.evaluation import classifier as clf
+from sandbox.evaluation.metrics import (
+    FeatureStats,
+    FrechetReference,
+    classifier_score,
+    feature_stats,
+    frechet_reference,
+    frechet_to_reference,
+    kid,
+    precision_recall,
+    report,
+)
+from sandbox.evaluation.support import (
+    DuplicateCurve,
+    Neighbours,
+    Pairs,
+    birthday_support_estimate,
+    duplicate_probability,
+    nearest_neighbours,
+    stacked_mnist_modes,
+    top_duplicate_pairs,
+)
 
 FEATURES = "MNIST-classifier features"
 FID_NAME = f"FID ({FEATURES})"
-NAMES = {"fid": FID_NAME, "kid": f"KID ({FEATURES})", "classifier_score": "classifier score (MNIST classifier)",
-         "precision_recall": f"precision/recall ({FEATURES})", "classes": "digit classes covered (MNIST classifier)",
-         "stacked_modes": "Stacked MNIST modes and reverse KL (MNIST classifier)"}
+NAMES = {
+    "fid": FID_NAME,
+    "kid": f"KID ({FEATURES})",
+    "classifier_score": "classifier score (MNIST classifier)",
+    "precision_recall": f"precision/recall ({FEATURES})",
+    "classes": "digit classes covered (MNIST classifier)",
+    "stacked_modes": "Stacked MNIST modes and reverse KL (MNIST classifier)",
+}
 DUPLICATE_PERCENTILE = 1.0
 # A digit class counts as covered when it holds at least a tenth of its uniform share (1% of the samples): the
 # classifier's own confusions (0.5% test error, spread over nine classes) stay below that, so a one-digit
@@ -103,9 +127,17 @@ def stacked_modes(images: Tensor, device="cpu"):
     return stacked_mnist_modes(clf.stacked_labels(classifier(device), images))
 
 
-def evaluate_generator(sample_fn: Callable[[int, torch.Generator], Tensor], n: int = 10000, split: str = "test",
-                       seed: int = 0, data_dir=None, device="cpu", k: int = 3, kid_subsets: int = 100,
-                       n_splits: int = 10) -> dict:
+def evaluate_generator(
+    sample_fn: Callable[[int, torch.Generator], Tensor],
+    n: int = 10000,
+    split: str = "test",
+    seed: int = 0,
+    data_dir=None,
+    device="cpu",
+    k: int = 3,
+    kid_subsets: int = 100,
+    n_splits: int = 10,
+) -> dict:
     """FID, KID, classifier score, precision/recall (real, fake), classes and Stacked MNIST modes of n samples."""
     if n < 2:
         raise ValueError(f"n must be at least 2 samples, got {n}")
@@ -113,9 +145,9 @@ def evaluate_generator(sample_fn: Callable[[int, torch.Generator], Tensor], n: i
     with torch.no_grad():
         images = _images(sample_fn(n, g), n, "sample_fn")
     model = classifier(device)
-    digits = images.reshape(-1, 1, 28, 28)                          # C = 3: the 3n channel images, pooled
+    digits = images.reshape(-1, 1, 28, 28)  # C = 3: the 3n channel images, pooled
     f_fake = clf.features(model, digits)
-    p_fake = clf.probabilities_from_features(model, f_fake)         # no second pass through the convolutions
+    p_fake = clf.probabilities_from_features(model, f_fake)  # no second pass through the convolutions
     m = f_fake.shape[0]
     real = real_features(split, data_dir, device)
     # KID and precision/recall compare equal-size sets (k-NN radii shrink with n); real rows from the seed.
@@ -128,22 +160,36 @@ def evaluate_generator(sample_fn: Callable[[int, torch.Generator], Tensor], n: i
     hist = torch.bincount(digit_ids.cpu(), minlength=10)
     values = {
         "fid": ("frechet", fid(_reference(split, data_dir, device), f_fake), m),
-        "kid": ("kid", kid(r_sub, f_sub, kid_subsets, max(2, min(1000, m_pr // 2)),
-                           torch.Generator().manual_seed(seed)), m_pr),
+        "kid": (
+            "kid",
+            kid(r_sub, f_sub, kid_subsets, max(2, min(1000, m_pr // 2)), torch.Generator().manual_seed(seed)),
+            m_pr,
+        ),
         "classifier_score": ("classifier_score", classifier_score(p_fake, min(n_splits, m)), m),
         "precision_recall": ("precision_recall", precision_recall(r_sub, f_sub, k), m_pr),
-        "classes": ("stacked_mnist_modes", {"covered": int((hist >= CLASS_SHARE * m / 10).sum()), "modes": cover.modes,
-                                            "of": 10, "kl": cover.kl, "histogram": hist}, m),
+        "classes": (
+            "stacked_mnist_modes",
+            {
+                "covered": int((hist >= CLASS_SHARE * m / 10).sum()),
+                "modes": cover.modes,
+                "of": 10,
+                "kl": cover.kl,
+                "histogram": hist,
+            },
+            m,
+        ),
     }
     if images.shape[1] == 3:
         modes = stacked_modes(images, device)
-        values["stacked_modes"] = ("stacked_mnist_modes", {"modes": modes.modes, "of": 1000,
-                                                             "reverse_kl": modes.kl}, n)
-    return {key: dict(report(metric, value, FEATURES, count, split, seed), name=NAMES[key])
-            for key, (metric, value, count) in values.items()}
+        values["stacked_modes"] = ("stacked_mnist_modes", {"modes": modes.modes, "of": 1000, "reverse_kl": modes.kl}, n)
+    return {
+        key: dict(report(metric, value, FEATURES, count, split, seed), name=NAMES[key])
+        for key, (metric, value, count) in values.items()
+    }
 
 
 # ----- birthday paradox, memorisation ----------------------------------------------------------------------
+
 
 def dataset_sampler(images: Tensor, replace: bool = False) -> Callable[[int, torch.Generator], Tensor]:
     """A sample_fn over a fixed image set: without replacement, n images are consecutive random permutations."""
@@ -157,11 +203,18 @@ def dataset_sampler(images: Tensor, replace: bool = False) -> Callable[[int, tor
             # a batch of s consecutive rows repeats an image only if it straddles two permutations
             idx = torch.cat([torch.randperm(size, generator=generator, device=dev) for _ in range(-(-n // size))])[:n]
         return images[idx.to(images.device)]
+
     return sample
 
 
-def duplicate_threshold(split: str = "test", channels: int = 1, percentile: float = DUPLICATE_PERCENTILE,
-                        data_dir=None, device="cpu", seed: int = 0) -> float:
+def duplicate_threshold(
+    split: str = "test",
+    channels: int = 1,
+    percentile: float = DUPLICATE_PERCENTILE,
+    data_dir=None,
+    device="cpu",
+    seed: int = 0,
+) -> float:
     """The `percentile`-th percentile of nearest-neighbour feature distances between distinct real images."""
     # 99% of real test digits have no other test digit this close, so a generated pair under the threshold is a
     # near-copy by the data's own standard; Arora, Risteski, Zhang 2018 judged pairs by eye (see `pairs`)
@@ -179,18 +232,26 @@ def duplicate_threshold(split: str = "test", channels: int = 1, percentile: floa
 
 
 class BirthdayResult(NamedTuple):
-    curve: DuplicateCurve   # P(a batch of s samples holds a near-duplicate pair) for each s
-    support: float          # N from the fit of 1 - exp(-s(s-1)/2N); inf if no duplicates, nan if all duplicates
-    note: str               # why support is inf or nan, else ""
-    threshold: float        # feature distance below which two samples count as duplicates
-    pairs: Pairs            # the closest pairs in one batch of max(sizes) samples
-    pair_images: Tensor     # (n_pairs, 2, C, 28, 28), for a human to look at
-    records: dict           # metrics.report records of the curve and the support
+    curve: DuplicateCurve  # P(a batch of s samples holds a near-duplicate pair) for each s
+    support: float  # N from the fit of 1 - exp(-s(s-1)/2N); inf if no duplicates, nan if all duplicates
+    note: str  # why support is inf or nan, else ""
+    threshold: float  # feature distance below which two samples count as duplicates
+    pairs: Pairs  # the closest pairs in one batch of max(sizes) samples
+    pair_images: Tensor  # (n_pairs, 2, C, 28, 28), for a human to look at
+    records: dict  # metrics.report records of the curve and the support
 
 
-def birthday_test(sample_fn: Callable[[int, torch.Generator], Tensor], sizes: Sequence[int], trials: int = 50,
-                  threshold: Optional[float] = None, split: str = "test", seed: int = 0, data_dir=None,
-                  device="cpu", n_pairs: int = 10) -> BirthdayResult:
+def birthday_test(
+    sample_fn: Callable[[int, torch.Generator], Tensor],
+    sizes: Sequence[int],
+    trials: int = 50,
+    threshold: Optional[float] = None,
+    split: str = "test",
+    seed: int = 0,
+    data_dir=None,
+    device="cpu",
+    n_pairs: int = 10,
+) -> BirthdayResult:
     """Duplicates in classifier-feature space vs batch size s, the support s^2 at P = 1/2 by fit (Arora et al. 2018)."""
     g = torch.Generator(device=device).manual_seed(seed)
 
@@ -210,23 +271,32 @@ def birthday_test(sample_fn: Callable[[int, torch.Generator], Tensor], sizes: Se
     with torch.no_grad():
         batch = _images(sample_fn(int(max(sizes)), g), int(max(sizes)), "sample_fn")
     pairs = top_duplicate_pairs(digit_features(batch, device), min(n_pairs, len(batch) * (len(batch) - 1) // 2))
-    records = {"duplicate_probability": report("duplicate_probability", curve, FEATURES, int(sum(sizes)) * trials,
-                                               split, seed),
-               "birthday_support": report("birthday_support", {"support": support, "note": note,
-                                                               "threshold": threshold}, FEATURES,
-                                          int(sum(sizes)) * trials, split, seed)}
+    records = {
+        "duplicate_probability": report(
+            "duplicate_probability", curve, FEATURES, int(sum(sizes)) * trials, split, seed
+        ),
+        "birthday_support": report(
+            "birthday_support",
+            {"support": support, "note": note, "threshold": threshold},
+            FEATURES,
+            int(sum(sizes)) * trials,
+            split,
+            seed,
+        ),
+    }
     return BirthdayResult(curve, support, note, threshold, pairs, batch[pairs.pairs.to(batch.device)], records)
 
 
 class Memorisation(NamedTuple):
-    pixel: Neighbours       # (n, k) Euclidean distances in [-1, 1] pixel space and training-set indices
-    feature: Neighbours     # (n, k) in classifier-feature space
-    pixel_images: Tensor    # (n, k, C, 28, 28) the pixel-space neighbours
+    pixel: Neighbours  # (n, k) Euclidean distances in [-1, 1] pixel space and training-set indices
+    feature: Neighbours  # (n, k) in classifier-feature space
+    pixel_images: Tensor  # (n, k, C, 28, 28) the pixel-space neighbours
     feature_images: Tensor  # (n, k, C, 28, 28) the feature-space neighbours
 
 
-def memorisation_check(fake_images: Tensor, train_images: Tensor, k: int = 3, device="cpu",
-                       train_feats: Optional[Tensor] = None) -> Memorisation:
+def memorisation_check(
+    fake_images: Tensor, train_images: Tensor, k: int = 3, device="cpu", train_feats: Optional[Tensor] = None
+) -> Memorisation:
     """Each generated image's k nearest training images in pixel and feature space (Radford et al. 2016, Sec. 6)."""
     fake, train = _images(fake_images, None, "fake_images"), _images(train_images, None, "train_images")
     if fake.shape[1] != train.shape[1]:

@@ -3,10 +3,11 @@
 Arjovsky & Bottou 2017 (Sec. 2.2, Figs. 2-3) freeze a DCGAN generator after 1, 10 and 25 epochs, train a new
 discriminator from scratch against it, and watch ||grad_theta|| of the generator loss as D improves. These
 helpers do that with the project's own pieces: the players, optimiser and data come from the trainer
-(`sandbox.trainparts`, `sandbox.train.make_run`), D's loss is `network_game`'s, and the gradient norms
+(`sandbox.trainer.parts`, `sandbox.trainer.loop.make_run`), D's loss is `network_game`'s, and the gradient norms
 differentiate the registered objectives' G terms (`sandbox.objectives`), so no loss is written twice.
 A DCGAN's BatchNorm layers stay in training mode (batch statistics), as the trainer's G and D steps see them.
 """
+
 import copy
 from typing import Callable, Dict, Optional, Sequence
 
@@ -14,11 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sandbox.dynamics import Step, grads_y, optimiser_step
+from sandbox.dynamics import Step, grads_y
 from sandbox.games import network_game
 from sandbox.objectives import get_objective
 
-G_LOSSES = ("minimax", "nonsaturating")   # the saturating log(1 - D) loss and the -log D loss
+G_LOSSES = ("minimax", "nonsaturating")  # the saturating log(1 - D) loss and the -log D loss
 
 
 def snapshot(module: nn.Module) -> nn.Module:
@@ -26,15 +27,16 @@ def snapshot(module: nn.Module) -> nn.Module:
     return copy.deepcopy(module)
 
 
-def generator_grad_norms(G: nn.Module, D: nn.Module, z: Tensor, objectives: Sequence[str] = G_LOSSES,
-                         fake_logits: Optional[Tensor] = None) -> Dict[str, float]:
-    """||grad_theta E_z g_fake(D(G_theta(z)))|| for each objective's G term, one forward on a fixed z (Arjovsky & Bottou 2017, Fig. 2).
+def generator_grad_norms(
+    G: nn.Module, D: nn.Module, z: Tensor, objectives: Sequence[str] = G_LOSSES, fake_logits: Optional[Tensor] = None
+) -> Dict[str, float]:
+    """||grad_theta E_z g_fake(D(G_theta(z)))|| per G loss, one forward on a fixed z (Arjovsky & Bottou 2017, Fig. 2).
 
     Pass `fake_logits = D(G(z))` (with its graph) to reuse a forward the caller already made.
     """
     params = [p for p in G.parameters() if p.requires_grad]
     if fake_logits is None:
-        fake_logits = D(G(z))     # one forward shared by every loss: the norms differ only through g_fake
+        fake_logits = D(G(z))  # one forward shared by every loss: the norms differ only through g_fake
     out = {}
     for i, name in enumerate(objectives):
         loss = get_objective(name).g_loss(fake_logits)
@@ -44,7 +46,7 @@ def generator_grad_norms(G: nn.Module, D: nn.Module, z: Tensor, objectives: Sequ
 
 
 def logit_gradients(fake_logits: Tensor, objective: str) -> Tensor:
-    """d g_fake(t) / dt per sample by autograd on the objective's G term: -D for minimax, -(1 - D) for -log D (Goodfellow et al. 2014, Sec. 3)."""
+    """d g_fake(t)/dt per sample by autograd: -D for minimax, -(1 - D) for -log D (Goodfellow et al. 2014, Sec. 3)."""
     t = fake_logits.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(get_objective(objective).g_fake(t).sum(), t)
     return grad
@@ -65,25 +67,38 @@ def log_iterations(n: int, per_decade: int = 8) -> list:
     return sorted({0, n} | {int(round(v)) for v in grid})
 
 
-def probe_point(G: nn.Module, D: nn.Module, real: Tensor, z: Tensor,
-                objectives: Sequence[str] = G_LOSSES) -> dict:
+def probe_point(G: nn.Module, D: nn.Module, real: Tensor, z: Tensor, objectives: Sequence[str] = G_LOSSES) -> dict:
     """G's gradient norm under each loss, D's accuracy, mean and median D(G(z)), mean D(x), and the fake logits."""
     fake_logits = D(G(z))
     d_fake = torch.sigmoid(fake_logits.detach())
     norms = generator_grad_norms(G, D, z, objectives, fake_logits)
     with torch.no_grad():
         real_logits = D(real)
-    return {"grad_norm": norms, "d_fake": float(d_fake.mean()), "median_d_fake": float(d_fake.median()),
-            "d_real": float(torch.sigmoid(real_logits).mean()),
-            "accuracy": accuracy(real_logits, fake_logits.detach()), "fake_logits": fake_logits.detach()}
+    return {
+        "grad_norm": norms,
+        "d_fake": float(d_fake.mean()),
+        "median_d_fake": float(d_fake.median()),
+        "d_real": float(torch.sigmoid(real_logits).mean()),
+        "accuracy": accuracy(real_logits, fake_logits.detach()),
+        "fake_logits": fake_logits.detach(),
+    }
 
 
-def train_d_against_fixed_g(G: nn.Module, D: nn.Module, sample_real: Callable[[], Tensor],
-                            sample_z: Callable[[], Tensor], step_d: Step, iterations: int,
-                            probe_at: Sequence[int], eval_real: Tensor, eval_z: Tensor,
-                            objectives: Sequence[str] = G_LOSSES, d_objective: str = "minimax",
-                            keep_logits: int = 0) -> dict:
-    """D minimises network_game's D loss against a frozen G; probe_point at each of probe_at (Arjovsky & Bottou 2017, Fig. 2).
+def train_d_against_fixed_g(
+    G: nn.Module,
+    D: nn.Module,
+    sample_real: Callable[[], Tensor],
+    sample_z: Callable[[], Tensor],
+    step_d: Step,
+    iterations: int,
+    probe_at: Sequence[int],
+    eval_real: Tensor,
+    eval_z: Tensor,
+    objectives: Sequence[str] = G_LOSSES,
+    d_objective: str = "minimax",
+    keep_logits: int = 0,
+) -> dict:
+    """D minimises network_game's D loss against a frozen G, probed at probe_at (Arjovsky & Bottou 2017, Fig. 2).
 
     minimax and -log D share D's loss (they differ only in G's term), so one D run serves both G losses.
     Returns {'iteration': [...], 'grad_norm': {loss: [...]}, 'accuracy', 'd_fake', 'd_real', 'median_d_fake'},
@@ -91,9 +106,18 @@ def train_d_against_fixed_g(G: nn.Module, D: nn.Module, sample_real: Callable[[]
     """
     if iterations < 0 or any(not 0 <= k <= iterations for k in probe_at):
         raise ValueError(f"probe iterations must lie in [0, {iterations}], got {sorted(probe_at)}")
-    game = network_game(G, D, sample_real, sample_z, objective=d_objective)   # G is never stepped: fixed
-    wanted, log = set(probe_at), {"iteration": [], "grad_norm": {k: [] for k in objectives}, "accuracy": [],
-                                  "d_fake": [], "d_real": [], "median_d_fake": []}
+    game = network_game(G, D, sample_real, sample_z, objective=d_objective)  # G is never stepped: fixed
+    wanted, log = (
+        set(probe_at),
+        {
+            "iteration": [],
+            "grad_norm": {k: [] for k in objectives},
+            "accuracy": [],
+            "d_fake": [],
+            "d_real": [],
+            "median_d_fake": [],
+        },
+    )
     if keep_logits:
         log["fake_logits"] = []
     for t in range(iterations + 1):
@@ -111,50 +135,9 @@ def train_d_against_fixed_g(G: nn.Module, D: nn.Module, sample_real: Callable[[]
     return log
 
 
-def probe_fixed_g(run, G: nn.Module, iterations: int, probe_at: Sequence[int], seed: int, eval_n: int = 128,
-                  D: Optional[nn.Module] = None, keep_logits: int = 0) -> dict:
-    """train_d_against_fixed_g with run.cfg's D, optimiser, data and batch size (Arjovsky & Bottou 2017, Fig. 2).
-
-    D is a fresh net of the config's architecture, or a copy of the given D (which is left untouched).
-
-    Seeds: the fresh D's init from `seed`, its training batches from seed + 1, the fixed evaluation batches
-    (eval_n real images and latents) from seed + 2, so every G probed with one seed sees the same z.
-    """
-    from sandbox.config import z_size
-    from sandbox.trainparts import build_players, make_optimiser
-    cfg, device = run.cfg, run.device
-    if D is None:
-        D = build_players(cfg, device, torch.Generator().manual_seed(seed))[1]
-    else:
-        D = snapshot(D)
-    opt = make_optimiser(cfg, D.parameters(), cfg.lr_d, device)
-    dtype, width = getattr(torch, cfg.dtype), z_size(cfg)
-    train_gen = torch.Generator(device).manual_seed(seed + 1)
-    eval_gen = torch.Generator(device).manual_seed(seed + 2)
-    eval_real = run.source.sample(eval_n, eval_gen)
-    eval_z = torch.randn((eval_n, width), generator=eval_gen, device=device, dtype=dtype)
-    return train_d_against_fixed_g(
-        G, D, lambda: run.source.sample(cfg.batch, train_gen),
-        lambda: torch.randn((cfg.batch, width), generator=train_gen, device=device, dtype=dtype),
-        optimiser_step(opt), iterations, probe_at, eval_real, eval_z, keep_logits=keep_logits)
-
-
 def orders_of_decay(values: Sequence[float]) -> float:
     """log10(values[0] / values[-1]): how many orders of magnitude a gradient norm fell (negative if it grew)."""
     first, last = float(values[0]), float(values[-1])
     if first <= 0 or last <= 0:
         raise ValueError(f"orders_of_decay needs positive values, got first={first}, last={last}")
     return float(np.log10(first / last))
-
-
-def advance(cfg, step: int, runs: Optional[dict] = None):
-    """The trainer's Run for cfg after `step` G steps (make_run + run_steps), continuing a cached shorter run of cfg."""
-    from sandbox.train import make_run, run_steps   # the trainer imports much; load it only when training
-    runs = {} if runs is None else runs
-    run = runs.get(cfg)
-    if run is None or run.state["step"] > step:
-        run = make_run(cfg)
-    run_steps(run, step - run.state["step"])
-    runs.clear()            # one run at a time: the cache exists to reuse a run for its later snapshots
-    runs[cfg] = run
-    return run

@@ -1,7 +1,7 @@
 """1-D Gaussian location/scale games with exact landscapes (claims C1, C2, C5, C6).
 
 Continuous divergences are computed by quadrature *through the library's discrete divergences*: on a fixed
-fine grid a density becomes p_i = pdf(x_i) w_i / sum_j pdf(x_j) w_j and `sandbox.divergences` does the rest.
+fine grid a density becomes p_i = pdf(x_i) w_i / sum_j pdf(x_j) w_j and `sandbox.theory.divergences` does the rest.
 For smooth, fast-decaying densities the trapezoid rule is exact to rounding once the spacing is below half the
 smallest standard deviation (its error falls like exp(-2 pi^2 sigma^2 / dx^2)), so truncation sets the
 accuracy: on the default grid [-20, 20] (spacing 0.025) KL agrees with its closed form to 1e-7 nats for means
@@ -16,6 +16,7 @@ phi = (x^2, x, 1), holds the optimal logit between two Gaussians exactly; `slope
 1-Lipschitz class (Kantorovich-Rubinstein) on the knot range. Expectations are exact sums (Gauss-Hermite nodes
 or the grid), so every registered objective, penalty and update rule applies unchanged.
 """
+
 import math
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -23,25 +24,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sandbox import divergences as dv
 from sandbox.dynamics import Game
 from sandbox.games import gauss_hermite
 from sandbox.objectives import get_objective
 from sandbox.penalties import make_penalty
 from sandbox.registry import lookup
+from sandbox.theory import divergences as dv
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 class Mixture(NamedTuple):
-    weights: Sequence[float]   # w_k >= 0, summing to 1
-    means: Sequence[float]     # m_k
-    stds: Sequence[float]      # s_k > 0
+    weights: Sequence[float]  # w_k >= 0, summing to 1
+    means: Sequence[float]  # m_k
+    stds: Sequence[float]  # s_k > 0
 
 
 class Grid(NamedTuple):
-    x: Tensor   # (n,) points
-    w: Tensor   # (n,) trapezoid weights, summing to hi - lo
+    x: Tensor  # (n,) points
+    w: Tensor  # (n,) trapezoid weights, summing to hi - lo
 
 
 def _f64(x) -> Tensor:
@@ -68,8 +69,9 @@ def normal_pdf(x, mu=0.0, sigma=1.0) -> Tensor:
 def _check_mixture(weights, means, stds) -> tuple:
     w, m, s = _f64(weights).reshape(-1), _f64(means).reshape(-1), _f64(stds).reshape(-1)
     if not len(w) == len(m) == len(s) > 0:
-        raise ValueError(f"mixture needs equal, non-zero numbers of weights, means and stds; got {len(w)}, "
-                         f"{len(m)}, {len(s)}")
+        raise ValueError(
+            f"mixture needs equal, non-zero numbers of weights, means and stds; got {len(w)}, {len(m)}, {len(s)}"
+        )
     if (w < 0).any() or abs(float(w.sum()) - 1.0) > 1e-9:
         raise ValueError(f"mixture weights must be non-negative and sum to 1, got {w.tolist()}")
     _positive(s, "mixture stds")
@@ -133,7 +135,7 @@ def kl_normal(mu1, s1, mu2, s2):
     """KL(N(mu1, s1^2) || N(mu2, s2^2)) = log(s2/s1) + (s1^2 + (mu1 - mu2)^2) / (2 s2^2) - 1/2 (nats)."""
     mu1, s1, mu2, s2 = (_f64(v) for v in (mu1, s1, mu2, s2))
     _positive(s1, "s1"), _positive(s2, "s2")
-    return torch.log(s2 / s1) + (s1 ** 2 + (mu1 - mu2) ** 2) / (2.0 * s2 ** 2) - 0.5
+    return torch.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2.0 * s2**2) - 0.5
 
 
 def w1_normal(mu1, s1, mu2, s2):
@@ -146,7 +148,9 @@ def w1_normal(mu1, s1, mu2, s2):
     d, s = torch.broadcast_tensors(mu1 - mu2, (s1 - s2).abs())
     safe = torch.where(s > 0, s, torch.ones_like(s))
     # 1 - 2 Phi(-u) = erf(u / sqrt 2); s = 0 is a pure shift, W1 = |d|
-    folded = safe * math.sqrt(2.0 / math.pi) * torch.exp(-0.5 * (d / safe) ** 2) + d * torch.erf(d / (safe * math.sqrt(2)))
+    folded = safe * math.sqrt(2.0 / math.pi) * torch.exp(-0.5 * (d / safe) ** 2) + d * torch.erf(
+        d / (safe * math.sqrt(2))
+    )
     return torch.where(s > 0, folded, d.abs())
 
 
@@ -164,9 +168,9 @@ def optimal_quadratic_logit(mu1, s1, mu2, s2) -> Tensor:
     """psi* = (a, b, c) with a x^2 + b x + c = log N(x; mu1, s1^2) - log N(x; mu2, s2^2), the logit of D* (C1)."""
     mu1, s1, mu2, s2 = torch.broadcast_tensors(*(_f64(v) for v in (mu1, s1, mu2, s2)))
     _positive(s1, "s1"), _positive(s2, "s2")
-    a = 0.5 / s2 ** 2 - 0.5 / s1 ** 2
-    b = mu1 / s1 ** 2 - mu2 / s2 ** 2
-    c = 0.5 * mu2 ** 2 / s2 ** 2 - 0.5 * mu1 ** 2 / s1 ** 2 + torch.log(s2 / s1)
+    a = 0.5 / s2**2 - 0.5 / s1**2
+    b = mu1 / s1**2 - mu2 / s2**2
+    c = 0.5 * mu2**2 / s2**2 - 0.5 * mu1**2 / s1**2 + torch.log(s2 / s1)
     return torch.stack([a, b, c], dim=-1)
 
 
@@ -183,7 +187,7 @@ def slope_features(lo: float = -12.0, hi: float = 12.0, cells: int = 96) -> Call
     return lambda x: (x[..., None] - knots.to(x)).clamp(0.0, h)
 
 
-CRITICS = {   # name -> (feature map, number of features K)
+CRITICS = {  # name -> (feature map, number of features K)
     "quadratic": (quadratic_features, 3),
     "slopes": (slope_features(), 96),
 }
@@ -209,14 +213,24 @@ def _leaf(v, device, flat: bool = False) -> Tensor:
 
 
 class Losses(NamedTuple):
-    g: Callable[[], Tensor]   # (B,) G's loss per game: E_fake g_fake(t)
-    d: Callable[[], Tensor]   # (B,) D's loss per game: E_real d_real(t) + E_fake d_fake(t) (+ penalty)
+    g: Callable[[], Tensor]  # (B,) G's loss per game: E_fake g_fake(t)
+    d: Callable[[], Tensor]  # (B,) D's loss per game: E_real d_real(t) + E_fake d_fake(t) (+ penalty)
 
 
-def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mixture, objective: str = "minimax",
-                          critic: str = "quadratic", penalty: Optional[str] = None,
-                          penalty_weight: Optional[float] = None, quadrature: str = "hermite", nodes: int = 80,
-                          g: Optional[Grid] = None, gp_mixes: int = 5) -> Losses:
+def location_scale_losses(
+    mu: Tensor,
+    log_sigma: Tensor,
+    psi: Tensor,
+    target: Mixture,
+    objective: str = "minimax",
+    critic: str = "quadratic",
+    penalty: Optional[str] = None,
+    penalty_weight: Optional[float] = None,
+    quadrature: str = "hermite",
+    nodes: int = 80,
+    g: Optional[Grid] = None,
+    gp_mixes: int = 5,
+) -> Losses:
     """Per-game losses of G = mu + e^{log sigma} z against D = psi . phi(x); mu, log_sigma (B,), psi (B, K).
 
     quadrature='hermite': Gauss-Hermite nodes, fake nodes mu + sigma z (G's gradient flows through the samples);
@@ -228,15 +242,19 @@ def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mi
     """
     obj = get_objective(objective)
     if psi.ndim != 2 or mu.ndim != 1 or not psi.shape[0] == mu.shape[0] == log_sigma.shape[0]:
-        raise ValueError(f"need mu, log_sigma of shape (B,) and psi of shape (B, K); got {tuple(mu.shape)}, "
-                         f"{tuple(log_sigma.shape)}, {tuple(psi.shape)}")
+        raise ValueError(
+            f"need mu, log_sigma of shape (B,) and psi of shape (B, K); got {tuple(mu.shape)}, "
+            f"{tuple(log_sigma.shape)}, {tuple(psi.shape)}"
+        )
     if psi.shape[1] != lookup(CRITICS, critic, "critic")[1]:
         raise ValueError(f"critic {critic!r} has {CRITICS[critic][1]} features; psi has {psi.shape[1]}")
     if quadrature not in ("hermite", "grid"):
         raise ValueError(f"unknown quadrature {quadrature!r}; valid names: grid, hermite")
     if penalty not in (None, "none", "r1", "r2", "wgan_gp") or (penalty == "wgan_gp" and quadrature == "grid"):
-        raise ValueError(f"supported penalties: none, r1, r2 and (hermite only) wgan_gp; got {penalty!r} "
-                         f"with {quadrature} quadrature")
+        raise ValueError(
+            f"supported penalties: none, r1, r2 and (hermite only) wgan_gp; got {penalty!r} "
+            f"with {quadrature} quadrature"
+        )
     B, pen = mu.shape[0], None
     if penalty not in (None, "none"):
         pen = make_penalty(penalty) if penalty_weight is None else make_penalty(penalty, penalty_weight)
@@ -250,7 +268,7 @@ def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mi
         fake = lambda: (x.expand(B, -1), discretise(normal_pdf(x, mu[:, None], torch.exp(log_sigma)[:, None]), g))
     real = real.expand(B, -1)
     phi = lookup(CRITICS, critic, "critic")[0]
-    phi_real = phi(real[:1])[0]   # (N_r, K): real nodes (and, on the grid, fake nodes) are fixed, so phi is too
+    phi_real = phi(real[:1])[0]  # (N_r, K): real nodes (and, on the grid, fake nodes) are fixed, so phi is too
 
     def D(x: Tensor) -> Tensor:
         return critic_logit(psi, x, critic)
@@ -259,7 +277,7 @@ def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mi
         real_t = psi @ phi_real.T
         return real_t, (real_t if quadrature == "grid" else D(x_fake))
 
-    def D_flat(x: Tensor) -> Tensor:   # the penalties see a flat batch of scalar samples
+    def D_flat(x: Tensor) -> Tensor:  # the penalties see a flat batch of scalar samples
         return D(x.reshape(B, -1)).reshape(-1)
 
     def penalty_terms(x_fake: Tensor, fake_w: Tensor) -> Tensor:
@@ -267,9 +285,9 @@ def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mi
             return (pen(D_flat, real.reshape(-1), None).reshape(B, -1) * real_w).sum(1)
         if penalty == "r2":
             return (pen(D_flat, None, x_fake.reshape(-1)).reshape(B, -1) * fake_w).sum(1)
-        e, e_w = np.polynomial.legendre.leggauss(gp_mixes)       # on [-1, 1]; mapped to [0, 1] below
+        e, e_w = np.polynomial.legendre.leggauss(gp_mixes)  # on [-1, 1]; mapped to [0, 1] below
         e, e_w = (torch.as_tensor(a / 2.0, dtype=torch.float64, device=mu.device) for a in (e + 1.0, e_w))
-        x_hat = e * real[:, :, None, None] + (1.0 - e) * x_fake[:, None, :, None]      # (B, N_r, N, mixes)
+        x_hat = e * real[:, :, None, None] + (1.0 - e) * x_fake[:, None, :, None]  # (B, N_r, N, mixes)
         weight = real_w[:, None, None] * fake_w[None, :, None] * e_w
         # real = fake = x_hat makes the library's mix e x + (1 - e) x the identity, so its own draw cannot matter
         flat = x_hat.reshape(-1)
@@ -288,8 +306,9 @@ def location_scale_losses(mu: Tensor, log_sigma: Tensor, psi: Tensor, target: Mi
     return Losses(g_losses, d_losses)
 
 
-def location_scale_game(mu, log_sigma, psi, target: Mixture, objective: str = "minimax", device="cpu",
-                        **options) -> Game:
+def location_scale_game(
+    mu, log_sigma, psi, target: Mixture, objective: str = "minimax", device="cpu", **options
+) -> Game:
     """The Game of B independent location/scale GANs: x = [mu, log sigma], y = [psi], per-game losses summed.
 
     options: critic, penalty, penalty_weight, quadrature, nodes, g, gp_mixes (see `location_scale_losses`).
@@ -300,17 +319,17 @@ def location_scale_game(mu, log_sigma, psi, target: Mixture, objective: str = "m
 
 
 def best_response(d_losses: Callable[[], Tensor], psi: Tensor, iters: int = 50, ridge: float = 1e-10) -> Tensor:
-    """D's optimum for fixed G: Newton on each game's convex D loss, step halved until the loss falls; |grad| per game."""
+    """D's optimum for fixed G: Newton on each game's convex D loss, halving the step until the loss falls."""
     eye = torch.eye(psi.shape[1], dtype=psi.dtype, device=psi.device)
     for _ in range(iters):
         loss = d_losses()
         (grad,) = torch.autograd.grad(loss.sum(), psi, create_graph=True)
         rows = [torch.autograd.grad(grad[:, k].sum(), psi, retain_graph=True)[0] for k in range(psi.shape[1])]
-        hess = torch.stack(rows, dim=1).detach()          # (B, K, K): the summed loss is separable over games
+        hess = torch.stack(rows, dim=1).detach()  # (B, K, K): the summed loss is separable over games
         scale = hess.diagonal(dim1=1, dim2=2).abs().amax(1).clamp(min=1.0)[:, None, None]
         step = torch.linalg.solve(hess + ridge * scale * eye, grad.detach().unsqueeze(-1)).squeeze(-1)
         start, loss, alpha = psi.detach().clone(), loss.detach(), torch.ones_like(loss)
-        for _ in range(40):   # halve each game's step until its loss does not rise
+        for _ in range(40):  # halve each game's step until its loss does not rise
             with torch.no_grad():
                 psi.copy_(start - alpha[:, None] * step)
             worse = ~(d_losses().detach() <= loss)

@@ -1,4 +1,4 @@
-"""Data parallelism for the trainer: `torchrun --nproc_per_node N -m sandbox.train ...` (NCCL on GPU, gloo on CPU).
+"""Data parallelism for the trainer: `torchrun --nproc_per_node N -m sandbox.trainer ...` (NCCL on GPU, gloo on CPU).
 
 The losses go through `torch.autograd.grad` inside `sandbox.dynamics` Steps (and R1/WGAN-GP need double
 backward), which DistributedDataParallel's backward hooks never see. So, as stylegan2-ada-pytorch does, the
@@ -13,6 +13,7 @@ on every rank, so a checkpoint resumes under any process count. Draws made after
 the WGAN-GP mixing weights) have the local shape and are the same on every rank, and BatchNorm statistics
 and the consensus term are per rank, as in any data-parallel GAN without SyncBatchNorm.
 """
+
 import atexit
 import os
 import signal
@@ -24,9 +25,9 @@ from torch import Tensor, nn
 
 
 class World(NamedTuple):
-    rank: int          # this process, 0..size-1 (RANK)
-    size: int          # number of processes (WORLD_SIZE)
-    local_rank: int    # this process on its machine, the CUDA device index (LOCAL_RANK)
+    rank: int  # this process, 0..size-1 (RANK)
+    size: int  # number of processes (WORLD_SIZE)
+    local_rank: int  # this process on its machine, the CUDA device index (LOCAL_RANK)
 
 
 SINGLE = World(0, 1, 0)
@@ -67,7 +68,7 @@ def init_from_env(device: str = "auto") -> World:
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     if _wants_cuda(device):
-        torch.cuda.set_device(local)   # before NCCL starts, so each rank owns one GPU
+        torch.cuda.set_device(local)  # before NCCL starts, so each rank owns one GPU
         dist.init_process_group("nccl", device_id=torch.device("cuda", local))
     else:
         dist.init_process_group("gloo")
@@ -89,8 +90,10 @@ def local_device(device: torch.device, w: World) -> torch.device:
 def check_batch(batch: int, w: World) -> int:
     """The per-rank batch, batch / world size, or a ValueError when it does not divide."""
     if batch % w.size:
-        raise ValueError(f"batch {batch} is not divisible by the world size {w.size}: the global batch is split "
-                         f"evenly over the processes; pass --batch a multiple of {w.size}")
+        raise ValueError(
+            f"batch {batch} is not divisible by the world size {w.size}: the global batch is split "
+            f"evenly over the processes; pass --batch a multiple of {w.size}"
+        )
     return batch // w.size
 
 
@@ -98,7 +101,7 @@ def check_batch(batch: int, w: World) -> int:
 def shard_rows(x: Tensor, w: World) -> Tensor:
     """Rows [r b, (r+1) b) of a global batch x, b = len(x) / size: rank r's share (a view)."""
     b = check_batch(x.shape[0], w)
-    return x[w.rank * b:(w.rank + 1) * b]
+    return x[w.rank * b : (w.rank + 1) * b]
 
 
 class Shard(nn.Module):
@@ -144,7 +147,7 @@ def average_(tensors: List[Tensor]) -> List[Tensor]:
     for dtype in dict.fromkeys(t.dtype for t in tensors):
         index = [i for i, t in enumerate(tensors) if t.dtype == dtype]
         flat = torch.cat([tensors[i].reshape(-1) for i in index])
-        dist.all_reduce(flat)          # SUM: gloo has no AVG
+        dist.all_reduce(flat)  # SUM: gloo has no AVG
         flat.div_(w.size)
         for i, part in zip(index, flat.split([tensors[i].numel() for i in index])):
             t = tensors[i]
@@ -160,6 +163,7 @@ def averaged(step: Callable) -> Callable:
 
     def averaged_step(params, grads) -> None:
         step(params, average_(list(grads)))
+
     return averaged_step
 
 

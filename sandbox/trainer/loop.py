@@ -1,4 +1,4 @@
-"""One GAN trainer from 2-D toys to image GANs: `python -m sandbox.train [--preset NAME] [--config F.toml] [flags]`.
+"""One GAN trainer from 2-D toys to image GANs: `python -m sandbox.trainer [--preset NAME] [--config F.toml] [flags]`.
 
 The trainer holds no GAN maths of its own. Data are device tensors sampled with explicit generators; the
 players come from `sandbox.nets` (or the one-parameter Dirac-GAN players below); the losses are
@@ -9,12 +9,13 @@ step; the EMA of G is a half-life). A test trains the Dirac-GAN through this loo
 
 Seams for extensions: `build_players` (the nets), `build_game` (the Game), `make_run` (everything, as a
 `Run`), `run_steps(run, n)` (n G steps, nothing else); `train` adds logging, checkpoints and signals.
-Outputs in `out/`: metrics.jsonl, samples_STEP.png, summary.json, config.json, checkpoint.pt (sandbox.checkpoint).
+Outputs in `out/`: metrics.jsonl, samples_STEP.png, summary.json, config.json, checkpoint.pt
+(sandbox.trainer.checkpoint).
 """
+
 import math
 import random
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,14 +25,32 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandbox import distributed as sd
-from sandbox import trainlog as tl
-from sandbox.checkpoint import (FILENAME, all_finite, check_resume_config, checkpoint_state, load_checkpoint,
-                                restore, save_checkpoint)
-from sandbox.config import Config, config_dict, make_config, parse_layers, resolved_net
+from sandbox.devices import pick_device
 from sandbox.dynamics import Game, average_init, average_update, ema_beta, make_rule
 from sandbox.nets import param_count
-from sandbox.trainparts import Source, build_data, build_game, build_optimisers, build_players, build_steps
+from sandbox.trainer import distributed as sd
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.checkpoint import (
+    FILENAME,
+    all_finite,
+    check_resume_config,
+    checkpoint_state,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
+from sandbox.trainer.config import Config, config_dict, resolved_net
+from sandbox.trainer.parts import (
+    Source,
+    build_data,
+    build_game,
+    build_optimisers,
+    build_players,
+    build_steps,
+    cpu_threads,
+    rule_options,
+    stream_generators,
+)
 
 
 class NonFiniteError(RuntimeError):
@@ -41,40 +60,18 @@ class NonFiniteError(RuntimeError):
 class Run(NamedTuple):
     cfg: Config
     device: torch.device
-    G: nn.Module                     # the eager modules (checkpointed); the game may hold compiled wrappers
+    G: nn.Module  # the eager modules (checkpointed); the game may hold compiled wrappers
     D: nn.Module
     game: Game
-    rule: Callable                   # a sandbox.dynamics rule with its options bound
-    step_x: Callable                 # G's dynamics Step
-    step_y: Callable                 # D's dynamics Step (clipped for WGAN)
+    rule: Callable  # a sandbox.dynamics rule with its options bound
+    step_x: Callable  # G's dynamics Step
+    step_y: Callable  # D's dynamics Step (clipped for WGAN)
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    gens: dict                       # 'data', 'noise': torch.Generators on the device
-    meter: dict                      # on-device loss sums (sandbox.trainlog)
+    gens: dict  # 'data', 'noise': torch.Generators on the device
+    meter: dict  # on-device loss sums (sandbox.trainer.runlog)
     source: Source
-    state: dict                      # step, rule_state, clock, ema, config_changes, elapsed_s
-
-
-def pick_device(name: str) -> torch.device:
-    """cuda when asked, or available under 'auto'; else cpu."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but this torch build sees no CUDA device; use --device cpu")
-    return torch.device(name)
-
-
-def rule_options(cfg: Config) -> dict:
-    """The keyword options of cfg.rule: n_d and d_first for alternating, consensus for every rule."""
-    if cfg.rule == "alternating":
-        return dict(n_d=cfg.n_critic, d_first=cfg.d_first, consensus=cfg.consensus)
-    return dict(consensus=cfg.consensus)
-
-
-def stream_generators(seed: int, device: torch.device) -> dict:
-    """The run's random streams: 'data' seeded seed + 1 and 'noise' seed + 2 (init uses seed, sample plots seed + 3)."""
-    return {"data": torch.Generator(device).manual_seed(seed + 1),
-            "noise": torch.Generator(device).manual_seed(seed + 2)}
+    state: dict  # step, rule_state, clock, ema, config_changes, elapsed_s
 
 
 def make_run(cfg: Config) -> Run:
@@ -91,9 +88,9 @@ def make_run(cfg: Config) -> Run:
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN pick the fastest kernels once
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
     G, D = build_players(cfg, device, torch.Generator().manual_seed(cfg.seed))
-    sd.broadcast_([G, D])   # data parallel: every rank starts from rank 0's weights
+    sd.broadcast_([G, D])  # data parallel: every rank starts from rank 0's weights
     gens = stream_generators(cfg.seed, device)
     source = build_data(cfg, device)
     meter = tl.meter(device)
@@ -104,8 +101,22 @@ def make_run(cfg: Config) -> Run:
     step_x, step_y = map(sd.averaged, build_steps(cfg, opt_g, opt_d, meter))
     ema = average_init(list(G.parameters()), "ema", ema_beta(cfg.ema_half_life)) if cfg.ema_half_life > 0 else None
     state = {"step": 0, "rule_state": {}, "clock": clock, "ema": ema, "config_changes": [], "elapsed_s": 0.0}
-    return Run(cfg, device, G, D, game, make_rule(cfg.rule, **rule_options(cfg)), step_x, step_y, opt_g, opt_d,
-               gens, meter, source, state)
+    return Run(
+        cfg,
+        device,
+        G,
+        D,
+        game,
+        make_rule(cfg.rule, **rule_options(cfg)),
+        step_x,
+        step_y,
+        opt_g,
+        opt_d,
+        gens,
+        meter,
+        source,
+        state,
+    )
 
 
 def run_steps(run: Run, n: int, stop: Optional[Callable[[], bool]] = None) -> int:
@@ -114,7 +125,7 @@ def run_steps(run: Run, n: int, stop: Optional[Callable[[], bool]] = None) -> in
     for i in range(n):
         t = s["step"] + 1
         tl.meter_set_step(run.meter, t)
-        if t == run.cfg.debug_nan_at_step:   # test aid: poison D so the losses of this step are NaN
+        if t == run.cfg.debug_nan_at_step:  # test aid: poison D so the losses of this step are NaN
             with torch.no_grad():
                 next(run.D.parameters()).fill_(math.nan)
         run.rule(run.game, run.step_x, run.step_y, s["rule_state"])
@@ -135,8 +146,10 @@ def check_finite(run: Run, last_ckpt: str) -> None:
         i = all_finite(params)
         bad = None if i is None else (f"parameter {i} of G+D", run.state["step"])
     if bad is not None:
-        raise NonFiniteError(f"non-finite {bad[0]} at step {bad[1]}: training stopped; nothing was saved after "
-                             f"it, the last good checkpoint is {last_ckpt}")
+        raise NonFiniteError(
+            f"non-finite {bad[0]} at step {bad[1]}: training stopped; nothing was saved after "
+            f"it, the last good checkpoint is {last_ckpt}"
+        )
 
 
 def _install_handlers(stop: dict) -> dict:
@@ -148,6 +161,7 @@ def _install_handlers(stop: dict) -> dict:
         if stop["signal"] is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop["signal"] = signal.Signals(signum).name
+
     return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
@@ -173,15 +187,11 @@ def train(cfg: Config, checkpoint: Optional[dict] = None) -> dict:
         torch.set_num_threads(threads)
 
 
-def cpu_threads(cfg: Config, default: int) -> int:
-    """cfg.threads, or under 0 (auto) 1 for the small 2-D/Dirac players and `default` for image nets."""
-    return cfg.threads or (1 if resolved_net(cfg) in ("mlp", "dirac") else default)
-
-
 def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
     from tqdm import tqdm
+
     t_setup = time.perf_counter()
-    world = sd.init_from_env(cfg.device)   # under torchrun: join the group; rank 0 alone prints and writes
+    world = sd.init_from_env(cfg.device)  # under torchrun: join the group; rank 0 alone prints and writes
     rank0 = world.rank == 0
     run = make_run(cfg)
     out = Path(cfg.out)
@@ -195,8 +205,11 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
         if diff:
             s["config_changes"].append({"step": s["step"], "changes": [[k, a, b] for k, a, b in diff]})
         if diff and rank0:
-            print(f"config changed at step {s['step']} (allowed): "
-                  + "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff), flush=True)
+            print(
+                f"config changed at step {s['step']} (allowed): "
+                + "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff),
+                flush=True,
+            )
     elif ckpt_file.exists() and rank0:
         print(f"note: starting fresh; {ckpt_file} will be replaced (pass --resume {out} to continue it)", flush=True)
     n_g, n_d = param_count(run.G), param_count(run.D)
@@ -204,24 +217,38 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
         # metrics.jsonl continues the checkpoint's: rows a crashed run wrote after its last checkpoint are dropped.
         tl.truncate_jsonl(out / "metrics.jsonl", s["step"])
         tl.write_json(out / "config.json", config_dict(cfg))
-        print(f"{resolved_net(cfg)} on {cfg.data}: G {n_g:,} params, D {n_d:,} params; device {run.device}"
-              f"{f' x {world.size} processes' if world.size > 1 else ''}; steps {s['step']} -> {cfg.steps}; out {out}",
-              flush=True)
+        print(
+            f"{resolved_net(cfg)} on {cfg.data}: G {n_g:,} params, D {n_d:,} params; device {run.device}"
+            f"{f' x {world.size} processes' if world.size > 1 else ''}; steps {s['step']} -> {cfg.steps}; out {out}",
+            flush=True,
+        )
     last_ckpt = f"{ckpt_file} (step {s['step']})" if cfg.resume else "none (no checkpoint written yet)"
     stop, row, modes, fresh = {"signal": None}, {}, None, None
     # Several processes must stop at the same step: a signal only marks `pending`, and the ranks agree on it
     # (one all_reduce) after each block of steps, where the loop syncs anyway.
     pending = stop if world.size == 1 else {"signal": None}
     handlers = _install_handlers(pending)
-    bar = tqdm(total=cfg.steps, initial=s["step"], disable=not (cfg.progress and rank0), desc="train", unit="step",
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=s["step"],
+        disable=not (cfg.progress and rank0),
+        desc="train",
+        unit="step",
+        dynamic_ncols=True,
+    )
     start_step, start_d, t0 = s["step"], s["clock"]["d_steps"], time.perf_counter()
     window, saved, setup_s, io_s = (t0, s["clock"]["d_steps"]), s["step"], t0 - t_setup, 0.0
     try:
         while s["step"] < cfg.steps and stop["signal"] is None:
             t = s["step"]
-            target = min([cfg.steps] + [t + e - t % e for e in (cfg.log_every, cfg.nan_check_every,
-                                                                  cfg.sample_every, cfg.ckpt_every) if e > 0])
+            target = min(
+                [cfg.steps]
+                + [
+                    t + e - t % e
+                    for e in (cfg.log_every, cfg.nan_check_every, cfg.sample_every, cfg.ckpt_every)
+                    if e > 0
+                ]
+            )
             run_steps(run, target - t, (lambda: stop["signal"] is not None) if world.size == 1 else None)
             if world.size > 1:
                 stop["signal"] = sd.agree_signal(pending["signal"])
@@ -235,10 +262,15 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
                 modes, io_s = fresh or modes, io_s + time.perf_counter() - t_io
             if _due(t, cfg.log_every, end):
                 now, d_steps = time.perf_counter(), s["clock"]["d_steps"]
-                sd.mean_meter_(run.meter)   # the losses over all ranks' samples
-                row = {"step": t, "time_s": s["elapsed_s"] + now - t0, "kimg": d_steps * cfg.batch / 1000,
-                       "images_per_s": (d_steps - window[1]) * cfg.batch / max(now - window[0], 1e-9),
-                       **tl.meter_read(run.meter), **({"modes": fresh} if fresh else {})}
+                sd.mean_meter_(run.meter)  # the losses over all ranks' samples
+                row = {
+                    "step": t,
+                    "time_s": s["elapsed_s"] + now - t0,
+                    "kimg": d_steps * cfg.batch / 1000,
+                    "images_per_s": (d_steps - window[1]) * cfg.batch / max(now - window[0], 1e-9),
+                    **tl.meter_read(run.meter),
+                    **({"modes": fresh} if fresh else {}),
+                }
                 fresh = None
                 window = (now, d_steps)
                 if rank0:
@@ -250,7 +282,7 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
                 last_ckpt = save(run, ckpt_file, t0) if rank0 else f"{ckpt_file} (step {t}, by rank 0)"
                 saved = t
                 io_s += time.perf_counter() - t_io
-        if stop["signal"] is not None and saved != s["step"]:   # the signal came while plotting or logging
+        if stop["signal"] is not None and saved != s["step"]:  # the signal came while plotting or logging
             check_finite(run, last_ckpt)
             last_ckpt, saved = save(run, ckpt_file, t0), s["step"]
     finally:
@@ -258,39 +290,34 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
         for sig, old in handlers.items():
             signal.signal(sig, old)
     wall = time.perf_counter() - t0
-    train_s = max(wall - io_s, 1e-9)   # the loop without sample plots and checkpoint writes
+    train_s = max(wall - io_s, 1e-9)  # the loop without sample plots and checkpoint writes
     images = (s["clock"]["d_steps"] - start_d) * cfg.batch
-    summary = {"params_G": n_g, "params_D": n_d, "step": s["step"], "steps": cfg.steps,
-               "steps_this_run": s["step"] - start_step, "wall_s": wall, "setup_s": setup_s, "plots_ckpt_s": io_s,
-               "g_steps_per_s": (s["step"] - start_step) / train_s, "images_per_s": images / train_s,
-               "final": {k: v for k, v in row.items() if k in tl.KEYS}, "modes": modes,
-               "device": str(run.device) + (f" ({torch.cuda.get_device_name(run.device)})"
-                                            if run.device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
-               "dtype": cfg.dtype, "out": str(out), "stopped_by": stop["signal"],
-               "config_changes": s["config_changes"], "world_size": world.size}
+    summary = {
+        "params_G": n_g,
+        "params_D": n_d,
+        "step": s["step"],
+        "steps": cfg.steps,
+        "steps_this_run": s["step"] - start_step,
+        "wall_s": wall,
+        "setup_s": setup_s,
+        "plots_ckpt_s": io_s,
+        "g_steps_per_s": (s["step"] - start_step) / train_s,
+        "images_per_s": images / train_s,
+        "final": {k: v for k, v in row.items() if k in tl.KEYS},
+        "modes": modes,
+        "device": str(run.device)
+        + (
+            f" ({torch.cuda.get_device_name(run.device)})"
+            if run.device.type == "cuda"
+            else f" ({torch.get_num_threads()} threads)"
+        ),
+        "dtype": cfg.dtype,
+        "out": str(out),
+        "stopped_by": stop["signal"],
+        "config_changes": s["config_changes"],
+        "world_size": world.size,
+    }
     if rank0:
         tl.write_json(out / "summary.json", summary)
         print(tl.summary_line(summary), flush=True)
     return summary
-
-
-def main(argv=None) -> int:
-    """The command line: presets < TOML < flags; on --resume the checkpoint's config is the base layer."""
-    try:
-        layers = parse_layers(argv, description=__doc__)
-        resume = next((layer["resume"] for layer in reversed(layers) if layer.get("resume")), "")
-        checkpoint = load_checkpoint(resume) if resume else None
-        cfg = make_config(*layers, base=checkpoint["config"] if checkpoint else None)
-        from sandbox import ensemble   # imported here: sandbox.ensemble builds on this module
-        ensemble.train(cfg) if cfg.ensemble > 1 else train(cfg, checkpoint)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

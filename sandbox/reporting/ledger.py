@@ -1,12 +1,13 @@
-"""The claims ledger: `python3 -m sandbox.ledger` writes figures/CLAIMS.md from CLAIMS.md, the tests and the study JSONs.
+"""The claims ledger: `python3 -m sandbox.reporting.ledger` writes figures/CLAIMS.md from CLAIMS.md, tests and records.
 
 One row per claim of `../shared/CLAIMS.md`, with the evidence it asks for (S sympy, P property tests, T toy
 study, X image-scale study), the evidence found, a status and the key numbers, ours beside the published ones.
 Evidence is found, never typed in: S and P are the test functions named `test_cN_...` (S when the test calls
-sympy through `sandbox.symbolic*`, P otherwise); T and X are the committed `figures/NAME.json` records whose
+sympy through `sandbox.theory.symbolic*`, P otherwise); T and X are the committed `figures/NAME.json` records whose
 `claims` list names the claim, with their checks. Tests pass on main (CI runs them before anything lands);
 study checks are read from the JSONs. A claim that lacks wanted evidence says so, and NOT_YET says why.
 """
+
 import argparse
 import ast
 import json
@@ -15,19 +16,37 @@ import sys
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED_CLAIMS = REPO.parent / "shared" / "CLAIMS.md"
 LEDGER = REPO / "figures" / "CLAIMS.md"
 KINDS = ("S", "P", "T", "X")
 
 # The level of each study: T (toy, CPU seconds to minutes) or X (image scale); a study with both parts has both.
 LEVELS = {
-    "optimal_discriminator": "T", "divergence_fits": "T", "saturation": "T", "dirac_gan": "T",
-    "bilinear_cycling": "T", "gaussian1d_landscapes": "T", "ipm_parallel_lines": "T", "collapse_to_argmax": "T",
-    "likelihood_vs_samples": "T", "mixtures_2d": "T", "discriminator_size": "TX", "birthday_support": "TX",
-    "vanishing_gradients": "X", "saturation_at_scale": "X", "wgan_family": "X", "r1_convergence": "X",
-    "dynamics_at_scale": "X", "dcgan_mnist": "X", "two_sample": "T", "bigan": "T", "distinguishing_power": "T",
-    "vae_vs_gan": "X", "metric_validation": "TX", "wgan_mixtures": "T",
+    "optimal_discriminator": "T",
+    "divergence_fits": "T",
+    "saturation": "T",
+    "dirac_gan": "T",
+    "bilinear_cycling": "T",
+    "gaussian1d_landscapes": "T",
+    "ipm_parallel_lines": "T",
+    "collapse_to_argmax": "T",
+    "likelihood_vs_samples": "T",
+    "mixtures_2d": "T",
+    "discriminator_size": "TX",
+    "birthday_support": "TX",
+    "vanishing_gradients": "X",
+    "saturation_at_scale": "X",
+    "wgan_family": "X",
+    "r1_convergence": "X",
+    "dynamics_at_scale": "X",
+    "dcgan_mnist": "X",
+    "two_sample": "T",
+    "bigan": "T",
+    "distinguishing_power": "T",
+    "vae_vs_gan": "X",
+    "metric_validation": "TX",
+    "wgan_mixtures": "T",
 }
 
 # Why a wanted kind of evidence is missing, where it is missing on purpose or for a reason outside the code.
@@ -40,19 +59,19 @@ class Claim(NamedTuple):
     id: str
     text: str
     source: str
-    wanted: tuple     # the kinds of evidence CLAIMS.md asks for, e.g. ('S', 'P', 'T')
+    wanted: tuple  # the kinds of evidence CLAIMS.md asks for, e.g. ('S', 'P', 'T')
 
 
 class Study(NamedTuple):
     name: str
-    kinds: str        # 'T', 'X' or 'TX'
-    claims: tuple     # the claim ids the study's record names
+    kinds: str  # 'T', 'X' or 'TX'
+    claims: tuple  # the claim ids the study's record names
     scale: str
     device: str
     passed: int
     total: int
-    failed: tuple     # names of failed checks
-    headline: list    # rows {claim, quantity, ours, ours_spread, published, source, setting_difference}
+    failed: tuple  # names of failed checks
+    headline: list  # rows {claim, quantity, ours, ours_spread, published, source, setting_difference}
 
 
 def parse_claims(path: Path = SHARED_CLAIMS) -> List[Claim]:
@@ -61,7 +80,7 @@ def parse_claims(path: Path = SHARED_CLAIMS) -> List[Claim]:
     for line in Path(path).read_text().splitlines():
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         if len(cells) == 4 and re.fullmatch(r"C\d+", cells[0]):
-            head = re.sub(r"\([^)]*\)", "", cells[3])   # the letters outside the parenthesised details
+            head = re.sub(r"\([^)]*\)", "", cells[3])  # the letters outside the parenthesised details
             wanted = tuple(k for k in KINDS if re.search(rf"\b{k}\b", head))
             claims.append(Claim(cells[0], cells[1].replace("\\|", "|"), cells[2], wanted))
     if not claims:
@@ -97,10 +116,17 @@ def load_studies(figures: Path = REPO / "figures") -> Dict[str, Study]:
         if "study" not in rec or "checks" not in rec:
             continue
         checks, name = rec["checks"], rec["study"]
-        studies[name] = Study(name, LEVELS.get(name, "T"), tuple(rec.get("claims", [])), rec["scale"], rec["device"],
-                              sum(map(bool, checks.values())), len(checks),
-                              tuple(sorted(k for k, v in checks.items() if not v)),
-                              list(rec.get("data", {}).get("headline", [])))
+        studies[name] = Study(
+            name,
+            LEVELS.get(name, "T"),
+            tuple(rec.get("claims", [])),
+            rec["scale"],
+            rec["device"],
+            sum(map(bool, checks.values())),
+            len(checks),
+            tuple(sorted(k for k, v in checks.items() if not v)),
+            list(rec.get("data", {}).get("headline", [])),
+        )
     return studies
 
 
@@ -131,8 +157,9 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
     missing = [k for k in claim.wanted if not evidence[k]]
     # Only the evidence the claim asks for sets its status; failures in extra evidence are listed as caveats.
     failing = [s for k in ("T", "X") if k in claim.wanted for s in evidence[k] if s.failed]
-    extra_failing = [s for k in ("T", "X") if k not in claim.wanted for s in evidence[k]
-                     if s.failed and s not in failing]
+    extra_failing = [
+        s for k in ("T", "X") if k not in claim.wanted for s in evidence[k] if s.failed and s not in failing
+    ]
     reduced = [s for s in evidence["X"] if s.scale != "full" and "X" in claim.wanted]
     if not any(evidence.values()):
         status = "not yet"
@@ -144,10 +171,14 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
         status = "supported"
     reasons = [f"{k}: {NOT_YET.get((claim.id, k), 'no evidence yet')}" for k in missing]
     reasons += [f"{s.name}: failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in failing]
-    reasons += [f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)"
-                for s in extra_failing]
-    reasons += [f"{s.name}: image-scale evidence is at {s.scale} scale on {s.device}, not the full GPU run "
-                f"(python3 -m studies.{s.name} --scale full on a GPU)" for s in reduced]
+    reasons += [
+        f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in extra_failing
+    ]
+    reasons += [
+        f"{s.name}: image-scale evidence is at {s.scale} scale on {s.device}, not the full GPU run "
+        f"(python3 -m studies.{s.name} --scale full on a GPU)"
+        for s in reduced
+    ]
     return status, evidence, reasons
 
 
@@ -165,28 +196,43 @@ def build(claims_md: Path = SHARED_CLAIMS, tests_dir: Path = REPO / "tests", fig
             if not n:
                 return "**missing**" if k in c.wanted else ""
             return str(n) if k in c.wanted else f"{n} (extra)"
+
         short = c.text if len(c.text) <= 90 else c.text[:87].rsplit(" ", 1)[0] + " ..."
-        summary.append(f"| [{c.id}](#{c.id.lower()}) | {short.replace('|', chr(92) + '|')} | {' '.join(c.wanted)} | "
-                       + " | ".join(count(k) for k in KINDS) + f" | {status} |")
-        lines = [f"### {c.id}", "", f"**Claim.** {c.text} *({c.source})*", "",
-                 f"**Status: {status}.** Evidence wanted: {', '.join(c.wanted)}.", ""]
+        summary.append(
+            f"| [{c.id}](#{c.id.lower()}) | {short.replace('|', chr(92) + '|')} | {' '.join(c.wanted)} | "
+            + " | ".join(count(k) for k in KINDS)
+            + f" | {status} |"
+        )
+        lines = [
+            f"### {c.id}",
+            "",
+            f"**Claim.** {c.text} *({c.source})*",
+            "",
+            f"**Status: {status}.** Evidence wanted: {', '.join(c.wanted)}.",
+            "",
+        ]
         for k, label in (("S", "sympy"), ("P", "property and numeric tests")):
             if ev[k]:
                 lines.append(f"- **{k}** ({label}): " + ", ".join(f"`{t}`" for t in ev[k]))
         for k in ("T", "X"):
             for s in ev[k]:
-                lines.append(f"- **{k}** [`{s.name}`]({s.name}.png) ({s.scale} scale, {s.device}): "
-                             f"{s.passed}/{s.total} checks pass" + (f"; failed: {', '.join(s.failed)}" if s.failed else ""))
+                lines.append(
+                    f"- **{k}** [`{s.name}`]({s.name}.png) ({s.scale} scale, {s.device}): "
+                    f"{s.passed}/{s.total} checks pass" + (f"; failed: {', '.join(s.failed)}" if s.failed else "")
+                )
         rows = [r for s in mine for r in s.headline if r.get("claim", c.id) == c.id]
         if rows:
             lines += ["", "Key numbers:"] + [f"- {headline_text(r)}" for r in rows]
         if reasons:
             lines += ["", "Not yet / caveats:"] + [f"- {r}" for r in reasons]
         details.append("\n".join(lines))
-    head = ("# Claims ledger\n\nGenerated by `python3 -m sandbox.ledger` from `../shared/CLAIMS.md`, the test names "
-            "(`test_cN_...`) and the committed study records in this folder; do not edit by hand.\n"
-            "S: sympy derivation; P: property/numeric tests (they pass on main: CI runs them); T: toy study; "
-            "X: image-scale study. Counts are numbers of tests or studies.\n")
+    head = (
+        "# Claims ledger\n\nGenerated by `python3 -m sandbox.reporting.ledger` from `../shared/CLAIMS.md`, "
+        "the test names "
+        "(`test_cN_...`) and the committed study records in this folder; do not edit by hand.\n"
+        "S: sympy derivation; P: property/numeric tests (they pass on main: CI runs them); T: toy study; "
+        "X: image-scale study. Counts are numbers of tests or studies.\n"
+    )
     return head + "\n" + "\n".join(summary) + "\n\n" + "\n\n".join(details) + "\n"
 
 
@@ -200,7 +246,7 @@ def main(argv=None) -> int:
     text = build(args.claims)
     if args.check:
         if not args.out.exists() or args.out.read_text() != text:
-            print(f"{args.out} is out of date: run python3 -m sandbox.ledger", file=sys.stderr)
+            print(f"{args.out} is out of date: run python3 -m sandbox.reporting.ledger", file=sys.stderr)
             return 1
         return 0
     args.out.write_text(text)

@@ -3,33 +3,82 @@
 Each preset sets every algorithm field it fixes, so none inherits a non-paper value from the defaults; a
 departure from the box is a named field and is said in PRESET_NOTES, which --help prints.
 """
+
 import math
 
 from sandbox.registry import lookup
 
 # ln(1/2) / ln(beta): the half-life in steps of an EMA with decay beta per step.
-R1_EMA_HALF_LIFE = math.log(0.5) / math.log(0.999)   # 692.8 G steps for GAN_stability's beta = 0.999
+R1_EMA_HALF_LIFE = math.log(0.5) / math.log(0.999)  # 692.8 G steps for GAN_stability's beta = 0.999
 
 PRESETS = {
     # Arjovsky, Chintala, Bottou 2017, Algorithm 1: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5, RMSProp.
     # Their released code also runs 100 critic steps for the first 25 G steps and every 500th; that is not in
     # Algorithm 1 and not done here.
-    "wgan": dict(objective="wasserstein", penalty="none", clip=0.01, n_critic=5, rule="alternating",
-                 optimiser="rmsprop", lr_g=5e-5, lr_d=5e-5, momentum=0.0, batch=64, ema_half_life=0.0),
+    "wgan": dict(
+        objective="wasserstein",
+        penalty="none",
+        clip=0.01,
+        n_critic=5,
+        rule="alternating",
+        optimiser="rmsprop",
+        lr_g=5e-5,
+        lr_d=5e-5,
+        momentum=0.0,
+        batch=64,
+        ema_half_life=0.0,
+    ),
     # Gulrajani et al. 2017, Algorithm 1: lambda = 10, n_critic = 5, Adam alpha = 1e-4, beta1 = 0, beta2 = 0.9.
     # batchnorm_d=False: the paper's critic has no BatchNorm, which would couple the per-sample gradients (Sec. 4).
-    "wgan-gp": dict(objective="wasserstein", penalty="wgan_gp", penalty_weight=10.0, penalty_every=1, clip=0.0,
-                    n_critic=5, rule="alternating", optimiser="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9),
-                    batch=64, batchnorm_d=False, ema_half_life=0.0),
+    "wgan-gp": dict(
+        objective="wasserstein",
+        penalty="wgan_gp",
+        penalty_weight=10.0,
+        penalty_every=1,
+        clip=0.0,
+        n_critic=5,
+        rule="alternating",
+        optimiser="adam",
+        lr_g=1e-4,
+        lr_d=1e-4,
+        betas=(0.0, 0.9),
+        batch=64,
+        batchnorm_d=False,
+        ema_half_life=0.0,
+    ),
     # Radford, Metz, Chintala 2016, Sec. 4: Adam lr 2e-4, beta1 0.5, minibatch 128, the non-saturating loss.
-    "dcgan": dict(objective="nonsaturating", penalty="none", clip=0.0, n_critic=1, rule="alternating",
-                  optimiser="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch=128, ema_half_life=0.0),
+    "dcgan": dict(
+        objective="nonsaturating",
+        penalty="none",
+        clip=0.0,
+        n_critic=1,
+        rule="alternating",
+        optimiser="adam",
+        lr_g=2e-4,
+        lr_d=2e-4,
+        betas=(0.5, 0.999),
+        batch=128,
+        ema_half_life=0.0,
+    ),
     # Mescheder, Geiger, Nowozin 2018 (GAN_stability configs): R1 gamma = 10, RMSProp lr 1e-4 for G and D,
     # batch 64, an EMA of G with beta = 0.999, i.e. a half-life of 692.8 G steps. Their ResNets are not these nets.
     # batchnorm_d=False: their critics have no BatchNorm, which would couple the per-sample gradients R1 penalises.
-    "r1": dict(objective="nonsaturating", penalty="r1", penalty_weight=10.0, penalty_every=1, clip=0.0,
-               n_critic=1, rule="alternating", optimiser="rmsprop", lr_g=1e-4, lr_d=1e-4, momentum=0.0, batch=64,
-               batchnorm_d=False, ema_half_life=R1_EMA_HALF_LIFE),
+    "r1": dict(
+        objective="nonsaturating",
+        penalty="r1",
+        penalty_weight=10.0,
+        penalty_every=1,
+        clip=0.0,
+        n_critic=1,
+        rule="alternating",
+        optimiser="rmsprop",
+        lr_g=1e-4,
+        lr_d=1e-4,
+        momentum=0.0,
+        batch=64,
+        batchnorm_d=False,
+        ema_half_life=R1_EMA_HALF_LIFE,
+    ),
 }
 
 PRESET_NOTES = {
@@ -42,11 +91,14 @@ PRESET_NOTES = {
 
 def presets_text() -> str:
     """One line per preset for --help: its source, then its settings."""
+
     def show(v):
         return f"{v:.6g}" if isinstance(v, float) else str(v)
+
     return "presets (--preset NAME):\n" + "\n".join(
         f"  {name}: {PRESET_NOTES[name]}\n    " + " ".join(f"{k}={show(v)}" for k, v in values.items())
-        for name, values in PRESETS.items())
+        for name, values in PRESETS.items()
+    )
 
 
 def preset(name: str) -> dict:

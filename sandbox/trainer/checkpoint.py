@@ -4,9 +4,10 @@ A checkpoint is a dict of tensors and plain Python values (the config as a dict,
 tensors), so `torch.load(weights_only=True)` reads it; nothing here ever falls back to unsafe unpickling, so
 a file whose unpickling would run code is rejected before it can. Writes go to a temp file in the same
 folder, are flushed and fsynced, then `os.replace`d over the old file: a crash mid-write leaves the previous
-checkpoint intact. Which keys a checkpoint holds is the trainer's business (`sandbox.train`); this module
+checkpoint intact. Which keys a checkpoint holds is the trainer's business (`sandbox.trainer.loop`); this module
 only requires `REQUIRED`.
 """
+
 import os
 import pickle
 import random
@@ -18,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from sandbox.config import RESUME_EXEMPT, config_dict
+from sandbox.trainer.config import RESUME_EXEMPT, config_dict
 
 FORMAT = 1
 REQUIRED = ("format", "step", "config")
@@ -73,17 +74,34 @@ def load_checkpoint(path) -> dict:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[0] if lines else "")
         if "GLOBAL" in detail or "global" in detail.split(" was ")[0]:
-            raise ValueError(f"{path}: refusing to load: it holds objects that only unsafe unpickling could build; "
-                             f"nothing in it was run ({detail})") from None
-        raise ValueError(f"{path}: corrupted or truncated checkpoint, or one that needs unsafe unpickling; refused, "
-                         f"nothing in it was run ({detail})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
-            IndexError, TypeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: corrupted or truncated checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+            raise ValueError(
+                f"{path}: refusing to load: it holds objects that only unsafe unpickling could build; "
+                f"nothing in it was run ({detail})"
+            ) from None
+        raise ValueError(
+            f"{path}: corrupted or truncated checkpoint, or one that needs unsafe unpickling; refused, "
+            f"nothing in it was run ({detail})"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        AttributeError,
+        IndexError,
+        TypeError,
+        UnicodeDecodeError,
+    ) as err:
+        raise ValueError(
+            f"{path}: corrupted or truncated checkpoint ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
-        raise ValueError(f"{path}: corrupted or truncated checkpoint (not a sandbox checkpoint: needs keys "
-                         f"{', '.join(REQUIRED)})")
+        raise ValueError(
+            f"{path}: corrupted or truncated checkpoint (not a sandbox checkpoint: needs keys {', '.join(REQUIRED)})"
+        )
     if state["format"] != FORMAT:
         raise ValueError(f"{path}: checkpoint format {state['format']!r}, this code reads format {FORMAT}")
     return state
@@ -98,10 +116,17 @@ def rng_state(generators: Dict[str, torch.Generator]) -> dict:
         "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generators": {name: g.get_state() for name, g in generators.items()},
         # Nothing in the loop draws from numpy or `random`; they are saved so a hook that does stays exact.
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
-        "python": {"version": random.getstate()[0], "internal": torch.tensor(random.getstate()[1], dtype=torch.int64),
-                   "gauss_next": random.getstate()[2]},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {
+            "version": random.getstate()[0],
+            "internal": torch.tensor(random.getstate()[1], dtype=torch.int64),
+            "gauss_next": random.getstate()[2],
+        },
     }
 
 
@@ -115,8 +140,9 @@ def set_rng_state(state: dict, generators: Dict[str, torch.Generator]) -> None:
     for name, g in generators.items():
         g.set_state(state["generators"][name])
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     p = state["python"]
     random.setstate((p["version"], tuple(int(v) for v in p["internal"].tolist()), p["gauss_next"]))
 
@@ -126,12 +152,21 @@ def checkpoint_state(run) -> dict:
     """What a resumed run needs to continue bit for bit: step, config, G, D, both optimisers, EMA, the rule's
     state (optimistic's previous steps), the game clock (lazy penalty), every RNG state, config changes."""
     s = run.state
-    return {"format": FORMAT, "step": s["step"], "config": config_dict(run.cfg),
-            "G": run.G.state_dict(), "D": run.D.state_dict(),
-            "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
-            "ema": None if s["ema"] is None else {"value": list(s["ema"].value), "count": s["ema"].count},
-            "rule_state": s["rule_state"], "clock": dict(s["clock"]), "rng": rng_state(run.gens),
-            "config_changes": list(s["config_changes"]), "elapsed_s": float(s["elapsed_s"])}
+    return {
+        "format": FORMAT,
+        "step": s["step"],
+        "config": config_dict(run.cfg),
+        "G": run.G.state_dict(),
+        "D": run.D.state_dict(),
+        "opt_g": run.opt_g.state_dict(),
+        "opt_d": run.opt_d.state_dict(),
+        "ema": None if s["ema"] is None else {"value": list(s["ema"].value), "count": s["ema"].count},
+        "rule_state": s["rule_state"],
+        "clock": dict(s["clock"]),
+        "rng": rng_state(run.gens),
+        "config_changes": list(s["config_changes"]),
+        "elapsed_s": float(s["elapsed_s"]),
+    }
 
 
 def _to(x, device):
@@ -160,7 +195,7 @@ def restore(run, state: dict) -> None:
         run.D.load_state_dict(state["D"])
     except (RuntimeError, KeyError) as err:
         raise ValueError(f"the checkpoint's networks do not fit this config's: {str(err).splitlines()[0]}") from None
-    if state["config"].get("optimiser") == run.cfg.optimiser:   # else a changed optimiser starts fresh
+    if state["config"].get("optimiser") == run.cfg.optimiser:  # else a changed optimiser starts fresh
         _load_optimiser(run.opt_g, state["opt_g"])
         _load_optimiser(run.opt_d, state["opt_d"])
     if state["ema"] is not None and s["ema"] is not None:
@@ -171,7 +206,7 @@ def restore(run, state: dict) -> None:
     s["rule_state"].clear()
     s["rule_state"].update(_to(state["rule_state"], device))
     s["clock"].clear()
-    s["clock"].update(state["clock"])   # the same dict object the game reads: the lazy penalty stays in phase
+    s["clock"].update(state["clock"])  # the same dict object the game reads: the lazy penalty stays in phase
     set_rng_state(state["rng"], run.gens)
     s["step"], s["elapsed_s"] = state["step"], state["elapsed_s"]
     s["config_changes"] = list(state["config_changes"])
@@ -188,15 +223,17 @@ def config_diff(old: dict, new: dict, exempt: Sequence[str] = RESUME_EXEMPT) -> 
 def check_resume_config(old: dict, new: dict, path, allow: bool = False) -> list:
     """The differing keys (see config_diff); a ValueError listing them as `key: old -> new` unless `allow`.
 
-    Exempt keys (sandbox.config.RESUME_EXEMPT) cannot change the numbers: data_dir, out, log_every,
+    Exempt keys (sandbox.trainer.config.RESUME_EXEMPT) cannot change the numbers: data_dir, out, log_every,
     sample_every, ckpt_every, nan_check_every, progress, steps (a run may be extended), resume,
     allow_config_change and the debug_nan_at_step test aid.
     """
     diff = config_diff(old, new)
     if diff and not allow:
         lines = "\n  ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff)
-        raise ValueError(f"resuming {path} with a changed config:\n  {lines}\n"
-                         f"pass --allow-config-change to accept (the change is recorded in the checkpoint)")
+        raise ValueError(
+            f"resuming {path} with a changed config:\n  {lines}\n"
+            f"pass --allow-config-change to accept (the change is recorded in the checkpoint)"
+        )
     return diff
 
 

@@ -5,6 +5,7 @@ a batch where that is natural. numpy input is computed in float64 and comes back
 array when a batch is left); torch input comes back as a tensor on its own device, differentiable where the
 quantity is. Conventions: 0 log 0 = 0, p log(p/0) = inf, and a zero weight times an infinite term is 0.
 """
+
 import functools
 import math
 
@@ -23,14 +24,16 @@ SUM_TOL = 1e-6  # sums of probability vectors must be 1 within this, relative to
 
 # ---------------------------------------------------------------- conversion and validation
 
+
 def _tensors(*xs):
     """Inputs (None passes through) as tensors of one float dtype and device; True when no tensor was given."""
     given = [x for x in xs if isinstance(x, Tensor)]
     floats = [x.dtype for x in given if x.is_floating_point()]
     dtype = functools.reduce(torch.promote_types, floats) if floats else torch.float64
     device = given[0].device if given else None
-    convert = lambda x: torch.as_tensor(x if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64),
-                                        dtype=dtype, device=device)
+    convert = lambda x: torch.as_tensor(
+        x if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64), dtype=dtype, device=device
+    )
     return [None if x is None else convert(x) for x in xs], not given
 
 
@@ -59,7 +62,9 @@ def _check_entries(x: Tensor, name: str) -> None:
     negative = (xd < 0).flatten().nonzero()
     if len(negative):
         flat = int(negative[0])
-        raise ValueError(f"{name} has a negative entry ({float(xd.flatten()[flat]):g} at index {_index(flat, x.shape)})")
+        raise ValueError(
+            f"{name} has a negative entry ({float(xd.flatten()[flat]):g} at index {_index(flat, x.shape)})"
+        )
 
 
 def _check_sum(x: Tensor, name: str, tol: float) -> None:
@@ -77,8 +82,10 @@ def _check_lengths(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     try:
         torch.broadcast_shapes(a.shape, b.shape)
     except RuntimeError:
-        raise ValueError(f"shape mismatch: {name_a} has shape {tuple(a.shape)}, {name_b} has shape "
-                         f"{tuple(b.shape)} (leading axes must broadcast)") from None
+        raise ValueError(
+            f"shape mismatch: {name_a} has shape {tuple(a.shape)}, {name_b} has shape "
+            f"{tuple(b.shape)} (leading axes must broadcast)"
+        ) from None
 
 
 def _check_distributions(p: Tensor, q: Tensor = None, tol: float = SUM_TOL, sums_to_one: bool = True) -> None:
@@ -116,6 +123,7 @@ def _kl_terms(p: Tensor, q: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------- divergences
 
+
 def entropy(p):
     """H(p) = -sum p log p with 0 log 0 = 0 (Shannon 1948; Cover & Thomas, eq. 2.1), nats."""
     (p,), numpy_out = _tensors(p)
@@ -130,7 +138,7 @@ def kl(p, q):
 
 
 def _lambda_div(p: Tensor, q: Tensor, lam: float) -> Tensor:
-    m = lam * p + (1.0 - lam) * q   # m > 0 wherever p > 0 or q > 0, so both KLs are finite
+    m = lam * p + (1.0 - lam) * q  # m > 0 wherever p > 0 or q > 0, so both KLs are finite
     return lam * _kl_terms(p, m).sum(-1) + (1.0 - lam) * _kl_terms(q, m).sum(-1)
 
 
@@ -141,7 +149,7 @@ def jsd(p, q):
 
 
 def lambda_divergence(p, q, lam: float):
-    """lam KL(p || m) + (1 - lam) KL(q || m), m = lam p + (1 - lam) q; in [0, H(lam)]; lam = 1/2 is JSD (Chintala lecture)."""
+    """lam KL(p||m) + (1 - lam) KL(q||m), m = lam p + (1 - lam) q; in [0, H(lam)]; 1/2 gives JSD (Chintala lecture)."""
     lam = float(lam)
     if not 0.0 < lam < 1.0:
         raise ValueError(f"lam must lie strictly between 0 and 1, got {lam:g}")
@@ -156,7 +164,7 @@ def tv(p, q):
 
 
 def hellinger(p, q):
-    """Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2) in [0, 1]; f_divergence 'squared_hellinger' = 2 hellinger^2."""
+    """Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2) in [0, 1]; 'squared_hellinger' D_f = 2 hellinger^2."""
     p, q, numpy_out = _pair(p, q)
     return _out(torch.sqrt(0.5 * ((p.sqrt() - q.sqrt()) ** 2).sum(-1)), numpy_out)
 
@@ -176,13 +184,16 @@ def f_divergence(p, q, name: str):
     p, q, numpy_out = _pair(p, q)
     both = (p > 0) & (q > 0)
     ratio = torch.where(both, p / torch.where(both, q, torch.ones_like(q)), torch.ones_like(p))
-    terms = (torch.where(both, q * ffun.f(ratio), torch.zeros_like(q))
-             + _masked((p > 0) & (q == 0), p, ffun.slope_inf)
-             + _masked((p == 0) & (q > 0), q, ffun.f_at_0))
+    terms = (
+        torch.where(both, q * ffun.f(ratio), torch.zeros_like(q))
+        + _masked((p > 0) & (q == 0), p, ffun.slope_inf)
+        + _masked((p == 0) & (q > 0), q, ffun.f_at_0)
+    )
     return _out(terms.sum(-1), numpy_out)
 
 
 # ---------------------------------------------------------------- GAN value and optimal discriminator (C1, C2, C16)
+
 
 def optimal_discriminator(p_data, p_g):
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)), 1/2 where both vanish (Goodfellow et al. 2014, Prop. 1).
@@ -197,14 +208,14 @@ def optimal_discriminator(p_data, p_g):
 
 
 def optimal_logit(p_data, p_g):
-    """logit D*(x) = log p_data(x) - log p_g(x), +-inf on one-sided support, 0 where both vanish (Goodfellow et al. 2014)."""
+    """logit D*(x) = log p_data(x) - log p_g(x); +-inf on one-sided support, 0 off both (Goodfellow et al. 2014)."""
     p, q, numpy_out = _pair(p_data, p_g, sums_to_one=False)
     both_zero = (p == 0) & (q == 0)
     return _out(torch.where(both_zero, torch.zeros_like(p), torch.log(p) - torch.log(q)), numpy_out)
 
 
 def gan_value(p_data, p_g, d):
-    """V(G, D) = sum p_data log d + sum p_g log(1 - d), via the trainer's minimax terms at t = logit d (Goodfellow et al. 2014, eq. 1)."""
+    """V(G, D) = sum p log d + sum q log(1 - d) via the minimax terms at t = logit d (Goodfellow et al. 2014, eq. 1)."""
     (p, q, d), numpy_out = _tensors(p_data, p_g, d)
     _check_distributions(p, q)
     _check_lengths(p, d, "p", "d")
@@ -213,13 +224,15 @@ def gan_value(p_data, p_g, d):
     outside = ((d.detach() < 0) | (d.detach() > 1)).flatten().nonzero()
     if len(outside):
         flat = int(outside[0])
-        raise ValueError(f"d must be a probability; entry {float(d.detach().flatten()[flat]):g} at index "
-                         f"{_index(flat, d.shape)} lies outside [0, 1]")
+        raise ValueError(
+            f"d must be a probability; entry {float(d.detach().flatten()[flat]):g} at index "
+            f"{_index(flat, d.shape)} lies outside [0, 1]"
+        )
     return _out(_value_at_logits(p, q, torch.logit(d)), numpy_out)
 
 
 def gan_value_at_logit(p_data, p_g, t):
-    """V(G, D) for D = sigmoid(t), from the logits the trainer's D returns: -sum p d_real(t) - sum q d_fake(t) (Goodfellow et al. 2014, eq. 1).
+    """V(G, D) for D = sigmoid(t) from D's logits: -sum p d_real(t) - sum q d_fake(t) (Goodfellow et al. 2014, eq. 1).
 
     Exact where the probability form rounds: at t = optimal_logit(p, q) = log p - log q it stays finite even where
     D* would round to exactly 0 or 1.
@@ -236,13 +249,13 @@ def _value_at_logits(p, q, t):
     """The minimax value through the objective terms; a zero weight never meets the infinite logit it allows."""
     obj = OBJECTIVES["minimax"]
     zero = torch.zeros_like(t)
-    t_real = torch.where(p > 0, t, zero)   # t = -inf is only allowed where p = 0
-    t_fake = torch.where(q > 0, t, zero)   # t = +inf only where q = 0
+    t_real = torch.where(p > 0, t, zero)  # t = -inf is only allowed where p = 0
+    t_fake = torch.where(q > 0, t, zero)  # t = +inf only where q = 0
     return -(p * obj.d_real(t_real)).sum(-1) - (q * obj.d_fake(t_fake)).sum(-1)
 
 
 def log_mixture(log_p, log_q, w: float):
-    """log(w p + (1 - w) q) = logsumexp(log w + log p, log(1 - w) + log q); >= log p + log w (Isachenko lecture, C16)."""
+    """log(w p + (1 - w) q) = logsumexp(log w + log p, log(1 - w) + log q) >= log p + log w (Isachenko lecture)."""
     w = float(w)
     if not 0.0 <= w <= 1.0:
         raise ValueError(f"mixture weight w must lie in [0, 1], got {w:g}")
@@ -257,6 +270,7 @@ def log_mixture(log_p, log_q, w: float):
 
 
 # ---------------------------------------------------------------- Wasserstein-1 and IPMs (C4)
+
 
 def _weights(values: Tensor, weights, name: str) -> Tensor:
     if values.ndim != 1 or len(values) == 0:
@@ -274,7 +288,7 @@ def _weights(values: Tensor, weights, name: str) -> Tensor:
 
 
 def w1(u_values, v_values, u_weights=None, v_weights=None):
-    """W1(u, v) = integral |CDF_u(x) - CDF_v(x)| dx for weighted 1-D samples (weights normalised) (Villani 2009, Rmk. 2.19)."""
+    """W1(u, v) = integral |CDF_u(x) - CDF_v(x)| dx for weighted 1-D samples (Villani 2009, Rmk. 2.19)."""
     (u, v, u_w, v_w), numpy_out = _tensors(u_values, v_values, u_weights, v_weights)
     u_w, v_w = _weights(u, u_w, "u"), _weights(v, v_w, "v")
     x, order = torch.sort(torch.cat([u, v]))
@@ -324,10 +338,10 @@ def _solve(**lp) -> scipy.optimize.OptimizeResult:
 
 
 def w1_primal_lp(p, q, cost):
-    """(min <pi, C> s.t. pi 1 = p, pi^T 1 = q, pi >= 0, the plan pi): optimal transport (Kantorovich 1942; Villani 2009)."""
+    """(min <pi, C> s.t. pi 1 = p, pi^T 1 = q, pi >= 0; the plan pi): optimal transport (Kantorovich 1942)."""
     p, q, c, back = _lp_inputs(p, q, cost)
     n = len(p)
-    cols = np.arange(n * n)   # pi_ij sits at column i * n + j
+    cols = np.arange(n * n)  # pi_ij sits at column i * n + j
     rows = np.concatenate([cols // n, n + cols % n])
     a_eq = scipy.sparse.csr_matrix((np.ones(2 * n * n), (rows, np.concatenate([cols, cols]))), shape=(2 * n, n * n))
     res = _solve(c=c.ravel(), A_eq=a_eq, b_eq=np.concatenate([p, q]), bounds=(0, None))
@@ -335,13 +349,15 @@ def w1_primal_lp(p, q, cost):
 
 
 def w1_dual_lp(p, q, cost):
-    """(max sum f (p - q) s.t. f_i - f_j <= C_ij, the witness f): Kantorovich-Rubinstein duality (Arjovsky et al. 2017, eq. 3)."""
+    """(max sum f (p - q) s.t. f_i - f_j <= C_ij; witness f): Kantorovich-Rubinstein (Arjovsky et al. 2017, eq. 3)."""
     p, q, c, back = _lp_inputs(p, q, cost)
     n = len(p)
     i, j = np.nonzero(~np.eye(n, dtype=bool))
     rows = np.arange(len(i))
-    a_ub = scipy.sparse.csr_matrix((np.concatenate([np.ones(len(i)), -np.ones(len(i))]),
-                                    (np.concatenate([rows, rows]), np.concatenate([i, j]))), shape=(len(i), n))
+    a_ub = scipy.sparse.csr_matrix(
+        (np.concatenate([np.ones(len(i)), -np.ones(len(i))]), (np.concatenate([rows, rows]), np.concatenate([i, j]))),
+        shape=(len(i), n),
+    )
     # the value ignores a constant shift of f (sum p - q = 0), so pin f_0 = 0 for a unique-up-to-ties witness
     bounds = [(0.0, 0.0)] + [(None, None)] * (n - 1)
     res = _solve(c=-(p - q), A_ub=a_ub, b_ub=c[i, j], bounds=bounds)
@@ -357,12 +373,13 @@ def ipm_bounded(p, q):
 
 # ---------------------------------------------------------------- MMD
 
+
 def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
     return ((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T).clamp(min=0.0)
 
 
 KERNELS = {
-    "gaussian": lambda a, b, bandwidth, degree, c: torch.exp(-_sq_dists(a, b) / (2.0 * bandwidth ** 2)),
+    "gaussian": lambda a, b, bandwidth, degree, c: torch.exp(-_sq_dists(a, b) / (2.0 * bandwidth**2)),
     "polynomial": lambda a, b, bandwidth, degree, c: (a @ b.T / a.shape[1] + c) ** degree,
 }
 
@@ -377,7 +394,7 @@ def _samples(x: Tensor, name: str) -> Tensor:
 
 
 def mmd2(x, y, kernel: str = "gaussian", bandwidth: float = 1.0, degree: int = 2, c: float = 1.0):
-    """Unbiased MMD^2_u = mean_{i!=j} k(x_i,x_j) + mean_{i!=j} k(y_i,y_j) - 2 mean k(x_i,y_j) (Gretton et al. 2012, eq. 3)."""
+    """MMD^2_u = mean_{i!=j} k(x_i,x_j) + mean_{i!=j} k(y_i,y_j) - 2 mean k(x_i,y_j) (Gretton et al. 2012, eq. 3)."""
     k = lookup(KERNELS, kernel, "kernel")
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be positive, got {bandwidth}")

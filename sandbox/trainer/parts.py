@@ -1,20 +1,21 @@
 """The trainer's parts: data sources, players, the Game, optimisers and steps, each built from a Config.
 
 Each builder is a seam: an ensemble or data-parallel trainer can replace one and keep the rest. Nothing here
-runs a step; `sandbox.train` does.
+runs a step; `sandbox.trainer.loop` does.
 """
+
 from typing import Callable, NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn
 
 from sandbox import data as sdata
-from sandbox import trainlog as tl
-from sandbox.config import Config, resolved_net, z_size
 from sandbox.dynamics import OPTIMISERS, Game, optimiser_step, projected
 from sandbox.games import network_game
 from sandbox.nets import make_nets
 from sandbox.penalties import clip_weights_, make_penalty
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.config import Config, resolved_net, z_size
 
 
 class DiracG(nn.Module):
@@ -25,7 +26,7 @@ class DiracG(nn.Module):
         self.theta = nn.Parameter(torch.full((1,), float(theta0), dtype=dtype))
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.theta.expand(z.shape[0])          # (B,): one point on the line per latent
+        return self.theta.expand(z.shape[0])  # (B,): one point on the line per latent
 
 
 class DiracD(nn.Module):
@@ -36,7 +37,7 @@ class DiracD(nn.Module):
         self.psi = nn.Parameter(torch.full((1,), float(psi0), dtype=dtype))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.psi * x                           # (B,) logits
+        return self.psi * x  # (B,) logits
 
 
 class AddNoise(nn.Module):
@@ -52,11 +53,11 @@ class AddNoise(nn.Module):
 
 
 class Source(NamedTuple):
-    kind: str                                            # 'points' (2-D), 'images' or 'dirac'
-    sample: Callable[[int, torch.Generator], Tensor]     # (n, generator) -> a batch on the device
-    centres: Optional[Tensor]                            # (K, 2) mixture centres, for plots and mode counts
-    std: float                                           # mixture component std
-    channels: int                                        # image channels (0 for non-images)
+    kind: str  # 'points' (2-D), 'images' or 'dirac'
+    sample: Callable[[int, torch.Generator], Tensor]  # (n, generator) -> a batch on the device
+    centres: Optional[Tensor]  # (K, 2) mixture centres, for plots and mode counts
+    std: float  # mixture component std
+    channels: int  # image channels (0 for non-images)
 
 
 def dtype_of(cfg: Config) -> torch.dtype:
@@ -83,17 +84,18 @@ def build_data(cfg: Config, device: torch.device) -> Source:
     dtype = dtype_of(cfg)
     if cfg.data in sdata.MIXTURES:
         mix = sdata.MIXTURES[cfg.data]
-        centres = mix.centres(device=device)   # on the device once: no host-to-device copy per batch
+        centres = mix.centres(device=device)  # on the device once: no host-to-device copy per batch
         return Source("points", lambda n, g: sdata.mixture(n, centres, mix.std, g)[0].to(dtype), centres, mix.std, 0)
     if cfg.data == "dirac":
         return Source("dirac", lambda n, g: torch.zeros(n, dtype=dtype, device=device), None, 0.0, 0)
-    images = sdata.load_mnist("train", cfg.data_dir or None, device)[0].unsqueeze(1)   # (N, 1, 28, 28) uint8
+    images = sdata.load_mnist("train", cfg.data_dir or None, device)[0].unsqueeze(1)  # (N, 1, 28, 28) uint8
     copies = 3 if cfg.data == "stacked_mnist" else 1
     memory = torch.channels_last if use_channels_last(cfg, device) else torch.contiguous_format
 
     def sample(n: int, g: torch.Generator) -> Tensor:
-        x = torch.cat([sdata.sample_batch(images, n, g) for _ in range(copies)], dim=1)   # (n, C, 28, 28)
+        x = torch.cat([sdata.sample_batch(images, n, g) for _ in range(copies)], dim=1)  # (n, C, 28, 28)
         return sdata.to_unit(x).to(dtype=dtype, memory_format=memory)
+
     return Source("images", sample, None, 0.0, copies)
 
 
@@ -107,23 +109,32 @@ def build_players(cfg: Config, device: torch.device, generator: torch.Generator)
     if net == "dirac":
         G, D = DiracG(cfg.theta0, dtype), DiracD(cfg.psi0, dtype)
     elif net == "mlp":
-        G, D = make_nets("mlp", dict(z_dim=z_size(cfg), hidden=_units(128, cfg.g_width)),
-                         dict(hidden=_units(128, cfg.d_width)), generator)
+        G, D = make_nets(
+            "mlp",
+            dict(z_dim=z_size(cfg), hidden=_units(128, cfg.g_width)),
+            dict(hidden=_units(128, cfg.d_width)),
+            generator,
+        )
     else:
         channels = 3 if cfg.data == "stacked_mnist" else 1
         d_kwargs = dict(channels=channels, width=cfg.d_width)
         if net == "dcgan":
             d_kwargs["batchnorm"] = cfg.batchnorm_d
-        G, D = make_nets(net, dict(z_dim=z_size(cfg), channels=channels, width=cfg.g_width,
-                                   batchnorm=cfg.batchnorm_g), d_kwargs, generator)
+        G, D = make_nets(
+            net,
+            dict(z_dim=z_size(cfg), channels=channels, width=cfg.g_width, batchnorm=cfg.batchnorm_g),
+            d_kwargs,
+            generator,
+        )
     G, D = G.to(device, dtype), D.to(device, dtype)
     if use_channels_last(cfg, device):
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     return G, D
 
 
-def build_game(cfg: Config, G: nn.Module, D: nn.Module, source: Source, gens: dict, clock: dict, meter: dict,
-               device: torch.device) -> Game:
+def build_game(
+    cfg: Config, G: nn.Module, D: nn.Module, source: Source, gens: dict, clock: dict, meter: dict, device: torch.device
+) -> Game:
     """network_game on fresh batches (instance noise, compile, bf16 autocast around it); losses summed into `meter`.
 
     With cfg.compile, G and D are torch.compile'd for the objective terms while the penalty, whose double
@@ -140,15 +151,24 @@ def build_game(cfg: Config, G: nn.Module, D: nn.Module, source: Source, gens: di
 
     def sample_real() -> Tensor:
         x = source.sample(batch, gens["data"])
-        if sigma:   # instance noise on the real input of D
+        if sigma:  # instance noise on the real input of D
             x = x + sigma * torch.randn(x.shape, generator=gens["noise"], device=x.device, dtype=x.dtype)
         return x
 
     def sample_z() -> Tensor:
         return torch.randn((batch, z_dim), generator=gens["noise"], device=device, dtype=dtype)
 
-    game = network_game(AddNoise(G, sigma, gens["noise"]) if sigma else G, D, sample_real, sample_z,
-                        cfg.objective, penalty, cfg.penalty_every, gens["noise"], clock)
+    game = network_game(
+        AddNoise(G, sigma, gens["noise"]) if sigma else G,
+        D,
+        sample_real,
+        sample_z,
+        cfg.objective,
+        penalty,
+        cfg.penalty_every,
+        gens["noise"],
+        clock,
+    )
     amp = use_amp(cfg, device)
 
     def recorded(loss: Callable[[], Tensor], key: str) -> Callable[[], Tensor]:
@@ -158,6 +178,7 @@ def build_game(cfg: Config, G: nn.Module, D: nn.Module, source: Source, gens: di
             out = out.float() if amp else out
             tl.meter_add(meter, key, out)
             return out
+
         return value
 
     return Game(game.x, game.y, recorded(game.loss_x, "g_loss"), recorded(game.loss_y, "d_loss"))
@@ -179,8 +200,9 @@ def build_optimisers(cfg: Config, G: nn.Module, D: nn.Module, device: torch.devi
 
 def _metered(step, meter: dict, key: str):
     def metered(params, grads):
-        tl.meter_add(meter, key, torch.nn.utils.get_total_norm(grads))   # on device: no sync
+        tl.meter_add(meter, key, torch.nn.utils.get_total_norm(grads))  # on device: no sync
         step(params, grads)
+
     return metered
 
 
@@ -190,3 +212,23 @@ def build_steps(cfg: Config, opt_g, opt_d, meter: dict):
     if cfg.clip:
         step_y = projected(step_y, lambda params: clip_weights_(params, cfg.clip))
     return _metered(optimiser_step(opt_g), meter, "g_grad_norm"), _metered(step_y, meter, "d_grad_norm")
+
+
+def rule_options(cfg: Config) -> dict:
+    """The keyword options of cfg.rule: n_d and d_first for alternating, consensus for every rule."""
+    if cfg.rule == "alternating":
+        return dict(n_d=cfg.n_critic, d_first=cfg.d_first, consensus=cfg.consensus)
+    return dict(consensus=cfg.consensus)
+
+
+def stream_generators(seed: int, device: torch.device) -> dict:
+    """The run's random streams: 'data' seeded seed + 1 and 'noise' seed + 2 (init uses seed, sample plots seed + 3)."""
+    return {
+        "data": torch.Generator(device).manual_seed(seed + 1),
+        "noise": torch.Generator(device).manual_seed(seed + 2),
+    }
+
+
+def cpu_threads(cfg: Config, default: int) -> int:
+    """cfg.threads, or under 0 (auto) 1 for the small 2-D/Dirac players and `default` for image nets."""
+    return cfg.threads or (1 if resolved_net(cfg) in ("mlp", "dirac") else default)
