@@ -11,7 +11,7 @@ D ends in a sigmoid and both losses are BCELoss; plain Adam; the G step reuses t
 fast: `sandbox.trainer.loop.make_run` + `run_steps`: MNIST as a uint8 tensor on the device, batches drawn there,
 softplus losses, no host sync inside the loop; on CUDA also bf16 autocast, channels_last and fused Adam.
 It draws fresh latents for G's step (one extra G forward per step, the alternating rule of sandbox.dynamics).
-Both build G and D with `sandbox.nets.make_nets("dcgan", ...)` at the same width, the DCGAN optimiser
+Both build G and D with `sandbox.nets.dcgan_generator` / `dcgan_discriminator` at the same width, the DCGAN optimiser
 (Adam, lr 2e-4, betas (0.5, 0.999)), and count real images per second (batch x D steps / s) after warm-up.
 Target on a GPU at batch 64: fast >= 5x reference. Rounds alternate the two modes; the median is reported.
 """
@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sandbox.data import load_mnist
-from sandbox.nets import make_nets
+from sandbox.nets import dcgan_discriminator, dcgan_generator
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, pick_device, run_steps
 
@@ -68,12 +68,9 @@ def reference(device: torch.device, batch: int, width: float, workers: int, data
         persistent_workers=workers > 0,
         generator=torch.Generator().manual_seed(seed),
     )
-    G, D = make_nets(
-        "dcgan",
-        dict(z_dim=Z_DIM, channels=1, width=width),
-        dict(channels=1, width=width),
-        torch.Generator().manual_seed(seed),
-    )
+    init = torch.Generator().manual_seed(seed)
+    G = dcgan_generator(Z_DIM, channels=1, width=width, generator=init)
+    D = dcgan_discriminator(channels=1, width=width, generator=init)
     G, D = G.to(device), nn.Sequential(D, nn.Sigmoid()).to(device)
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=LR, betas=BETAS) for m in (G, D))
     criterion = nn.BCELoss()

@@ -1,9 +1,11 @@
-"""Data on the training device: MNIST from IDX files, Stacked MNIST, 2-D Gaussian mixtures, random batches.
+"""Data on the training device: MNIST from IDX files, Stacked MNIST, 2-D Gaussian mixtures, random batches, and
+DATASETS, the registry the trainer draws its real data from.
 
 Everything is a tensor drawn with an explicit `torch.Generator`; there is no DataLoader and no per-sample
-transform. MNIST is read from `<data_dir>/mnist/` (the --data-dir flag, else $SANDBOX_DATA, else ./data) as
-the four official IDX files, raw or gzipped, each checked against the md5 of its *uncompressed* content.
-Nothing is downloaded unless asked: `python -m sandbox.data download --data-dir DIR`.
+transform. MNIST is read from `<root>/mnist/` as the four official IDX files, raw or gzipped, each checked
+against the md5 of its *uncompressed* content, where root = `data_root(flag)`: the --data-dir flag, else
+$SANDBOX_DATA, else the first of DATA_SEARCH (./data, then the checkout's sibling ../shared/data) that holds
+them. Nothing is downloaded unless asked: `python -m sandbox.data download --data-dir DIR`.
 """
 
 import argparse
@@ -19,6 +21,8 @@ from typing import Callable, Iterator, NamedTuple, Optional, Sequence, Tuple, Un
 import numpy as np
 import torch
 from torch import Tensor
+
+from sandbox.registry import lookup
 
 # Official md5 of each uncompressed IDX file (LeCun, Cortes, Burges). The .gz bytes are not checked because
 # recompressed copies (one of ours is) differ in their .gz md5 while holding the same content.
@@ -37,26 +41,45 @@ MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.
 DOWNLOAD_HINT = "python -m sandbox.data download --data-dir DIR"
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CACHE: dict = {}  # (path, size, mtime) -> parsed array, per process only
+# Where data_root looks when neither --data-dir nor $SANDBOX_DATA is given, in order: ./data (of the working
+# directory), then the checkout's sibling ../shared/data, the layout CI uses.
+DATA_SEARCH = (Path("data"), Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 
 
-def data_dir(flag: Union[str, os.PathLike, None] = None) -> Path:
-    """The data root: the --data-dir flag if given, else $SANDBOX_DATA, else ./data."""
-    if flag is not None:
+def _explicit_root(flag: Union[str, os.PathLike, None]) -> Optional[Path]:
+    """The --data-dir flag if given (non-empty), else $SANDBOX_DATA if set, else None."""
+    if flag is not None and str(flag) != "":
         return Path(flag)
-    return Path(os.environ.get("SANDBOX_DATA") or "data")
+    env = os.environ.get("SANDBOX_DATA")
+    return Path(env) if env else None
 
 
-_data_root = data_dir  # the loaders take a `data_dir` argument that shadows the function
+def holds_mnist(root: Union[str, os.PathLike], every: bool = False) -> bool:
+    """Whether root/mnist holds any (every=True: all four) of the MNIST IDX files, raw or .gz; contents unchecked."""
+    folder = Path(root) / "mnist"
+    present = [any((folder / f"{name}{suffix}").is_file() for suffix in ("", ".gz")) for name in MNIST_MD5]
+    return all(present) if every else any(present)
 
 
-def mnist_root(flag: Union[str, os.PathLike, None] = None) -> Path:
-    """data_dir(flag) if its mnist/ holds the IDX files, else the project's sibling ../shared/data (the layout CI
-    uses), else data_dir(flag), whose loaders then say what is missing and how to fetch it."""
-    here = data_dir(flag)
-    for root in (here, Path(__file__).resolve().parent.parent.parent / "shared" / "data"):
-        if any((root / "mnist").glob("t10k-images-idx3-ubyte*")):
+def data_root(flag: Union[str, os.PathLike, None] = None) -> Path:
+    """The data root: the --data-dir flag, else $SANDBOX_DATA, else the first of DATA_SEARCH whose mnist/ has IDX files.
+
+    The flag and the variable are taken as given (the loaders then name what is missing in them); with neither,
+    a FileNotFoundError lists every folder searched and how to fix it.
+    """
+    explicit = _explicit_root(flag)
+    if explicit is not None:
+        return explicit
+    for root in DATA_SEARCH:
+        if holds_mnist(root):
             return root
-    return here
+    searched = ", ".join(str(root.resolve()) for root in DATA_SEARCH)
+    raise FileNotFoundError(
+        f"no MNIST data found: no --data-dir was given, SANDBOX_DATA is not set, and none of the folders searched "
+        f"({searched}) has an mnist/ folder holding the IDX files. Set SANDBOX_DATA=DIR or pass --data-dir DIR, "
+        f"where DIR/mnist holds the four official IDX files (raw or .gz); when online, fetch them with: "
+        f"{DOWNLOAD_HINT}"
+    )
 
 
 def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -125,12 +148,16 @@ def load_mnist(
     if split not in SPLITS:
         raise ValueError(f"unknown MNIST split {split!r}; valid names: {', '.join(SPLITS)}")
     image_name, label_name, n = SPLITS[split]
-    folder = _data_root(data_dir) / "mnist"
+    folder = data_root(data_dir) / "mnist"
     images, labels = _load_idx(folder, image_name), _load_idx(folder, label_name)
     if images.shape != (n, 28, 28) or labels.shape != (n,):
         raise ValueError(f"MNIST {split}: shapes {images.shape}, {labels.shape}; expected ({n}, 28, 28), ({n},)")
     # Copies, so a caller writing into its tensors cannot corrupt the per-process cache.
     return (torch.from_numpy(images.copy()).to(device), torch.from_numpy(labels.astype(np.int64)).to(device))
+
+
+def _download_root(flag: Union[str, os.PathLike, None]) -> Path:
+    return _explicit_root(flag) or DATA_SEARCH[0]
 
 
 def download_mnist(
@@ -141,10 +168,12 @@ def download_mnist(
 ) -> list:
     """Fetch each missing or damaged `name`.gz into data_dir/mnist from the first mirror serving the official md5.
 
+    data_dir defaults to $SANDBOX_DATA, else ./data (the first of DATA_SEARCH).
+
     Files are written atomically (temp file, then os.replace). A mirror serving wrong bytes raises ValueError
     (checksum) if no other mirror serves good ones; if none can be reached, ConnectionError lists each failure.
     """
-    folder = _data_root(data_dir) / "mnist"
+    folder = _download_root(data_dir) / "mnist"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
@@ -301,17 +330,101 @@ def batches(data: Data, batch_size: int, generator: torch.Generator) -> Iterator
         yield sample_batch(data, batch_size, generator)
 
 
+# ----- the registry of training data -----------------------------------------------------------------------
+
+
+class Source(NamedTuple):
+    kind: str  # 'points' (2-D), 'images' or 'dirac'
+    sample: Callable[[int, torch.Generator], Tensor]  # (n, generator) -> a batch on the device
+    centres: Optional[Tensor]  # (K, 2) mixture centres, for plots and mode counts
+    std: float  # mixture component std
+    channels: int  # image channels (0 for non-images)
+
+
+class Dataset(NamedTuple):
+    name: str
+    kind: str  # 'points' | 'images' | 'dirac': which net families fit it (sandbox.nets.NetFamily.data_kinds)
+    channels: int  # image channels (0 for non-images)
+    modes: int  # modes of the distribution (digit classes for MNIST)
+    default_net: str  # the net family `--net auto` picks
+    source: Callable[..., Source]  # (device, dtype, data_dir, channels_last) -> Source
+    description: str
+
+
+def mixture_source(name: str) -> Callable[..., Source]:
+    """(device, dtype, ...) -> Source of fresh draws of MIXTURES[name], its centres put on the device once."""
+
+    def source(device, dtype=torch.float32, data_dir=None, channels_last: bool = False) -> Source:
+        mix = MIXTURES[name]
+        centres = mix.centres(device=device)  # on the device once: no host-to-device copy per batch
+        return Source("points", lambda n, g: mixture(n, centres, mix.std, g)[0].to(dtype), centres, mix.std, 0)
+
+    return source
+
+
+def dirac_source(device, dtype=torch.float32, data_dir=None, channels_last: bool = False) -> Source:
+    """Source of the point mass at 0 on the line, the real data of the Dirac-GAN (Mescheder et al. 2018, Sec. 2.2)."""
+    return Source("dirac", lambda n, g: torch.zeros(n, dtype=dtype, device=device), None, 0.0, 0)
+
+
+def mnist_source(copies: int) -> Callable[..., Source]:
+    """(device, dtype, data_dir, channels_last) -> Source of `copies` independent MNIST training digits per sample.
+
+    The uint8 images stay on the device and are scaled per batch (to_unit); each channel is one sample_batch
+    call, in channel order, so copies = 3 is Stacked MNIST's 1000-mode distribution drawn fresh every batch
+    (Metz et al. 2017).
+    """
+
+    def source(device, dtype=torch.float32, data_dir=None, channels_last: bool = False) -> Source:
+        images = load_mnist("train", data_dir or None, device)[0].unsqueeze(1)  # (N, 1, 28, 28) uint8
+        memory = torch.channels_last if channels_last else torch.contiguous_format
+
+        def sample(n: int, g: torch.Generator) -> Tensor:
+            x = torch.cat([sample_batch(images, n, g) for _ in range(copies)], dim=1)  # (n, C, 28, 28)
+            return to_unit(x).to(dtype=dtype, memory_format=memory)
+
+        return Source("images", sample, None, 0.0, copies)
+
+    return source
+
+
+DATASETS = {
+    d.name: d
+    for d in (
+        Dataset(
+            "ring", "points", 0, 8, "mlp", mixture_source("ring"),
+            "8 Gaussians, std 0.02, on a radius-2 circle (Metz et al. 2017, App. A)",
+        ),
+        Dataset(
+            "grid", "points", 0, 25, "mlp", mixture_source("grid"),
+            "25 Gaussians, std 0.05, on {-4,-2,0,2,4}^2 (Lin et al. 2018, PacGAN)",
+        ),
+        Dataset("mnist", "images", 1, 10, "dcgan", mnist_source(1), "MNIST training digits (LeCun et al. 1998)"),
+        Dataset(
+            "stacked_mnist", "images", 3, 1000, "dcgan", mnist_source(3),
+            "three independent MNIST digits as R, G, B: 1000 modes (Metz et al. 2017)",
+        ),
+        Dataset("dirac", "dirac", 0, 1, "dirac", dirac_source, "a point mass at 0, for the Dirac-GAN"),
+    )
+}  # fmt: skip
+
+
+def get_dataset(name: str) -> Dataset:
+    """DATASETS[name], or a ValueError listing the valid names."""
+    return lookup(DATASETS, name, "data")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """`python -m sandbox.data download --data-dir DIR` fetches MNIST into DIR/mnist and checks it."""
     p = argparse.ArgumentParser(prog="python -m sandbox.data", description=main.__doc__)
     p.add_argument("command", choices=["download"])
     p.add_argument("--data-dir", default=None, help="data root (default: $SANDBOX_DATA, else ./data)")
     args = p.parse_args(argv)
-    written = download_mnist(args.data_dir)
+    written, root = download_mnist(args.data_dir), _download_root(args.data_dir)
     for split in SPLITS:
-        images, labels = load_mnist(split, args.data_dir)
+        images, labels = load_mnist(split, root)
         print(f"{split}: {tuple(images.shape)} images, label counts {torch.bincount(labels).tolist()}")
-    print(f"fetched {len(written)} file(s) into {data_dir(args.data_dir) / 'mnist'}")
+    print(f"fetched {len(written)} file(s) into {root / 'mnist'}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,32 @@
 """Gradient penalties on D, weight clipping and spectral normalisation.
 
-A penalty is built by a constructor that binds its weight and returns
-    penalty(D, real, fake, generator=None) -> per-sample terms, shape (B,).
-Callers reduce: the trainer takes the mean, toy games sum over independent games. D maps a batch of shape
-(B, ...) to B logits; a toy D on scalar parameters takes x of shape (B,), an image D takes (B, C, H, W).
-Norms are per sample (over every axis but the first). Penalties run in fp32 even under autocast.
+A penalty is a `Penalty` record built by a constructor that binds its weight; calling it,
+    penalty(D, real, fake, generator=None) -> per-sample terms, shape (B,),
+gives the terms. Callers reduce: the trainer takes the mean, toy games sum over independent games. D maps a batch
+of shape (B, ...) to B logits; a toy D on scalar parameters takes x of shape (B,), an image D takes (B, C, H, W).
+Norms are per sample (over every axis but the first). Penalties run in fp32 even under autocast. `no_penalty()`
+is the "none" case: weight 0, and callers may skip it (`penalty.weight == 0` adds nothing).
 """
 
 import math
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn
 
 from sandbox.registry import lookup
 
-Penalty = Callable[..., Tensor]
+
+class Penalty(NamedTuple):
+    name: str
+    weight: float  # gamma (R1/R2) or lambda (WGAN-GP, DRAGAN); 0 for no_penalty
+    terms: Callable[..., Tensor]  # (D, real, fake, generator) -> per-sample terms (B,)
+    where: str  # where the gradient is taken: none, real, fake, real+fake, interpolates, near_real
+    random: bool  # draws random numbers (so a batched ensemble must call it per member)
+    source: str
+
+    def __call__(self, D, real, fake, generator=None) -> Tensor:
+        return self.terms(D, real, fake, generator)
 
 
 def _full(x: Tensor) -> Tensor:
@@ -51,19 +62,47 @@ def _per_sample(shape_like: Tensor, generator: Optional[torch.Generator]) -> Ten
     return torch.rand(shape, generator=generator, device=shape_like.device, dtype=_full(shape_like).dtype)
 
 
-def no_penalty() -> Penalty:
-    """0 for every sample."""
-    return lambda D, real, fake, generator=None: _full(real).new_zeros(real.shape[0])
+def no_penalty(weight: float = 0.0) -> Penalty:
+    """0 for every sample: no regulariser (the weight argument is accepted and ignored, so every name takes one)."""
+
+    def terms(D, real, fake, generator=None):
+        x = real if real is not None else fake
+        return _full(x).new_zeros(x.shape[0])
+
+    return Penalty("none", 0.0, terms, "none", False, "no penalty (the DCGAN paper uses none)")
 
 
 def r1(gamma: float = 10.0) -> Penalty:
     """gamma/2 * ||grad_x D(x)||^2 on real samples (Mescheder, Geiger, Nowozin 2018, eq. 9)."""
-    return lambda D, real, fake, generator=None: 0.5 * gamma * grad_norm_sq(D, real)
+    return Penalty(
+        "r1",
+        gamma,
+        lambda D, real, fake, generator=None: 0.5 * gamma * grad_norm_sq(D, real),
+        "real",
+        False,
+        "Mescheder, Geiger, Nowozin 2018, eq. 9",
+    )
 
 
 def r2(gamma: float = 10.0) -> Penalty:
     """gamma/2 * ||grad_x D(x)||^2 on generated samples (Mescheder, Geiger, Nowozin 2018, eq. 10)."""
-    return lambda D, real, fake, generator=None: 0.5 * gamma * grad_norm_sq(D, fake)
+    return Penalty(
+        "r2",
+        gamma,
+        lambda D, real, fake, generator=None: 0.5 * gamma * grad_norm_sq(D, fake),
+        "fake",
+        False,
+        "Mescheder, Geiger, Nowozin 2018, eq. 10",
+    )
+
+
+def r1_r2(gamma: float = 10.0) -> Penalty:
+    """gamma/2 ||grad_x D(x_real)||^2 + gamma/2 ||grad_x D(x_fake)||^2, per pair (Huang et al. 2024, Sec. 2.2)."""
+
+    def terms(D, real, fake, generator=None):
+        return 0.5 * gamma * (grad_norm_sq(D, real) + grad_norm_sq(D, fake))
+
+    return Penalty("r1_r2", gamma, terms, "real+fake", False, "Huang et al. 2024 (R3GAN), Sec. 2.2")
 
 
 def wgan_gp(lam: float = 10.0, center: float = 1.0, one_sided: bool = False) -> Penalty:
@@ -73,7 +112,7 @@ def wgan_gp(lam: float = 10.0, center: float = 1.0, one_sided: bool = False) -> 
     `center` (Gulrajani et al. 2017, Sec. 4; Petzka et al. 2018).
     """
 
-    def penalty(D, real, fake, generator=None):
+    def terms(D, real, fake, generator=None):
         eps = _per_sample(real, generator)
         x_hat = eps * _full(real) + (1.0 - eps) * _full(fake)
         excess = grad_norm(D, x_hat) - center
@@ -81,7 +120,7 @@ def wgan_gp(lam: float = 10.0, center: float = 1.0, one_sided: bool = False) -> 
             excess = excess.clamp(min=0.0)
         return lam * excess.square()
 
-    return penalty
+    return Penalty("wgan_gp", lam, terms, "interpolates", True, "Gulrajani et al. 2017, Alg. 1")
 
 
 def dragan(lam: float = 10.0, k: float = 1.0, c: float = 10.0, noise: str = "gaussian") -> Penalty:
@@ -93,7 +132,7 @@ def dragan(lam: float = 10.0, k: float = 1.0, c: float = 10.0, noise: str = "gau
     if noise not in ("gaussian", "uniform"):
         raise ValueError(f"unknown DRAGAN noise {noise!r}; valid names: gaussian, uniform")
 
-    def penalty(D, real, fake, generator=None):
+    def terms(D, real, fake, generator=None):
         x = _full(real)
         if noise == "gaussian":
             delta = math.sqrt(c) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -106,13 +145,14 @@ def dragan(lam: float = 10.0, k: float = 1.0, c: float = 10.0, noise: str = "gau
             )
         return lam * (grad_norm(D, x + delta) - k).square()
 
-    return penalty
+    return Penalty("dragan", lam, terms, "near_real", True, "Kodali et al. 2017, eq. 5")
 
 
 PENALTIES = {
     "none": no_penalty,
     "r1": r1,
     "r2": r2,
+    "r1_r2": r1_r2,
     "wgan_gp": wgan_gp,
     "dragan": dragan,
 }

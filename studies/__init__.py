@@ -1,6 +1,7 @@
-"""One script per figure. `python3 -m studies.NAME --scale smoke|quick|full` writes figures/NAME.{png,json}.
+"""One script per figure. `python3 -m studies.NAME --scale smoke|quick|trained|paper` writes figures/NAME.{png,json}.
 
-`python3 -m studies` runs every study at its default scale (the CPU figures); see `all_studies()`.
+`python3 -m studies` runs every study at its default scale (the CPU figures), `python3 -m studies --scale trained
+--list` prints the plan; see studies/__main__.py and sandbox.reporting.study for the runner's flags.
 """
 
 import importlib

@@ -1,27 +1,61 @@
-"""Regenerate every figure at each study's default scale: python3 -m studies [NAME ...] [-- extra args]."""
+"""Regenerate figures: python3 -m studies [NAME ...] [runner flags] [--list] [-- extra args].
+
+Without names, every study. Runner flags (--scale, --workers, --out, ...; see python3 -m studies.NAME --help) go to
+each study; without --scale each study runs at its own default. A study without the asked scale is skipped.
+--list prints the plan instead: per study its grid points and estimated CPU-minutes, and the total.
+"""
 
 import sys
 import time
 
+from sandbox.reporting import study
 from studies import all_studies, load
 
 
-def main(argv=None) -> int:
-    """Run the named studies (default: all), each at its default scale; a failed check is reported, not fatal."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _split(argv: list) -> tuple:
+    """(study names: the leading words, flags for each study, --list given)."""
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    names = [a for a in (argv[: argv.index("--")] if "--" in argv else argv)] or all_studies()
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    k = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    flags = [a for a in argv[k:] if a != "--list"]
+    return argv[:k], flags + extra, "--list" in argv[k:]
+
+
+def main(argv=None) -> int:
+    """Run (or --list) the named studies (default: all); a failed check is reported, not fatal."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names, flags, listing = _split(argv)
+    names = names or all_studies()
     unknown = sorted(set(names) - set(all_studies()))
     if unknown:
         raise SystemExit(f"unknown study {', '.join(unknown)}; valid names: {', '.join(all_studies())}")
-    failed = []
+    args = study.parser(__doc__, default_scale=None).parse_args(flags)  # a bad flag fails before any study runs
+    scale = study.canonical(args.scale) if args.scale else None
+    if listing:
+        total, unknown_cost = 0.0, []
+        for name in names:
+            rec = load(name).main(flags + ["--list"])
+            if rec.get("cpu_minutes") is not None:
+                total += rec["cpu_minutes"]
+            elif rec.get("points") is not None:
+                unknown_cost.append(name)
+        rest = f", and {len(unknown_cost)} of {len(names)} studies have no estimate" if unknown_cost else ""
+        print(f"total: {total:.3g} CPU-min{rest}")
+        return 0
+    failed, skipped = [], []
     for name in names:
+        module = load(name)
+        if scale and study.study_scale(module, scale) is None:
+            skipped.append(name)
+            continue
         start = time.perf_counter()
         print(f"== {name}", flush=True)
-        rec = load(name).main(extra)
+        rec = module.main(flags)
         print(f"   {time.perf_counter() - start:.1f} s", flush=True)
         if rec is not None and not rec.get("passed", True):
             failed.append(name)
+    if skipped:
+        print(f"no {scale} scale, skipped: " + ", ".join(skipped))
     if failed:
         print("studies with failed checks: " + ", ".join(failed))
     return 0

@@ -15,18 +15,19 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from sandbox.data import mnist_root
+from sandbox.data import data_root
 from sandbox.evaluation import mnist as ev
 from sandbox.penalties import grad_norm
 from sandbox.reporting import study
+from sandbox.reporting.figures import fid_axis  # noqa: F401 (moved to the kit; the studies import it here)
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import Config, make_config
 from sandbox.trainer.loop import Run, make_run, run_steps
 
 
 def mnist_config(*layers: dict, device="cpu") -> Config:
-    """make_config(data=mnist from mnist_root(), device, no progress bar) updated by the layers (later wins)."""
-    base = dict(data="mnist", data_dir=str(mnist_root()), device=str(torch.device(device)), progress=False)
+    """make_config(data=mnist from data_root(), device, no progress bar) updated by the layers (later wins)."""
+    base = dict(data="mnist", data_dir=str(data_root()), device=str(torch.device(device)), progress=False)
     return make_config(base, *layers)
 
 
@@ -129,14 +130,3 @@ def scale_note(scale: str, device) -> str:
     """The figure-title note on what was run: e.g. 'quick scale, cpu (1 threads): not the paper's full run'."""
     where = study.describe_device(torch.device(device))
     return f"{scale} scale, {where}" + ("" if scale == "full" else ": not the paper's full run")
-
-
-def fid_axis(ax, label: str) -> None:
-    """A log-scale FID axis with plain tick numbers (no 1.03 x 10^3 labels on a narrow range)."""
-    from matplotlib import ticker
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_ylabel(label)

@@ -86,7 +86,7 @@ def bigan_game(G, E, D, sample_x, sample_z, objective: str = OBJECTIVE) -> Game:
         # the encoder's side of the game is the generator's with real and fake swapped: it wants (x, E(x))
         # called fake, so it minimises the G loss of the negated logit (a logit's sign flips the class)
         real, fake = pairs()
-        return obj.g_loss(D(fake)) + obj.g_loss(-D(real))
+        return obj.g_loss(None, D(fake)) + obj.g_loss(None, -D(real))
 
     return Game(list(G.parameters()) + list(E.parameters()), list(D.parameters()), loss_x, loss_y)
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sandbox import plots
-from sandbox.data import load_mnist, mnist_root, to_unit
+from sandbox.data import data_root, load_mnist, to_unit
 from sandbox.evaluation import mnist as ev
 from sandbox.evaluation.support import birthday_support_estimate, duplicate_probability
 from sandbox.reporting import study
@@ -167,7 +167,7 @@ def validate(cfg: dict, seed: int) -> dict:
 
 def generators(cfg: dict, seed: int, device) -> dict:
     """Train a DCGAN, then the birthday test on it, on it fed from a bank of K codes, and on the MNIST test set."""
-    root = mnist_root()
+    root = data_root()
     run = make_run(
         C.make_config(
             C.preset("dcgan"),

@@ -32,6 +32,7 @@ from torch import nn
 from sandbox.dynamics import grads_x, grads_y, make_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
+from sandbox.objectives import get_objective
 from sandbox.penalties import r1
 from sandbox.reporting import study
 from sandbox.theory.gaussian1d import Mixture, mixture_sample
@@ -178,7 +179,9 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
             OnCircle(),
             mlp_discriminator(in_dim=2, hidden=D_HIDDEN, generator=torch.Generator().manual_seed(seed * 1000 + r)),
         )
-        game = network_game(G, D, sample_real, sample_z, objective="nonsaturating", penalty=r1(R1_GAMMA), generator=gen)
+        game = network_game(
+            G, D, sample_real, sample_z, objective=get_objective("nonsaturating"), penalty=r1(R1_GAMMA), generator=gen
+        )
         d_step = make_step("adam", game.y, D_LR, betas=D_BETAS)
         for _ in range(cfg["d_steps"]):
             d_step(game.y, grads_y(game))

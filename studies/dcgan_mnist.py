@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from sandbox import plots
-from sandbox.data import load_mnist, mnist_root, to_unit
+from sandbox.data import data_root, load_mnist, to_unit
 from sandbox.evaluation import mnist as ev
 from sandbox.reporting import study
 from sandbox.trainer import config as C
@@ -142,7 +142,7 @@ def run_point(point: str, scale: str, seed: int, device) -> dict:
     """Train one DCGAN (seed = base seed + k), tracking FID; then samples, interpolations, neighbours, metrics."""
     cfg_s = SCALES[scale]
     k = int(point.split("=")[1])
-    device, root = torch.device(device), mnist_root()
+    device, root = torch.device(device), data_root()
     cfg = C.make_config(
         C.preset("dcgan"),
         dict(
@@ -209,7 +209,7 @@ def run_point(point: str, scale: str, seed: int, device) -> dict:
 def _real_reference(scale: str, seed: int, device) -> dict:
     """The metrics of n real training images against the test reference: what a perfect generator would get."""
     cfg_s = SCALES[scale]
-    root = mnist_root()
+    root = data_root()
     real = ev.dataset_sampler(to_unit(load_mnist("train", root)[0]))
     return _summary(
         ev.evaluate_generator(

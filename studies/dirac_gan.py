@@ -28,6 +28,8 @@ import sympy as sp
 
 from sandbox.dynamics import consensus_grads, eigenvalues, field, flat, gd, jacobian, make_rule, radius, simulate
 from sandbox.games import clipped_gd, dirac_gan
+from sandbox.objectives import get_objective
+from sandbox.penalties import make_penalty, no_penalty
 from sandbox.reporting import study
 from sandbox.theory import symbolic_games as sg
 
@@ -105,7 +107,8 @@ CONVERGING = ("r1_0.3", "r1_1.0", "r2_0.3", "r2_1.0", "instance_noise", "consens
 
 def game_of(m: Method, theta, psi):
     """The Dirac-GAN of one method, vectorised over the given starting points."""
-    return dirac_gan(theta, psi, m.objective, m.penalty, m.weight, instance_noise=m.noise)
+    penalty = make_penalty(m.penalty, m.weight) if m.penalty else no_penalty()
+    return dirac_gan(theta, psi, get_objective(m.objective), penalty, instance_noise=m.noise)
 
 
 def run_one(m: Method, scheme: str, start, steps: int, record_every: int):

@@ -36,6 +36,7 @@ from sandbox.dynamics import grads_y, optimiser_step
 from sandbox.evaluation import mnist as ev
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator, param_count
+from sandbox.objectives import get_objective
 from sandbox.reporting import study
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config, z_size
@@ -160,7 +161,7 @@ def _toy_point(p: dict, cfg: dict, seed: int) -> dict:
         D,
         lambda: torch.randn(batch, 2, generator=g),
         lambda: atoms[torch.randint(0, k, (batch,), generator=g)],
-        objective="minimax",
+        objective=get_objective("minimax"),
     )
     step = optimiser_step(torch.optim.Adam(D.parameters(), lr=TOY_LR, betas=TOY_BETAS))
     for _ in range(cfg["steps"]):
@@ -203,7 +204,7 @@ def _mix_point(p: dict, cfg: dict, seed: int) -> dict:
 def _smnist_point(p: dict, cfg: dict, seed: int, device) -> dict:
     """A Stacked MNIST DCGAN with D at `ratio` x G's width: modes of 1000, reverse KL, birthday support."""
     device = study.pick_device("auto" if device is None else str(device))
-    root = sdata.mnist_root()
+    root = sdata.data_root()
     keys = ("g_width", "steps", "batch", "lr_g", "lr_d", "betas", "z_dim")
     run = make_run(
         make_config(

@@ -37,6 +37,7 @@ from torch import nn
 from sandbox.dynamics import grads_y, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator, param_count
+from sandbox.objectives import get_objective
 from sandbox.penalties import wgan_gp
 from sandbox.reporting import study
 from sandbox.theory import divergences as dv
@@ -160,7 +161,7 @@ def critic_ipm(G_star, G_q, size: dict, cfg: dict, seed: int) -> tuple:
         D,
         real,
         lambda: torch.randn(batch, 2, generator=gen),
-        objective="wasserstein",
+        objective=get_objective("wasserstein"),
         penalty=wgan_gp(LAM),
         generator=gen,
     )

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from sandbox.dynamics import make_rule, optimiser_step, projected, simulate
+from sandbox.objectives import get_objective
 from sandbox.penalties import clip_weights_
 from sandbox.reporting import study
 from sandbox.theory import gaussian1d as g1
@@ -118,7 +119,7 @@ def gan_fit(divergence: str, critic: str, steps: int) -> dict:
         start[:, 1].log(),
         torch.zeros(len(STARTS), g1.CRITICS[critic][1]),
         TARGET,
-        objective,
+        get_objective(objective),
         critic=critic,
         quadrature=quadrature,
         g=GRID,
@@ -150,7 +151,7 @@ def inner_value(divergence: str, critic: str, mu, sigma, iters: int) -> np.ndarr
     psi = torch.zeros(len(mu), g1.CRITICS[critic][1], dtype=torch.float64, requires_grad=True)
     quadrature = "grid" if critic == "slopes" else "hermite"
     losses = g1.location_scale_losses(
-        mu, sigma.log(), psi, TARGET, GANS[divergence], critic=critic, quadrature=quadrature, g=GRID
+        mu, sigma.log(), psi, TARGET, get_objective(GANS[divergence]), critic=critic, quadrature=quadrature, g=GRID
     )
     if divergence == "w1":  # linear in psi over the box [-1, 1]^K: the optimum is the vertex -sign(grad)
         (grad,) = torch.autograd.grad(losses.d().sum(), psi)

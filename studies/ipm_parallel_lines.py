@@ -35,6 +35,7 @@ from torch import nn
 from sandbox.dynamics import grads_y, optimiser_step, projected
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
+from sandbox.objectives import get_objective
 from sandbox.penalties import clip_weights_, wgan_gp
 from sandbox.reporting import study
 from sandbox.theory import divergences as dv
@@ -120,12 +121,14 @@ def train_critic(theta: float, kind: str, cfg: dict, seed: int):
     real = lambda: _line(0.0, torch.rand(batch, generator=gen))
     fake = lambda: _line(theta, torch.rand(batch, generator=gen))  # nn.Identity() 'generates' P_theta itself
     if kind == "gp":
-        game = network_game(nn.Identity(), D, real, fake, objective="wasserstein", penalty=wgan_gp(LAM), generator=gen)
+        game = network_game(
+            nn.Identity(), D, real, fake, objective=get_objective("wasserstein"), penalty=wgan_gp(LAM), generator=gen
+        )
         opt = torch.optim.Adam(game.y, lr=GP_LR, betas=GP_BETAS)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])
         step = optimiser_step(opt)
     else:
-        game = network_game(nn.Identity(), D, real, fake, objective="wasserstein")
+        game = network_game(nn.Identity(), D, real, fake, objective=get_objective("wasserstein"))
         clip_weights_(game.y, CLIP)  # start inside the box, as Alg. 1's first projection would put it
         schedule = None
         step = projected(optimiser_step(torch.optim.RMSprop(game.y, lr=CLIP_LR)), lambda ps: clip_weights_(ps, CLIP))

@@ -323,7 +323,7 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         far=FAR,
         power_at_max=POWER_AT_MAX,
     )
-    root = data.mnist_root()
+    root = data.data_root()
     # wall seconds, and CPU seconds of this process (the honest cost on a shared machine)
     seconds, cpu, clock, cpu0 = {}, {}, time.perf_counter(), time.process_time()
     img, x_test, f_test = image_metrics(cfg, seed, root, device)

@@ -26,6 +26,7 @@ from torch import nn
 from sandbox.dynamics import grads_y, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
+from sandbox.objectives import get_objective
 from sandbox.reporting import study
 from sandbox.theory import divergences as dv
 from sandbox.theory import gaussian1d as g1
@@ -58,7 +59,7 @@ def train_discriminator(cfg: dict, x: torch.Tensor, d_star: torch.Tensor, mask: 
         D,
         lambda: g1.mixture_sample(batch, P_DATA, gen).float()[:, None],
         lambda: g1.mixture_sample(batch, P_G, gen).float()[:, None],
-        objective="minimax",
+        objective=get_objective("minimax"),
     )
     opt = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg["steps"])

@@ -30,7 +30,7 @@ from torch import nn
 from sandbox.dynamics import gd, grads_x, grads_y, make_rule, optimiser_step
 from sandbox.games import network_game
 from sandbox.nets import mlp_discriminator
-from sandbox.objectives import OBJECTIVES
+from sandbox.objectives import OBJECTIVES, get_objective
 from sandbox.reporting import study
 from sandbox.theory import gaussian1d as g1
 
@@ -83,7 +83,12 @@ def exact_game_gradients(thetas: np.ndarray) -> dict:
     for name, objective in LOSSES.items():
         # the grid quadrature: Gauss-Hermite's nodes lose the 1e-14 tail overlap that sets the far saturating value
         game = g1.location_scale_game(
-            thetas, torch.full_like(thetas, np.log(DATA_SIGMA)), psi, target, objective, quadrature="grid"
+            thetas,
+            torch.full_like(thetas, np.log(DATA_SIGMA)),
+            psi,
+            target,
+            get_objective(objective),
+            quadrature="grid",
         )
         out[name] = grads_x(game)[0].abs().numpy()
     return out
@@ -100,7 +105,7 @@ def pretrain(cfg: dict, seed: int, theta: float) -> nn.Module:
     """D trained alone (Adam) against G(z) = theta + 0.5 z for cfg['pretrain'] steps."""
     D = mlp_discriminator(in_dim=1, hidden=HIDDEN, depth=2, generator=torch.Generator().manual_seed(seed))
     real, z = _batches(cfg, seed + 1)
-    game = network_game(Shift(theta, DATA_SIGMA), D, real, z, objective="minimax")
+    game = network_game(Shift(theta, DATA_SIGMA), D, real, z, objective=get_objective("minimax"))
     step = optimiser_step(torch.optim.Adam(D.parameters(), lr=D_LR, betas=D_BETAS))
     for _ in range(cfg["pretrain"]):
         step(game.y, grads_y(game))
@@ -116,7 +121,7 @@ def train(cfg: dict, seed: int, D0: nn.Module, objective: str, theta: float, ste
     """Alternating updates (one Adam D step, then one G gradient step) from (theta, D0); logs per G step."""
     D, G = copy.deepcopy(D0), Shift(theta, DATA_SIGMA)
     real, z = _batches(cfg, seed + 2)  # the same batches for both G losses
-    game = network_game(G, D, real, z, objective=objective)
+    game = network_game(G, D, real, z, objective=get_objective(objective))
     step_y = optimiser_step(torch.optim.Adam(D.parameters(), lr=D_LR, betas=D_BETAS))
     log = {"grad_norm": [], "theta": [], "d_fake": []}  # floats rounded to 5 significant digits
     g_step = gd(G_LR)
@@ -139,7 +144,7 @@ def gradient_at(cfg: dict, D: nn.Module, objective: str, theta: float, seed: int
     """|grad_theta| of one G loss at theta against D, averaged over 16 batches (less sampling noise)."""
     G = Shift(theta, DATA_SIGMA)
     real, z = _batches(cfg, seed)
-    game = network_game(G, D, real, z, objective=objective)
+    game = network_game(G, D, real, z, objective=get_objective(objective))
     return float(torch.stack([grads_x(game)[0] for _ in range(16)]).mean().abs())
 
 

@@ -83,7 +83,7 @@ def run_point(point: str, scale: str, seed: int, device) -> dict:
         keep_logits=s["keep"],
     )
     logits = torch.tensor(log.pop("fake_logits")[-1], dtype=torch.float64)  # the well-trained D's, last probe
-    per_sample = {loss: probe.logit_gradients(logits, loss).tolist() for loss in probe.G_LOSSES}
+    per_sample = {loss.name: probe.logit_gradients(logits, loss).tolist() for loss in probe.G_LOSSES}
     return dict(
         log,
         g_steps=steps,

@@ -108,7 +108,8 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
         min_accuracy=MIN_ACCURACY,
     )
     orders = {
-        k: {loss: probe.orders_of_decay(r["grad_norm"][loss]) for loss in probe.G_LOSSES} for k, r in results.items()
+        k: {loss.name: probe.orders_of_decay(r["grad_norm"][loss.name]) for loss in probe.G_LOSSES}
+        for k, r in results.items()
     }
     # from the norm's peak: a fresh D starts random, so the saturating norm can first rise as D sharpens
     from_peak = {

@@ -1,14 +1,8 @@
 """Shared test set-up: Hypothesis profiles, the gpu marker, the matplotlib backend and the data directory."""
 
 import os
-from pathlib import Path
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-# The project's data live beside the checkout in ../shared/data (the README's layout); tests read MNIST from there
-# unless SANDBOX_DATA says otherwise. Tests that need MNIST skip when it is absent.
-_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-if not os.environ.get("SANDBOX_DATA") and (_SHARED / "mnist").is_dir():
-    os.environ["SANDBOX_DATA"] = str(_SHARED)
+os.environ.setdefault("MPLBACKEND", "Agg")  # before anything imports matplotlib
 
 import pytest
 import torch
@@ -41,9 +35,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def root():
-    """The data root holding mnist/ ($SANDBOX_DATA, else ../shared/data); tests that take it skip without MNIST."""
-    found = data.data_dir()
-    if not ((found / "mnist").is_dir() and any((found / "mnist").glob("t10k-images-idx3-ubyte*"))):
+    """The data root holding mnist/ (sandbox.data.data_root: $SANDBOX_DATA, else ./data or ../shared/data); tests
+    that take it skip without MNIST."""
+    try:
+        found = data.data_root()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    if not data.holds_mnist(found, every=True):
         pytest.skip(f"no MNIST data under {found}: set SANDBOX_DATA to a folder whose mnist/ holds the four IDX files")
     return found
 

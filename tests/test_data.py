@@ -1,4 +1,5 @@
-"""sandbox.data: MNIST from IDX with checksums, downloads over file:// URLs, Stacked MNIST, 2-D mixtures, batches."""
+"""sandbox.data: the data root, MNIST from IDX with checksums, downloads over file:// URLs, Stacked MNIST, 2-D
+mixtures, batches, and the DATASETS registry's sources."""
 
 import gzip
 import hashlib
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from sandbox import data
+from sandbox.nets import NETS, check_fit
 
 # From the MNIST README in the shared data folder (LeCun, Cortes, Burges).
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -54,12 +56,49 @@ def _folder_with(tmp_path, files):
 # ----- data directory and IDX -------------------------------------------------------------------------------
 
 
-def test_data_dir_precedence(monkeypatch, tmp_path):
+def _with_mnist_file(root: Path) -> Path:
+    (root / "mnist").mkdir(parents=True)
+    (root / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"")
+    return root
+
+
+def test_data_root_is_the_flag_then_the_variable_then_the_search_list(monkeypatch, tmp_path):
+    first, second = tmp_path / "first", _with_mnist_file(tmp_path / "second")
+    monkeypatch.setattr(data, "DATA_SEARCH", (first, second))
     monkeypatch.setenv("SANDBOX_DATA", str(tmp_path / "env"))
-    assert data.data_dir("/some/flag") == Path("/some/flag")
-    assert data.data_dir() == tmp_path / "env"
+    assert data.data_root("/some/flag") == Path("/some/flag")  # taken as given: the loaders say what is missing
+    assert data.data_root() == data.data_root("") == tmp_path / "env"
     monkeypatch.delenv("SANDBOX_DATA")
-    assert data.data_dir() == Path("data")
+    assert data.data_root() == second  # the first search entry has no mnist/
+    _with_mnist_file(first)
+    assert data.data_root() == first
+
+
+def test_data_root_searches_dot_data_then_the_shared_sibling():
+    repo = Path(data.__file__).resolve().parent.parent
+    assert data.DATA_SEARCH == (Path("data"), repo.parent / "shared" / "data")
+
+
+def test_data_root_without_data_names_every_place_and_the_fixes(monkeypatch, tmp_path):
+    places = (tmp_path / "a", tmp_path / "b")
+    monkeypatch.setattr(data, "DATA_SEARCH", places)
+    monkeypatch.delenv("SANDBOX_DATA", raising=False)
+    with pytest.raises(FileNotFoundError) as err:
+        data.data_root()
+    message = str(err.value)
+    assert all(str(p) in message for p in places)
+    assert "SANDBOX_DATA" in message and "--data-dir" in message and data.DOWNLOAD_HINT in message
+    with pytest.raises(FileNotFoundError, match="none of the folders searched"):
+        data.load_mnist("test")  # the loaders' default root is data_root()
+
+
+def test_holds_mnist_any_or_every_file(tmp_path):
+    assert not data.holds_mnist(tmp_path)
+    _with_mnist_file(tmp_path)
+    assert data.holds_mnist(tmp_path) and not data.holds_mnist(tmp_path, every=True)
+    for name in data.MNIST_MD5:
+        (tmp_path / "mnist" / name).write_bytes(b"")
+    assert data.holds_mnist(tmp_path, every=True)
 
 
 def test_parse_idx_reads_header_and_big_endian_payload():
@@ -325,11 +364,59 @@ def test_batches_on_cuda_need_a_cuda_generator():
     assert a.device.type == "cuda" and torch.equal(a, data.sample_batch(x, 8, g))
 
 
-def test_mnist_root_prefers_the_configured_folder_then_the_shared_sibling(tmp_path, monkeypatch):
-    monkeypatch.setenv("SANDBOX_DATA", str(tmp_path))  # no mnist/ here
-    shared = Path(data.__file__).resolve().parent.parent.parent / "shared" / "data"
-    expected = shared if any((shared / "mnist").glob("t10k-images-idx3-ubyte*")) else tmp_path
-    assert data.mnist_root() == expected
-    (tmp_path / "mnist").mkdir()
-    (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"")
-    assert data.mnist_root() == tmp_path
+# ----- the DATASETS registry ------------------------------------------------------------------------------------
+
+
+def test_registry_holds_the_required_data_sets_and_each_default_net_fits():
+    assert {"ring", "grid", "mnist", "stacked_mnist", "dirac"} <= set(data.DATASETS)
+    for name, d in data.DATASETS.items():
+        assert d.name == name and d.kind in ("points", "images", "dirac") and d.description
+        check_fit(NETS[d.default_net], d.name, d.kind, d.channels)  # raises if the default does not fit
+    modes = {name: (d.kind, d.channels, d.modes) for name, d in data.DATASETS.items()}
+    assert modes["ring"] == ("points", 0, 8) and modes["grid"] == ("points", 0, 25)
+    assert modes["mnist"] == ("images", 1, 10) and modes["stacked_mnist"] == ("images", 3, 1000)
+    assert data.get_dataset("dirac").kind == "dirac"
+    with pytest.raises(ValueError, match="unknown data 'cifar'; valid names: .*mnist.*ring"):
+        data.get_dataset("cifar")
+
+
+@pytest.mark.parametrize("name", ["ring", "grid"])
+def test_mixture_sources_draw_the_mixture_stream(name):
+    source = data.DATASETS[name].source("cpu", torch.float64)
+    mix = data.MIXTURES[name]
+    assert (source.kind, source.channels, source.std) == ("points", 0, mix.std)
+    torch.testing.assert_close(source.centres, mix.centres(), rtol=0, atol=0)
+    x = source.sample(500, torch.Generator().manual_seed(4))
+    expected = data.mixture(500, mix.centres(), mix.std, torch.Generator().manual_seed(4))[0]
+    assert x.dtype == torch.float64 and torch.equal(x, expected.double())
+
+
+def test_dirac_source_is_the_point_mass_at_zero():
+    source = data.DATASETS["dirac"].source("cpu", torch.float64)
+    g = torch.Generator().manual_seed(0)
+    state = g.get_state()
+    x = source.sample(7, g)
+    assert (source.kind, source.channels) == ("dirac", 0) and x.dtype == torch.float64
+    assert torch.equal(x, torch.zeros(7, dtype=torch.float64)) and torch.equal(g.get_state(), state)  # draws nothing
+
+
+@pytest.mark.parametrize("name, copies", [("mnist", 1), ("stacked_mnist", 3)])
+def test_image_sources_draw_one_batch_per_channel_in_order(root, train, name, copies):
+    source = data.DATASETS[name].source("cpu", torch.float32, root, channels_last=True)
+    assert (source.kind, source.channels) == ("images", copies)
+    x = source.sample(64, torch.Generator().manual_seed(5))
+    assert x.shape == (64, copies, 28, 28) and x.dtype == torch.float32
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    # The stream the resume tests rely on: channel c holds the c-th randint(0, 60000, (64,)) draw's digits.
+    g = torch.Generator().manual_seed(5)
+    for c in range(copies):
+        idx = torch.randint(0, 60000, (64,), generator=g)
+        torch.testing.assert_close(x[:, c], train[0][idx].float() / 127.5 - 1.0, rtol=0, atol=0)
+    plain = data.DATASETS[name].source("cpu", torch.float64, root, channels_last=False)
+    y = plain.sample(64, torch.Generator().manual_seed(5))
+    assert y.is_contiguous() and torch.equal(y, x.double())
+
+
+def test_image_source_with_a_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"not found in {tmp_path / 'mnist'}"):
+        data.DATASETS["stacked_mnist"].source("cpu", torch.float32, tmp_path)

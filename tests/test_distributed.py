@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from sandbox.nets import make_nets
+from sandbox.nets import mlp_generator
 from sandbox.trainer import config as C
 from sandbox.trainer import distributed as sd
 from sandbox.trainer.checkpoint import load_checkpoint
@@ -236,7 +236,7 @@ def test_shards_tile_the_global_batch():
     x = torch.arange(24.0).reshape(12, 2)
     parts = [sd.shard_rows(x, sd.World(r, 3, r)) for r in range(3)]
     assert_close(torch.cat(parts), x, rtol=0, atol=0)
-    G, _ = make_nets("mlp", dict(z_dim=4, hidden=8), dict(hidden=8), torch.Generator().manual_seed(0))
+    G = mlp_generator(z_dim=4, hidden=8, generator=torch.Generator().manual_seed(0))
     z = torch.randn(12, 4, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         sharded = torch.cat([sd.shard_module(G, sd.World(r, 3, r))(z) for r in range(3)])
@@ -245,7 +245,7 @@ def test_shards_tile_the_global_batch():
 
 def test_one_process_is_untouched(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    G, _ = make_nets("mlp", dict(z_dim=4, hidden=8), dict(hidden=8))
+    G = mlp_generator(z_dim=4, hidden=8)
     step = lambda params, grads: None  # noqa: E731
     assert sd.world() == sd.SINGLE and sd.is_main()
     assert sd.shard_module(G, sd.SINGLE) is G and sd.averaged(step) is step

@@ -23,6 +23,10 @@ from sandbox.dynamics import (
     simulate,
 )
 from sandbox.games import bilinear, dirac_gan
+from sandbox.objectives import get_objective
+from sandbox.penalties import r1
+
+NS = get_objective("nonsaturating")
 
 ETA = 0.1
 A_FIELD = np.array([[0.0, 1.0], [-1.0, 0.0]])  # the bilinear game's gradient map: (g_x, g_y) = A (u, w)
@@ -133,12 +137,10 @@ def test_a_batch_of_games_equals_each_game_run_alone_bitwise(rule, optimiser):
 
 def test_dirac_batch_matches_single_games():
     thetas, psis = torch.linspace(-1, 1, 5), torch.linspace(1, -1, 5)
-    batched = simulate(
-        dirac_gan(thetas, psis, "nonsaturating", "r1", 0.3), make_rule("alternating"), gd(0.2), gd(0.2), 100
-    ).final
+    batched = simulate(dirac_gan(thetas, psis, NS, r1(0.3)), make_rule("alternating"), gd(0.2), gd(0.2), 100).final
     for i in range(5):
         alone = simulate(
-            dirac_gan(thetas[i : i + 1], psis[i : i + 1], "nonsaturating", "r1", 0.3),
+            dirac_gan(thetas[i : i + 1], psis[i : i + 1], NS, r1(0.3)),
             make_rule("alternating"),
             gd(0.2),
             gd(0.2),
@@ -149,8 +151,8 @@ def test_dirac_batch_matches_single_games():
 
 def test_jacobian_matches_finite_differences_of_the_field():
     theta, psi, h = 0.4, -0.7, 1e-6
-    J = jacobian(dirac_gan([theta], [psi], "nonsaturating", "r1", 0.5))[0]
-    v = lambda t, p: field(dirac_gan([t], [p], "nonsaturating", "r1", 0.5))[0]
+    J = jacobian(dirac_gan([theta], [psi], NS, r1(0.5)))[0]
+    v = lambda t, p: field(dirac_gan([t], [p], NS, r1(0.5)))[0]
     numeric = torch.stack(
         [(v(theta + h, psi) - v(theta - h, psi)) / (2 * h), (v(theta, psi + h) - v(theta, psi - h)) / (2 * h)], dim=1
     )

@@ -31,6 +31,8 @@ CASES = {
         rule="extragradient", optimiser="sgd", momentum=0.9, clip=0.05, consensus=0.1
     ),
     "optimistic_rmsprop_lazy_r2": dict(rule="optimistic", optimiser="rmsprop", penalty="r2", penalty_every=3),
+    # pairwise: G's step draws each member's own real batch (C22's RpGAN + R1 + R2)
+    "rpgan_r1_r2": dict(objective="rpgan", penalty="r1_r2", penalty_weight=1.0),
 }
 
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
+from sandbox import penalties as P
 from sandbox.dynamics import grads_x
-from sandbox.objectives import OBJECTIVES
+from sandbox.objectives import OBJECTIVES, get_objective
 from sandbox.theory import divergences as dv
 from sandbox.theory import gaussian1d as g1
 
@@ -122,8 +123,9 @@ def test_c5_landscape_minimisers_on_the_bimodal_target():
 
 # ------------------------------------------------------------------------------------ the game
 def _best(objective, mu, sigma, target, **options):
-    game = g1.location_scale_game(mu, np.log(sigma), torch.zeros(len(mu), 3), target, objective, **options)
-    losses = g1.location_scale_losses(*game.x, *game.y, target, objective, **options)
+    obj = get_objective(objective)
+    game = g1.location_scale_game(mu, np.log(sigma), torch.zeros(len(mu), 3), target, obj, **options)
+    losses = g1.location_scale_losses(*game.x, *game.y, target, obj, **options)
     grad_norm = g1.best_response(losses.d, game.y[0], iters=40)
     return game, losses, grad_norm
 
@@ -169,7 +171,7 @@ def test_hermite_and_grid_quadrature_give_the_same_generator_gradient():
     grads = []
     for quadrature in ("hermite", "grid"):
         game = g1.location_scale_game(
-            [0.3, -1.0], np.log([0.9, 1.4]), psi, BIMODAL, "nonsaturating", quadrature=quadrature
+            [0.3, -1.0], np.log([0.9, 1.4]), psi, BIMODAL, get_objective("nonsaturating"), quadrature=quadrature
         )
         grads.append(torch.cat(grads_x(game)))
     assert_close(grads[0], grads[1], rtol=0, atol=1e-6)
@@ -177,8 +179,9 @@ def test_hermite_and_grid_quadrature_give_the_same_generator_gradient():
 
 def test_games_are_independent_across_the_batch():
     psi = torch.tensor([[-0.3, 0.8, 0.1], [0.05, -0.4, 0.3]], dtype=torch.float64)
-    both = g1.location_scale_game([0.3, -1.0], [0.1, -0.2], psi, BIMODAL, "minimax", penalty="r1")
-    one = g1.location_scale_game([-1.0], [-0.2], psi[1:], BIMODAL, "minimax", penalty="r1")
+    mm, pen = get_objective("minimax"), P.r1(10.0)
+    both = g1.location_scale_game([0.3, -1.0], [0.1, -0.2], psi, BIMODAL, mm, penalty=pen)
+    one = g1.location_scale_game([-1.0], [-0.2], psi[1:], BIMODAL, mm, penalty=pen)
     assert_close(torch.autograd.grad(both.loss_y(), both.y)[0][1], torch.autograd.grad(one.loss_y(), one.y)[0][0])
     assert_close(torch.cat([g[1:] for g in grads_x(both)]), torch.cat(grads_x(one)))
 
@@ -189,22 +192,21 @@ def test_penalties_are_exact_expectations_for_quadratic_critics():
     psi = torch.tensor([[a, b, c]], dtype=torch.float64)
     target = g1.Mixture([1.0], [1.0], [0.7])
     base = g1.location_scale_losses(
-        torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), psi, target, "minimax"
+        torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), psi, target, get_objective("minimax")
     ).d()
     r1 = g1.location_scale_losses(
         torch.zeros(1, dtype=torch.float64),
         torch.zeros(1, dtype=torch.float64),
         psi,
         target,
-        "minimax",
-        penalty="r1",
-        penalty_weight=3.0,
+        get_objective("minimax"),
+        penalty=P.r1(3.0),
     ).d()
     ex, ex2 = 1.0, 1.0 + 0.49
     assert float(r1 - base) == pytest.approx(1.5 * (4 * a * a * ex2 + 4 * a * b * ex + b * b), rel=1e-12)
     linear = torch.tensor([[0.0, b, c]], dtype=torch.float64)
     mu, log_sigma = torch.tensor([0.3], dtype=torch.float64), torch.tensor([0.2], dtype=torch.float64)
-    gp = g1.location_scale_losses(mu, log_sigma, linear, target, "wasserstein", penalty="wgan_gp").d()
+    gp = g1.location_scale_losses(mu, log_sigma, linear, target, get_objective("wasserstein"), penalty=P.wgan_gp()).d()
     # -E_p t + E_q t = -b (E_p x - E_q x); lam = 10 by default
     assert float(gp) == pytest.approx(-b * (1.0 - 0.3) + 10.0 * (abs(b) - 1.0) ** 2, rel=1e-12)
 
@@ -214,7 +216,8 @@ def test_clipped_slope_critic_attains_w1():
     mu = torch.tensor([0.0, 1.0], dtype=torch.float64)
     log_sigma = torch.log(torch.tensor([2.4, 0.6], dtype=torch.float64))
     psi = torch.zeros(2, 96, dtype=torch.float64, requires_grad=True)
-    losses = g1.location_scale_losses(mu, log_sigma, psi, BIMODAL, "wasserstein", critic="slopes", quadrature="grid")
+    w = get_objective("wasserstein")
+    losses = g1.location_scale_losses(mu, log_sigma, psi, BIMODAL, w, critic="slopes", quadrature="grid")
     (grad,) = torch.autograd.grad(losses.d().sum(), psi)  # the D loss is linear in psi
     with torch.no_grad():
         psi.copy_(-torch.sign(grad))
@@ -232,7 +235,11 @@ def test_game_errors_name_the_problem():
         g1.location_scale_game([0.0], [0.0], psi, BIMODAL)
     with pytest.raises(ValueError, match=r"unknown quadrature 'simpson'; valid names: grid, hermite"):
         g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, quadrature="simpson")
-    with pytest.raises(ValueError, match=r"supported penalties: none, r1, r2 and \(hermite only\) wgan_gp"):
-        g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, penalty="wgan_gp", quadrature="grid")
+    with pytest.raises(ValueError, match=r"supported penalties: on real or fake nodes \(r1, r2\) and \(hermite only\)"):
+        g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, penalty=P.wgan_gp(), quadrature="grid")
+    with pytest.raises(ValueError, match=r"got 'dragan' with hermite quadrature"):
+        g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, penalty=P.dragan())
+    with pytest.raises(ValueError, match=r"pairwise objective 'rpgan' needs paired samples"):
+        g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, get_objective("rpgan"))
     with pytest.raises(ValueError, match=r"unknown critic 'mlp'; valid names: quadratic, slopes"):
         g1.location_scale_game([0.0, 1.0], [0.0, 0.0], psi, BIMODAL, critic="mlp")

@@ -25,7 +25,9 @@ REQUIRED = {
     "squared_hellinger",
     "jensen_shannon",
     "gan",
+    "rpgan",
 }
+ELEMENTWISE = sorted(name for name, obj in OBJECTIVES.items() if not obj.pairwise)
 
 # lim_{t -> -inf} d g_fake / dt, derived by hand for each objective (0 = the generator saturates).
 G_SLOPE_AT_MINUS_INF = {
@@ -40,11 +42,13 @@ G_SLOPE_AT_MINUS_INF = {
     "squared_hellinger": 0.0,  # -(e^t - 1)' -> 0
     "jensen_shannon": 0.0,  # -(softplus(t) - log 2)' -> 0
     "gan": 0.0,  # the saddle of f-GAN's GAN member is the minimax game
+    "rpgan": -1.0,  # softplus(-(t - t_real))' = -sigmoid(t_real - t) -> -1: RpGAN's G does not saturate
 }
 
 
 def test_registry_has_every_required_objective():
-    assert set(OBJECTIVES) == REQUIRED
+    assert REQUIRED <= set(OBJECTIVES)
+    assert set(G_SLOPE_AT_MINUS_INF) == set(OBJECTIVES)  # every registered objective has its C6 limit below
 
 
 def test_unknown_objective_lists_valid_names():
@@ -57,13 +61,48 @@ def test_unknown_fgan_generator_option_is_named():
         fgan("kl", generator="foo")
 
 
-@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+@pytest.mark.parametrize("name", ELEMENTWISE)
 def test_losses_are_batch_means_of_the_elementwise_terms(name):
     obj = OBJECTIVES[name]
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(17, generator=g), torch.randn(23, generator=g)
     assert_close(obj.d_loss(real, fake), obj.d_real(real).mean() + obj.d_fake(fake).mean())
-    assert_close(obj.g_loss(fake), obj.g_fake(fake).mean())
+    assert_close(obj.g_loss(None, fake), obj.g_fake(fake).mean())
+    assert_close(obj.g_loss(torch.ones(23), fake), obj.g_fake(fake).mean())  # element-wise: real logits unused
+    assert not obj.pairwise
+
+
+def test_rpgan_losses_are_the_paired_formulas():
+    """D minimises E softplus(-(t_r - t_f)) = E -log sigmoid(t_r - t_f); G minimises E -log sigmoid(t_f - t_r)."""
+    obj = get_objective("rpgan")
+    g = torch.Generator().manual_seed(2)
+    real, fake = (
+        3 * torch.randn(64, generator=g, dtype=torch.float64),
+        3 * torch.randn(64, generator=g, dtype=torch.float64),
+    )
+    assert obj.pairwise and obj.d_real is None and obj.g_fake is None
+    assert_close(obj.d_loss(real, fake), -torch.log(torch.sigmoid(real - fake)).mean())
+    assert_close(obj.g_loss(real, fake), -torch.log(torch.sigmoid(fake - real)).mean())
+    assert_close(obj.d_terms(real, fake), -torch.log(torch.sigmoid(real - fake)))
+
+
+def test_rpgan_pairs_the_ith_fake_with_the_ith_real():
+    """Pairing is part of the loss: permuting the fakes changes it (an unpaired all-pairs mean would not change)."""
+    obj = get_objective("rpgan")
+    real = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+    fake = torch.tensor([-3.0, 1.0, 0.0], dtype=torch.float64)
+    paired = -torch.log(torch.sigmoid(real - fake)).mean()
+    assert_close(obj.d_loss(real, fake), paired)
+    assert float(abs(obj.d_loss(real, fake.flip(0)) - paired)) > 0.1
+    # The losses are relativistic: shifting every logit by one constant changes nothing.
+    assert_close(obj.d_loss(real + 7.0, fake + 7.0), paired)
+    assert_close(obj.g_loss(real - 2.0, fake - 2.0), obj.g_loss(real, fake))
+
+
+def test_rpgan_extreme_logits_stay_finite():
+    obj = get_objective("rpgan")
+    t = torch.tensor([-80.0, -30.0, 0.0, 30.0, 80.0], dtype=torch.float64)
+    assert torch.isfinite(obj.d_terms(t, t.flip(0))).all() and torch.isfinite(obj.g_terms(t, t.flip(0))).all()
 
 
 def test_minimax_generator_is_the_true_saturating_loss():
@@ -81,7 +120,7 @@ def test_gan_discriminator_terms_are_the_probability_forms():
     assert_close(obj.d_fake(t), -torch.log(1 - torch.sigmoid(t)))
 
 
-@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+@pytest.mark.parametrize("name", ELEMENTWISE)
 def test_terms_stay_finite_at_extreme_logits(name):
     """The stable forms never take log(0): every term is finite at |t| = 80 (exp-based f-GAN terms excepted)."""
     obj = OBJECTIVES[name]
@@ -112,7 +151,8 @@ def test_least_squares_codings():
 
 def _g_slope(name: str, t: float) -> float:
     x = torch.tensor(t, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(OBJECTIVES[name].g_fake(x), x)
+    # G's loss in its fake logit, the paired real logit held at 0 (element-wise objectives ignore it)
+    (g,) = torch.autograd.grad(OBJECTIVES[name].g_terms(torch.zeros((), dtype=torch.float64), x), x)
     return float(g)
 
 

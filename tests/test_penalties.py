@@ -9,7 +9,18 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.testing import assert_close
 
-from sandbox.penalties import PENALTIES, clip_weights_, dragan, grad_norm, make_penalty, r1, r2, spectral_norm_, wgan_gp
+from sandbox.penalties import (
+    PENALTIES,
+    clip_weights_,
+    dragan,
+    grad_norm,
+    make_penalty,
+    r1,
+    r1_r2,
+    r2,
+    spectral_norm_,
+    wgan_gp,
+)
 
 SHAPES = [(3,), (5, 2), (4, 1, 6, 6), (2, 3, 5, 5)]  # scalar samples, 2-D points, images
 
@@ -24,19 +35,41 @@ LINEAR_VALUE = {
     "none": lambda norm: 0.0,
     "r1": lambda norm: 10.0 / 2 * norm**2,  # default gamma = 10
     "r2": lambda norm: 10.0 / 2 * norm**2,
+    "r1_r2": lambda norm: 10.0 / 2 * norm**2 + 10.0 / 2 * norm**2,  # R1 on the real plus R2 on the fake sample
     "wgan_gp": lambda norm: 10.0 * (norm - 1.0) ** 2,  # default lam = 10
     "dragan": lambda norm: 10.0 * (norm - 1.0) ** 2,
 }
 
 
 def test_registry_lists_the_required_penalties():
-    assert {"r1", "r2", "wgan_gp", "dragan"} <= set(PENALTIES)
-    assert set(LINEAR_VALUE) == set(PENALTIES)
+    assert {"none", "r1", "r2", "r1_r2", "wgan_gp", "dragan"} <= set(PENALTIES)
+    assert set(LINEAR_VALUE) == set(PENALTIES)  # every registered penalty has its closed form below
 
 
 def test_unknown_penalty_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown penalty 'gp'; valid names: dragan, none, r1, r2, wgan_gp"):
+    with pytest.raises(ValueError, match=r"unknown penalty 'gp'; valid names: dragan, none, r1, r1_r2, r2, wgan_gp"):
         make_penalty("gp")
+
+
+@pytest.mark.parametrize("name", sorted(PENALTIES))
+def test_penalties_are_records_that_know_their_weight_and_randomness(name):
+    pen = make_penalty(name, 0.7)
+    assert pen.name == name and pen.source
+    assert pen.weight == (0.0 if name == "none" else 0.7)
+    assert pen.random == (name in ("wgan_gp", "dragan"))  # the two that draw mixes or noise
+
+
+def test_r1_r2_is_the_sum_of_r1_and_r2_per_pair():
+    w = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    D = lambda x: (x**2 * w).sum(dim=1)  # gradient 2 w x: differs between the real and the fake sample
+    g = torch.Generator().manual_seed(3)
+    real, fake = (
+        torch.randn(5, 2, generator=g, dtype=torch.float64),
+        torch.randn(5, 2, generator=g, dtype=torch.float64),
+    )
+    both = r1_r2(0.4)(D, real, fake)
+    assert_close(both, r1(0.4)(D, real, fake) + r2(0.4)(D, real, fake))
+    assert_close(both, 0.2 * ((2 * w * real) ** 2).sum(1) + 0.2 * ((2 * w * fake) ** 2).sum(1))
 
 
 @pytest.mark.parametrize("name", sorted(PENALTIES))

@@ -10,6 +10,7 @@ from torch.testing import assert_close
 from sandbox.dynamics import optimiser_step
 from sandbox.evaluation import probe
 from sandbox.nets import mlp_discriminator
+from sandbox.objectives import get_objective
 from sandbox.trainer import probes
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -51,8 +52,8 @@ def test_c6_generator_grad_norms_against_the_closed_form():
 
 def test_c6_logit_gradients_are_minus_d_and_minus_one_minus_d():
     t = torch.linspace(-30, 10, 41, dtype=torch.float64)
-    assert_close(probe.logit_gradients(t, "minimax"), torch.as_tensor(-expit(t.numpy())))
-    assert_close(probe.logit_gradients(t, "nonsaturating"), torch.as_tensor(-(1 - expit(t.numpy()))))
+    assert_close(probe.logit_gradients(t, get_objective("minimax")), torch.as_tensor(-expit(t.numpy())))
+    assert_close(probe.logit_gradients(t, get_objective("nonsaturating")), torch.as_tensor(-(1 - expit(t.numpy()))))
 
 
 def test_accuracy_counts_both_sides_at_d_one_half():

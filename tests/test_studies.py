@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from sandbox.data import MNIST_MD5, data_dir
+from sandbox.data import data_root, holds_mnist
+from sandbox.reporting.kit import point_key
 from studies import all_studies, load
 
 REQUIRED_KEYS = {
@@ -24,8 +25,10 @@ REQUIRED_KEYS = {
 
 
 def mnist_present() -> bool:
-    folder = data_dir() / "mnist"
-    return all(any((folder / f"{n}{s}").is_file() for s in ("", ".gz")) for n in MNIST_MD5)
+    try:
+        return holds_mnist(data_root(), every=True)
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.parametrize("name", all_studies())
@@ -34,7 +37,8 @@ def test_study_runs_at_smoke_scale(name, tmp_path):
     if getattr(module, "NEEDS_DATA", None) == "mnist" and not mnist_present():
         pytest.skip(f"{name} needs MNIST under $SANDBOX_DATA/mnist")
     assert module.__doc__ and "Claim" in module.__doc__, "a study's docstring states its claim and source"
-    rec = module.main(["--scale", "smoke", "--out", str(tmp_path), "--seed", "0"])
+    # --workers 1: grid points run in this process (the suite shares the CPU; the runner tests cover workers)
+    rec = module.main(["--scale", "smoke", "--out", str(tmp_path), "--seed", "0", "--workers", "1"])
     on_disk = json.loads((tmp_path / f"{name}.json").read_text())
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     assert REQUIRED_KEYS <= set(on_disk)
@@ -45,3 +49,8 @@ def test_study_runs_at_smoke_scale(name, tmp_path):
         failed = [k for k, v in on_disk["checks"].items() if not v]
         assert failed == [], f"{name} failed at smoke scale: {failed}"
     assert rec["checks"] == on_disk["checks"]
+    if callable(getattr(module, "points", None)):  # a grid study: a record per point, and --replot agrees with them
+        recorded = sorted(p.stem for p in (tmp_path / "records" / name / "smoke").glob("*.json"))
+        assert recorded == sorted(point_key(p) for p in module.points("smoke"))
+        again = module.main(["--scale", "smoke", "--out", str(tmp_path), "--seed", "0", "--replot"])
+        assert again["checks"] == rec["checks"] and again["runner"]["points_run"] == 0

@@ -1,4 +1,5 @@
-"""Grid studies spread over machines: --shard i/n computes a slice, --shard merge/n plots the union."""
+"""Grid studies spread over machines: --shard i/n runs a slice of the points (their records), --shard merge/n (an
+alias of --replot) builds the figure from every point's record."""
 
 import json
 
@@ -9,12 +10,11 @@ from sandbox.reporting import study
 
 
 def points(scale):
-    return [f"k={k}" for k in range(5)]
+    return [{"k": k} for k in range(5)]
 
 
 def run_point(point, scale, seed, device):
-    k = int(point.split("=")[1])
-    return {"square": k * k + seed}
+    return {"square": point["k"] ** 2 + seed}
 
 
 def run(scale, seed, device, results=None):
@@ -32,7 +32,10 @@ def plot(result):
 
 
 def main(argv):
-    return study.main("toy_grid", "Claim: a toy grid.", "toy", [], run, plot, argv, points=points, run_point=run_point)
+    return study.main(
+        "toy_grid", "Claim: a toy grid.", "toy", [], run, plot, ["--workers", "1", *argv], points=points,
+        run_point=run_point,
+    )  # fmt: skip
 
 
 def test_shards_cover_the_grid_once_and_merge_equals_an_unsharded_run(tmp_path):
@@ -41,19 +44,25 @@ def test_shards_cover_the_grid_once_and_merge_equals_an_unsharded_run(tmp_path):
     shards = [main(["--scale", "smoke", "--out", str(out), "--shard", f"{i}/2"]) for i in range(2)]
     assert sorted(shards[0]["results"]) == ["k=0", "k=2", "k=4"]
     assert sorted(shards[1]["results"]) == ["k=1", "k=3"]
+    assert sorted(p.stem for p in (out / "records" / "toy_grid" / "smoke").glob("*.json")) == [
+        f"k={k}" for k in range(5)
+    ]
     assert not (out / "toy_grid.json").exists()  # a shard writes no figure
     merged = main(["--scale", "smoke", "--out", str(out), "--shard", "merge/2"])
     assert merged["data"] == whole["data"] and merged["checks"] == {"total_is_30": True}
     assert json.loads((out / "toy_grid.json").read_text())["data"]["total"] == 30
+    assert merged["runner"]["points_run"] == 0  # the merge trained nothing
 
 
-def test_merge_names_the_missing_shard_and_refuses_a_mismatched_one(tmp_path):
+def test_merge_names_the_missing_points_and_refuses_records_of_another_seed(tmp_path):
     main(["--scale", "smoke", "--out", str(tmp_path), "--shard", "0/2"])
-    with pytest.raises(SystemExit, match=r"toy_grid.shard-1-of-2.json: run --shard 1/2 first"):
+    with pytest.raises(SystemExit, match=r"2 of 5 point records \(scale smoke, seed 0\) missing .*: k=1, k=3\."):
         main(["--scale", "smoke", "--out", str(tmp_path), "--shard", "merge/2"])
     main(["--scale", "smoke", "--seed", "3", "--out", str(tmp_path), "--shard", "1/2"])
-    with pytest.raises(SystemExit, match=r"made with scale=smoke seed=3, not scale=smoke seed=0"):
+    with pytest.raises(SystemExit, match=r"2 of 5 point records \(scale smoke, seed 0\) missing .*: k=1, k=3\."):
         main(["--scale", "smoke", "--out", str(tmp_path), "--shard", "merge/2"])
+    with pytest.raises(SystemExit, match=r"3 of 5 point records \(scale smoke, seed 3\) missing .*: k=0, k=2, k=4\."):
+        main(["--scale", "smoke", "--seed", "3", "--out", str(tmp_path), "--replot"])
 
 
 def test_run_grid_refuses_partial_results_and_bad_shard_specs():

@@ -18,7 +18,9 @@ from torch.testing import assert_close
 from sandbox.data import MNIST_MD5
 from sandbox.dynamics import ema_beta, gd, make_rule, simulate
 from sandbox.games import dirac_gan
-from sandbox.nets import make_nets, param_count
+from sandbox.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator, param_count
+from sandbox.objectives import get_objective
+from sandbox.penalties import make_penalty
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps, train
 from sandbox.trainer.presets import PRESET_NOTES
@@ -53,6 +55,7 @@ PAPER_PRESETS = {
         lr_d=5e-5,
         clip=0.01,
         n_critic=5,
+        critic_schedule="wgan",  # the official code's Diters (main.py), on by default in the preset
         batch=64,
         rule="alternating",
         momentum=0.0,
@@ -88,7 +91,7 @@ PAPER_PRESETS = {
     "r1": dict(
         objective="nonsaturating",
         penalty="r1",
-        penalty_weight=10.0,
+        penalty_weight=20.0,  # GAN_stability's reg_param 10 multiplies E||grad||^2 without our 1/2
         penalty_every=1,
         optimiser="rmsprop",
         lr_g=1e-4,
@@ -106,6 +109,32 @@ def test_presets_set_the_paper_values(name):
     cfg = C.make_config(C.preset(name))
     for key, value in PAPER_PRESETS[name].items():
         assert getattr(cfg, key) == pytest.approx(value), key
+
+
+def test_r1_preset_matches_gan_stabilitys_penalty_strength():
+    """GAN_stability adds reg_param * E||grad_x D||^2 (reg_param 10); our r1(gamma) adds gamma/2 E||grad||^2."""
+    cfg = C.make_config(C.preset("r1"))
+    D = lambda x: (x * torch.tensor([3.0, 4.0], dtype=torch.float64)).sum(1)  # ||grad_x D|| = 5 everywhere
+    x = torch.zeros(8, 2, dtype=torch.float64)
+    ours = make_penalty(cfg.penalty, cfg.penalty_weight)(D, x, x).mean()
+    assert float(ours) == pytest.approx(10.0 * 25.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("g_step,expected", [(0, 100), (24, 100), (25, 5), (499, 5), (500, 100), (501, 5), (1000, 100)])
+def test_wgan_critic_schedule_is_the_official_diters(g_step, expected):
+    from sandbox.trainer.parts import wgan_critic_steps
+
+    assert wgan_critic_steps(g_step, 5) == expected
+
+
+def test_wgan_preset_runs_the_diters_schedule_through_the_trainer():
+    """30 G steps of the wgan preset take 25 x 100 + 5 x 5 = 2525 D steps; the constant schedule 30 x 5 = 150."""
+    for schedule, d_steps in (("wgan", 25 * 100 + 5 * 5), ("constant", 30 * 5)):
+        run = make_run(C.make_config(C.preset("wgan"), dict(TINY_RING, critic_schedule=schedule)))
+        run_steps(run, 30)
+        assert run.state["clock"]["d_steps"] == d_steps, schedule
+    with pytest.raises(ValueError, match="critic_schedule='wgan' applies to the alternating rule only"):
+        C.make_config(C.preset("wgan"), dict(TINY_RING, rule="simultaneous", n_critic=1))
 
 
 def test_r1_preset_ema_half_life_is_beta_0999():
@@ -161,7 +190,7 @@ def test_toml_values_must_have_the_field_type(tmp_path):
     "overrides,message",
     [
         (dict(objective="wgan"), "unknown objective 'wgan'; valid names: .*wasserstein"),
-        (dict(penalty="gp"), "unknown penalty 'gp'; valid names: dragan, none, r1, r2, wgan_gp"),
+        (dict(penalty="gp"), "unknown penalty 'gp'; valid names: dragan, none, r1, r1_r2, r2, wgan_gp"),
         (dict(rule="simultaneous", n_critic=5), "n_critic=5 applies to the alternating rule only"),
         (dict(data="mnist", net="mlp"), "net 'mlp' does not fit data 'mnist'"),
         (dict(batch=0), "batch must be at least 1"),
@@ -217,7 +246,7 @@ def trainer_trajectory(cfg, steps):
 
 
 def simulated(rule, n_d, penalty, steps=50):
-    game = dirac_gan([1.0], [1.0], "nonsaturating", None if penalty == "none" else penalty, 0.3)
+    game = dirac_gan([1.0], [1.0], get_objective("nonsaturating"), make_penalty(penalty, 0.3))
     rule_fn = make_rule(rule, **(dict(n_d=n_d) if rule == "alternating" else {}))
     return simulate(game, rule_fn, gd(0.2), gd(0.2), steps, record_every=1)
 
@@ -248,7 +277,13 @@ def test_c8_dirac_gan_full_training_loop_keeps_the_trajectory(tmp_path):
     )
     summary = train(cfg)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    tr = simulate(dirac_gan([1.0], [1.0], "nonsaturating", "r1", 0.3), make_rule("alternating"), gd(0.2), gd(0.2), 30)
+    tr = simulate(
+        dirac_gan([1.0], [1.0], get_objective("nonsaturating"), make_penalty("r1", 0.3)),
+        make_rule("alternating"),
+        gd(0.2),
+        gd(0.2),
+        30,
+    )
     assert torch.equal(torch.cat([state["G"]["theta"], state["D"]["psi"]]), tr.final[0])
     assert (summary["params_G"], summary["params_D"], summary["step"]) == (1, 1, 30)
 
@@ -260,7 +295,7 @@ def test_wgan_clipping_is_a_projection_of_every_critic_parameter():
     for p in run.D.parameters():
         assert p.abs().max().item() <= 0.01
     assert max(p.abs().max().item() for p in run.D.parameters()) == pytest.approx(0.01)
-    assert run.state["clock"]["d_steps"] == 15  # n_critic = 5 per G step
+    assert run.state["clock"]["d_steps"] == 300  # the Diters schedule: 100 critic steps for each of the first 25
 
 
 def test_lazy_r1_applies_gain_k_on_every_kth_d_step():
@@ -323,7 +358,7 @@ def test_compiled_forward_with_eager_penalty_matches_eager(monkeypatch):
 
 def test_nets_and_param_counts_reported(tmp_path):
     summary = train(cfg_of(**TINY_RING, steps=4, out=str(tmp_path), log_every=2))
-    G, D = make_nets("mlp", dict(z_dim=8, hidden=32), dict(hidden=32))
+    G, D = mlp_generator(z_dim=8, hidden=32), mlp_discriminator(hidden=32)
     assert (summary["params_G"], summary["params_D"]) == (param_count(G), param_count(D))
 
 
@@ -398,7 +433,7 @@ def test_dcgan_mnist_smoke_from_the_cli(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    G, D = make_nets("dcgan", dict(width=0.25), dict(width=0.25))
+    G, D = dcgan_generator(width=0.25), dcgan_discriminator(width=0.25)
     assert (summary["params_G"], summary["params_D"], summary["step"]) == (param_count(G), param_count(D), 20)
     assert (tmp_path / "samples_000020.png").stat().st_size > 1000
     assert all(math.isfinite(summary["final"][k]) for k in ("d_loss", "g_loss"))

@@ -18,8 +18,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import torch
 from torch import Tensor
 
-from sandbox.data import data_dir as _root
-from sandbox.data import load_mnist, stacked_mnist, to_unit
+from sandbox.data import data_root, load_mnist, stacked_mnist, to_unit
 from sandbox.evaluation import classifier as clf
 from sandbox.evaluation.metrics import (
     FeatureStats,
@@ -76,7 +75,7 @@ def digit_features(images: Tensor, device="cpu") -> Tensor:
 
 
 def _key(kind: str, split: str, data_dir, device, *extra) -> tuple:
-    return (kind, split, str(_root(data_dir).resolve()), str(torch.device(device))) + extra
+    return (kind, split, str(data_root(data_dir).resolve()), str(torch.device(device))) + extra
 
 
 def real_features(split: str = "test", data_dir=None, device="cpu") -> Tensor:

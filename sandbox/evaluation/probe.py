@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from sandbox.dynamics import Step, grads_y
 from sandbox.games import network_game
-from sandbox.objectives import get_objective
+from sandbox.objectives import Objective, minimax, nonsaturating
 
-G_LOSSES = ("minimax", "nonsaturating")  # the saturating log(1 - D) loss and the -log D loss
+G_LOSSES = (minimax(), nonsaturating())  # the saturating log(1 - D) loss and the -log D loss
 
 
 def snapshot(module: nn.Module) -> nn.Module:
@@ -28,7 +28,11 @@ def snapshot(module: nn.Module) -> nn.Module:
 
 
 def generator_grad_norms(
-    G: nn.Module, D: nn.Module, z: Tensor, objectives: Sequence[str] = G_LOSSES, fake_logits: Optional[Tensor] = None
+    G: nn.Module,
+    D: nn.Module,
+    z: Tensor,
+    objectives: Sequence[Objective] = G_LOSSES,
+    fake_logits: Optional[Tensor] = None,
 ) -> Dict[str, float]:
     """||grad_theta E_z g_fake(D(G_theta(z)))|| per G loss, one forward on a fixed z (Arjovsky & Bottou 2017, Fig. 2).
 
@@ -38,17 +42,17 @@ def generator_grad_norms(
     if fake_logits is None:
         fake_logits = D(G(z))  # one forward shared by every loss: the norms differ only through g_fake
     out = {}
-    for i, name in enumerate(objectives):
-        loss = get_objective(name).g_loss(fake_logits)
+    for i, objective in enumerate(objectives):
+        loss = objective.g_loss(None, fake_logits)
         grads = torch.autograd.grad(loss, params, retain_graph=i < len(objectives) - 1)
-        out[name] = float(torch.nn.utils.get_total_norm(grads))
+        out[objective.name] = float(torch.nn.utils.get_total_norm(grads))
     return out
 
 
-def logit_gradients(fake_logits: Tensor, objective: str) -> Tensor:
+def logit_gradients(fake_logits: Tensor, objective: Objective) -> Tensor:
     """d g_fake(t)/dt per sample by autograd: -D for minimax, -(1 - D) for -log D (Goodfellow et al. 2014, Sec. 3)."""
     t = fake_logits.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(get_objective(objective).g_fake(t).sum(), t)
+    (grad,) = torch.autograd.grad(objective.g_fake(t).sum(), t)
     return grad
 
 
@@ -67,7 +71,9 @@ def log_iterations(n: int, per_decade: int = 8) -> list:
     return sorted({0, n} | {int(round(v)) for v in grid})
 
 
-def probe_point(G: nn.Module, D: nn.Module, real: Tensor, z: Tensor, objectives: Sequence[str] = G_LOSSES) -> dict:
+def probe_point(
+    G: nn.Module, D: nn.Module, real: Tensor, z: Tensor, objectives: Sequence[Objective] = G_LOSSES
+) -> dict:
     """G's gradient norm under each loss, D's accuracy, mean and median D(G(z)), mean D(x), and the fake logits."""
     fake_logits = D(G(z))
     d_fake = torch.sigmoid(fake_logits.detach())
@@ -94,8 +100,8 @@ def train_d_against_fixed_g(
     probe_at: Sequence[int],
     eval_real: Tensor,
     eval_z: Tensor,
-    objectives: Sequence[str] = G_LOSSES,
-    d_objective: str = "minimax",
+    objectives: Sequence[Objective] = G_LOSSES,
+    d_objective: Objective = G_LOSSES[0],
     keep_logits: int = 0,
 ) -> dict:
     """D minimises network_game's D loss against a frozen G, probed at probe_at (Arjovsky & Bottou 2017, Fig. 2).
@@ -111,7 +117,7 @@ def train_d_against_fixed_g(
         set(probe_at),
         {
             "iteration": [],
-            "grad_norm": {k: [] for k in objectives},
+            "grad_norm": {o.name: [] for o in objectives},
             "accuracy": [],
             "d_fake": [],
             "d_real": [],
@@ -124,8 +130,8 @@ def train_d_against_fixed_g(
         if t in wanted:
             p = probe_point(G, D, eval_real, eval_z, objectives)
             log["iteration"].append(t)
-            for k in objectives:
-                log["grad_norm"][k].append(p["grad_norm"][k])
+            for o in objectives:
+                log["grad_norm"][o.name].append(p["grad_norm"][o.name])
             for k in ("accuracy", "d_fake", "d_real", "median_d_fake"):
                 log[k].append(p[k])
             if keep_logits:

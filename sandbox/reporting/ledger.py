@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
+from sandbox.reporting.kit import headline_row
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED_CLAIMS = REPO.parent / "shared" / "CLAIMS.md"
 LEDGER = REPO / "figures" / "CLAIMS.md"
@@ -71,7 +73,7 @@ class Study(NamedTuple):
     passed: int
     total: int
     failed: tuple  # names of failed checks
-    headline: list  # rows {claim, quantity, ours, ours_spread, published, source, setting_difference}
+    headline: list  # rows {claim, quantity, ours, ours_spread, published, source, setting_difference} (kit.Headline)
 
 
 def parse_claims(path: Path = SHARED_CLAIMS) -> List[Claim]:
@@ -125,7 +127,7 @@ def load_studies(figures: Path = REPO / "figures") -> Dict[str, Study]:
             sum(map(bool, checks.values())),
             len(checks),
             tuple(sorted(k for k, v in checks.items() if not v)),
-            list(rec.get("data", {}).get("headline", [])),
+            [headline_row(r) for r in rec.get("data", {}).get("headline", [])],
         )
     return studies
 
@@ -160,7 +162,7 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
     extra_failing = [
         s for k in ("T", "X") if k not in claim.wanted for s in evidence[k] if s.failed and s not in failing
     ]
-    reduced = [s for s in evidence["X"] if s.scale != "full" and "X" in claim.wanted]
+    reduced = [s for s in evidence["X"] if s.scale not in ("full", "paper") and "X" in claim.wanted]
     if not any(evidence.values()):
         status = "not yet"
     elif missing or failing:

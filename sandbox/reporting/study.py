@@ -1,225 +1,282 @@
-"""What every study script shares: its command line, its JSON record, and the guard on committed figures.
+"""What every study script shares: its command line and the runner (threads, workers, records, guards).
 
-A study `studies/NAME.py` has `run(scale, seed, device) -> Result`, `plot(result) -> Figure` and
-`main(argv=None)`. `save` writes figures/NAME.png and figures/NAME.json (sorted keys) holding the claim,
-config, seed, scale, device, code version, the data and the boolean checks computed from it. A run at a
-smaller scale refuses to overwrite a committed figure made at a larger one unless --force is given.
-Grid studies also define points/run_point and can be spread over machines with --shard i/n, then merged.
+A study `studies/NAME.py` has `run(scale, seed, device) -> Result`, `plot(result) -> Figure` and `main(argv=None)`
+calling `study.main`, which writes out/NAME.png and out/NAME.json (sandbox.reporting.outputs: the claim, config,
+seed, scale, device, code version, the data and the boolean checks computed from it, and `controls`).
+
+Grid studies also define `points(scale) -> [dict]` and `run_point(point, scale, seed, device) -> dict`; their
+`run(scale, seed, device, results)` only summarises `results` ({kit.point_key(point): run_point's dict}). The
+runner writes one record per finished point under <records>/NAME/<scale>/ (sandbox.reporting.workers), skips
+points already recorded, runs the rest in worker processes, and `--replot` rebuilds figure and checks from the
+records alone. The scale ladder and the guards on figures/ are in sandbox.reporting.provenance.
 """
 
 import argparse
-import json
+import math
 import os
-import subprocess
+import sys
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
-from sandbox.devices import describe_device, pick_device
+from sandbox.devices import cpu_count, describe_device, pick_device  # noqa: F401
+from sandbox.devices import threads as torch_threads
 from sandbox.records import jsonable, pack_images, unpack_images, write_json  # noqa: F401 (the study kit)
+from sandbox.reporting import workers as wk
+from sandbox.reporting.kit import parse_point, point_key
+from sandbox.reporting.outputs import (  # noqa: F401 (the studies' names for them: study.Result, study.run_grid)
+    Result,
+    check_controls,
+    parse_shard,
+    record,
+    run_grid,
+    save,
+    summary,
+)
+from sandbox.reporting.provenance import (  # noqa: F401 (studies and tests read them here)
+    ALIASES,
+    FIGURES,
+    REPO,
+    SCALES,
+    canonical,
+    code_version,
+    committed,
+    guards,
+    study_scale,
+)
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # studies write files; they never open windows
 
-SCALES = ("smoke", "quick", "full")
-REPO = Path(__file__).resolve().parents[2]
-FIGURES = REPO / "figures"
+THREADS_HELP = (
+    "torch CPU threads of a study run in this process (default: 1 on CPU). Measured on a 2-core machine: one "
+    "2-thread process collapses 15-40x when another process takes a core, and two 1-thread processes give "
+    "1.1-1.17x the throughput of one 2-thread process, so CPU work scales out by processes (--workers), not threads"
+)
 
 
-class Result(NamedTuple):
-    config: dict  # every setting that shaped the numbers
-    data: dict  # the numbers the figure draws and the checks read
-    checks: dict  # name -> bool, each computed from `data`
-
-
-def parser(doc: str, default_scale: str = "full") -> argparse.ArgumentParser:
-    """The shared command line: --scale, --seed, --out, --device, --shard, --force."""
+def parser(doc: str, default_scale: Optional[str] = "full") -> argparse.ArgumentParser:
+    """The shared command line of every study (and of python -m studies): scale, seed, output, workers, guards."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--scale",
-        choices=SCALES,
+        choices=SCALES + tuple(ALIASES),
         default=default_scale,
-        help=f"smoke: seconds, in the test suite; quick: minutes on 2 CPU cores; full: the figure's "
-        f"own scale (a GPU for image studies). Default: {default_scale}.",
+        help="smoke: seconds, the test suite; quick: minutes on 2 CPU cores; trained: the smallest run that reaches "
+        "the trained regime, within a stated CPU budget; paper: the paper's protocol (GPU or cluster); full: the "
+        f"older name of paper. Default: {default_scale or 'each study its own'}",
     )
     p.add_argument("--seed", type=int, default=0, help="base seed; every random draw derives from it")
     p.add_argument("--out", type=Path, default=FIGURES, help="folder for NAME.png and NAME.json (default: figures/)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:k]")
+    p.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="grid studies: worker processes of one torch thread each (default: one per core on CPU, 1 on a GPU; "
+        "never more than the cores). 1 runs every point in this process",
+    )
+    p.add_argument(
+        "--executor",
+        choices=wk.EXECUTORS,
+        default="local",
+        help="grid studies: local (this process or its workers), submitit-local or slurm (the submitit package: "
+        "pip install -e '.[cluster]')",
+    )
+    p.add_argument(
+        "--cluster-args",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="submitit parameters, e.g. timeout_min=600 slurm_partition=gpu gpus_per_node=1",
+    )
+    p.add_argument("--records", type=Path, default=None, help="folder of per-point records (default: OUT/records)")
+    p.add_argument("--rerun", action="store_true", help="grid studies: run every point again, even if recorded")
+    p.add_argument(
+        "--replot", action="store_true", help="grid studies: figure and checks from the point records, training nothing"
+    )
     p.add_argument(
         "--shard",
         default=None,
         metavar="i/n",
-        help="run only grid points i, i+n, i+2n, ... and write NAME.shard-i-of-n.json; "
-        "--shard merge/n then gathers the n shards into the figure",
+        help="grid studies: run only points i, i+n, i+2n, ... (their records, no figure); merge/n is --replot",
     )
-    p.add_argument("--force", action="store_true", help="overwrite a committed figure made at a larger scale")
+    p.add_argument("--list", action="store_true", help="print the plan (points, estimated CPU-minutes) and stop")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into figures/ from a tree with uncommitted code, or over a larger-scale record (both recorded)",
+    )
     return p
 
 
-def code_version() -> str:
-    """The git commit of the code that made a figure, with '+dirty' for uncommitted changes to the code.
-
-    Changes under figures/ (the outputs themselves, e.g. other studies being regenerated) do not count.
-    """
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def parse_shard(spec: Optional[str]) -> Optional[tuple]:
-    """'i/n' -> (i, n) with 0 <= i < n; 'merge/n' -> ('merge', n); None -> None."""
-    if spec is None:
-        return None
-    try:
-        i, n = spec.split("/")
-        n = int(n)
-        i = "merge" if i == "merge" else int(i)
-    except ValueError:
-        raise ValueError(f"--shard takes i/n or merge/n with integers, got {spec!r}") from None
-    if n < 1 or (i != "merge" and not 0 <= i < n):
-        raise ValueError(f"--shard {spec!r}: need 0 <= i < n and n >= 1")
-    return i, n
+def plan(module, scale: str, points: Optional[Callable] = None) -> dict:
+    """{scale, points, cpu_minutes, note}: the grid size at a scale, and CPU-minutes from the study's
+    `estimate_minutes(scale)` (the whole study) or `BUDGET = {scale: minutes per point}`, when it has one."""
+    own = study_scale(module, scale)
+    if own is None:
+        names = ", ".join(getattr(module, "SCALES", {}))
+        return dict(scale=scale, points=None, cpu_minutes=None, note=f"no {scale} scale (defines {names})")
+    points = points or getattr(module, "points", None)
+    n = len(points(own)) if points else 1
+    minutes = None
+    if callable(getattr(module, "estimate_minutes", None)):
+        minutes = float(module.estimate_minutes(own))  # the whole study's CPU-minutes
+    elif isinstance(getattr(module, "BUDGET", None), dict):
+        per_point = {ALIASES.get(k, k): v for k, v in module.BUDGET.items()}.get(scale)
+        minutes = None if per_point is None else float(per_point) * n
+    note = "no estimate" if minutes is None or not math.isfinite(minutes) else f"{minutes:.3g} CPU-min"
+    return dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
 
 
-def shard_points(points: Sequence, shard: Optional[tuple]) -> list:
-    """The grid points this shard runs: points[i::n] (all of them without a shard)."""
-    return list(points) if shard is None else list(points)[shard[0] :: shard[1]]
+def _workers(requested: Optional[int], device: torch.device, executor: str, n_points: int) -> int:
+    """Worker processes: the request (default one per core on CPU, 1 on a GPU), never more than cores or points."""
+    cores = cpu_count()
+    n = requested if requested is not None else (cores if device.type == "cpu" else 1)
+    if n < 1:
+        raise SystemExit(f"--workers must be at least 1, got {n}")
+    if executor != "slurm" and n > cores:
+        print(f"--workers {n}: this machine gives this process {cores} cores; running {cores} workers", flush=True)
+        n = cores  # more busy processes than cores only makes each one slower
+    return max(1, min(n, n_points))
 
 
-def run_grid(keys: Sequence[str], compute: Callable[[str], dict], results: Optional[dict] = None) -> dict:
-    """{key: compute(key)} over the grid, or `results` (a merged sharded run) after checking it covers every key."""
-    if results is None:
-        return {k: compute(k) for k in tqdm(list(keys), desc="grid", unit="point", leave=False)}
-    missing = [k for k in keys if k not in results]
-    if missing:
-        raise ValueError(f"sharded results miss {len(missing)} grid points, e.g. {missing[:3]}; run every shard first")
-    return {k: results[k] for k in keys}
-
-
-def shard_file(out: Path, name: str, i: int, n: int) -> Path:
-    """out/NAME.shard-i-of-n.json."""
-    return Path(out) / f"{name}.shard-{i}-of-{n}.json"
-
-
-def run_shard(name: str, points, run_point, shard: tuple, *, scale: str, seed: int, device, out: Path) -> dict:
-    """Compute this shard's grid points and write them to NAME.shard-i-of-n.json (no figure)."""
-    i, n = shard
-    keys = shard_points(points(scale), shard)
-    results = {k: run_point(k, scale, seed, device) for k in tqdm(keys, desc=f"shard {i}/{n}", unit="point")}
-    rec = jsonable(
-        {
-            "study": name,
-            "scale": scale,
-            "seed": seed,
-            "shard": [i, n],
-            "device": describe_device(device),
-            "code_version": code_version(),
-            "results": results,
-        }
-    )
-    write_json(shard_file(out, name, i, n), rec)
-    return rec
-
-
-def merge_shards(name: str, n: int, *, scale: str, seed: int, out: Path) -> dict:
-    """The union of the n shard files' results, after checking each exists and matches scale and seed."""
-    merged = {}
-    for i in range(n):
-        path = shard_file(out, name, i, n)
-        if not path.exists():
-            raise SystemExit(f"missing shard file {path}: run --shard {i}/{n} first")
-        try:
-            rec = json.loads(path.read_text())
-        except ValueError as err:
-            raise SystemExit(f"shard file {path} is not valid JSON ({err}); rerun --shard {i}/{n}") from None
-        if (rec.get("scale"), rec.get("seed")) != (scale, seed):
-            raise SystemExit(
-                f"shard file {path} was made with scale={rec.get('scale')} seed={rec.get('seed')}, "
-                f"not scale={scale} seed={seed}"
-            )
-        merged.update(rec["results"])
-    return merged
-
-
-def _guard(json_path: Path, scale: str, force: bool) -> None:
-    """Refuse to overwrite a record made at a larger scale, unless forced."""
-    if force or not json_path.exists():
-        return
-    try:
-        old = json.loads(json_path.read_text()).get("scale")
-    except (OSError, ValueError):
-        return
-    if old in SCALES and SCALES.index(old) > SCALES.index(scale):
-        raise SystemExit(
-            f"{json_path} holds a {old}-scale result; a {scale} run would overwrite it. "
-            f"Write elsewhere with --out DIR, or pass --force."
+def _run_points(args, name, scale, own, pts, keys, records, run_point, device) -> tuple:
+    """Run the points without a matching record (all of them under --rerun); returns (run, reused, workers)."""
+    folder = records / name / scale
+    todo = [
+        (p, k)
+        for p, k in zip(pts, keys)
+        if args.rerun
+        or not wk.matches(wk.read_point(wk.record_path(records, name, scale, k)), k, scale, args.seed, ALIASES)
+    ]
+    if not todo:
+        return 0, len(pts), 0
+    n = _workers(args.workers, device, args.executor, len(todo))
+    print(f"{name} [{scale}]: {len(todo)} of {len(pts)} points to run, {n} worker(s), records in {folder}", flush=True)
+    version, fn = code_version(), run_point
+    threads = args.threads if args.threads is not None else (1 if device.type == "cpu" else 0)
+    jobs = [
+        wk.Job(
+            name,
+            fn,
+            p,
+            k,
+            scale,
+            own,
+            args.seed,
+            str(device),
+            threads,
+            version,
+            str(wk.record_path(records, name, scale, k)),
         )
+        for p, k in todo
+    ]
+    try:
+        options = parse_point(",".join(args.cluster_args)) if args.cluster_args else {}
+    except ValueError as err:
+        raise SystemExit(f"--cluster-args takes KEY=VALUE items: {err}") from None
+    # submitit's logs and pickles: beside the records, but never inside the committed figures/ (runs/ is ignored)
+    logs = (REPO / "runs" if committed(records) else records / ".submitit") / "submitit" / name / scale
+    failed = []
+    for _, _, failure in wk.run_jobs(jobs, n, args.executor, logs, options, desc=f"{name} {scale}"):
+        if failure is not None:
+            failed.append(failure)
+    if failed:
+        print(failed[0].trace, file=sys.stderr)
+        raise SystemExit(
+            f"{name}: {len(failed)} of {len(jobs)} grid points failed: "
+            + "; ".join(f"{f.key} ({f.error})" for f in failed[:5])
+            + (" ..." if len(failed) > 5 else "")
+            + ". The finished points' records are kept: run again to retry only the failed ones."
+        )
+    return len(jobs), len(pts) - len(jobs), n
 
 
-def record(
-    name: str, claim: str, claims: Sequence[str], result: Result, *, seed: int, scale: str, device: torch.device
-) -> dict:
-    """The JSON record of one study run (everything but the figure)."""
-    return jsonable(
-        {
-            "study": name,
-            "claim": claim,
-            "claims": list(claims),
-            "config": result.config,
-            "seed": seed,
-            "scale": scale,
-            "device": describe_device(device),
-            "code_version": code_version(),
-            "torch": torch.__version__,
-            "data": result.data,
-            "checks": result.checks,
-            "passed": bool(all(result.checks.values())),
-        }
+def _gather(name, scale, seed, keys, records) -> tuple:
+    """({key: result}, [point records]) from the records of every point; SystemExit naming any missing one."""
+    folder = records / name / scale
+    recs = {k: wk.read_point(wk.record_path(records, name, scale, k)) for k in keys}
+    missing = [k for k in keys if not wk.matches(recs[k], k, scale, seed, ALIASES)]
+    if missing:
+        raise SystemExit(
+            f"{name}: {len(missing)} of {len(keys)} point records (scale {scale}, seed {seed}) missing in {folder}: "
+            + ", ".join(missing[:10])
+            + (" ..." if len(missing) > 10 else "")
+            + f". Run them first: python -m studies.{name} --scale {scale} --seed {seed} (or its --shard i/n)"
+        )
+    return {k: recs[k]["result"] for k in keys}, list(recs.values())
+
+
+def run_study(args, *, name, claim, claims, module, run, plot, points, run_point, device) -> dict:
+    """The runner: one study at one scale, from parsed flags (see `parser`); returns its record."""
+    scale = canonical(args.scale)
+    if args.list:
+        p = plan(module, scale, points)
+        print(f"{name:24s} {scale:8s} {p['points'] if p['points'] is not None else '-':>5} points  {p['note']}")
+        return dict(study=name, **p)
+    own = study_scale(module, scale)
+    if own is None:
+        raise SystemExit(f"{name} has no {scale} scale; it defines {', '.join(module.SCALES)}")
+    shard = parse_shard(args.shard)
+    if points is None and (shard or args.replot or args.rerun):
+        raise SystemExit(f"{name} is not a grid study: it has no points to shard, rerun or replot from records")
+    out = Path(args.out)
+    records = Path(args.records) if args.records else out / "records"
+    replot = args.replot or (shard is not None and shard[0] == "merge")
+    forced = guards(name, out, records if points is not None else None, scale, args.force)
+    threads = args.threads if args.threads is not None else (1 if device.type == "cpu" else 0)
+    runner = dict(threads=threads, executor=args.executor)
+    torch.manual_seed(args.seed)
+    if points is None:
+        with torch_threads(threads):
+            result = run(own, args.seed, device)
+            where = describe_device(device)
+    else:
+        pts = list(points(own))
+        keys = [point_key(p) for p in pts]
+        if len(set(keys)) != len(keys):
+            raise SystemExit(
+                f"{name}: points({own!r}) repeats a grid point: {sorted(k for k in keys if keys.count(k) > 1)}"
+            )
+        if shard is not None and shard[0] != "merge":
+            pts, keys = pts[shard[0] :: shard[1]], keys[shard[0] :: shard[1]]
+        ran, reused, workers = (
+            (0, len(keys), 0) if replot else _run_points(args, name, scale, own, pts, keys, records, run_point, device)
+        )
+        if shard is not None and shard[0] != "merge":
+            results, _ = _gather(name, scale, args.seed, keys, records)
+            print(
+                f"{name} [{scale}] shard {shard[0]}/{shard[1]}: {len(keys)} point records in {records / name / scale}"
+            )
+            return dict(study=name, scale=scale, seed=args.seed, shard=list(shard), results=results)
+        results, point_recs = _gather(name, scale, args.seed, [point_key(p) for p in points(own)], records)
+        with torch_threads(threads):
+            result = run(own, args.seed, device, results=results)
+        where = "; ".join(sorted({r["device"] for r in point_recs}))
+        runner.update(
+            workers=workers,
+            points_run=ran,
+            points_reused=reused,
+            point_seconds=sum(r["seconds"] for r in point_recs),
+            point_code_versions=sorted({r["code_version"] for r in point_recs}),
+        )
+    rec = save(
+        name,
+        claim,
+        claims,
+        result,
+        plot(result),
+        seed=args.seed,
+        scale=scale,
+        device=where,
+        out=out,
+        forced=forced,
+        runner=runner,
     )
-
-
-def save(
-    name: str,
-    claim: str,
-    claims: Sequence[str],
-    result: Result,
-    fig,
-    *,
-    seed: int,
-    scale: str,
-    device: torch.device,
-    out: Path = FIGURES,
-    force: bool = False,
-) -> dict:
-    """Write out/NAME.png and out/NAME.json; refuses to replace a larger-scale record unless forced."""
-    out = Path(out)
-    _guard(out / f"{name}.json", scale, force)
-    rec = record(name, claim, claims, result, seed=seed, scale=scale, device=device)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
-    write_json(out / f"{name}.json", rec)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    print(summary(rec))
     return rec
-
-
-def summary(rec: dict) -> str:
-    """One line per check, for the console."""
-    lines = [f"{rec['study']} [{rec['scale']}, {rec['device']}]: {'PASS' if rec['passed'] else 'FAIL'}"]
-    lines += [f"  {'ok  ' if v else 'FAIL'} {k}" for k, v in sorted(rec["checks"].items())]
-    return "\n".join(lines)
 
 
 def main(
@@ -236,46 +293,24 @@ def main(
     points: Optional[Callable] = None,
     run_point: Optional[Callable] = None,
 ) -> dict:
-    """The body of every study's main(): parse the shared flags, run (or one shard of a grid), plot, save, print.
+    """The body of every study's main(): parse the shared flags and hand them to the runner (`run_study`).
 
-    Grid studies pass `points(scale) -> keys` and `run_point(key, scale, seed, device) -> dict`; their run()
-    takes `results=` (see run_grid), so `--shard i/n` computes a slice and `--shard merge/n` plots the union.
-
-    `threads` caps torch's CPU threads for the run (then restores them): tiny networks run faster on one
-    thread, where OpenMP's barriers would otherwise dominate each small op.
+    `threads` is the older per-study pin; it now only sets the default of --threads (already 1 on CPU).
     """
     args = parser(doc, default_scale).parse_args(argv)
-    device = torch.device("cpu") if cpu_only else pick_device(args.device)
-    shard = parse_shard(args.shard)
-    if shard is not None and points is None:
-        raise SystemExit(f"{name} is not a grid study: it has no points to shard")
-    torch.manual_seed(args.seed)
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        if shard is not None and shard[0] != "merge":
-            return run_shard(
-                name, points, run_point, shard, scale=args.scale, seed=args.seed, device=device, out=args.out
-            )
-        if shard is not None:
-            merged = merge_shards(name, shard[1], scale=args.scale, seed=args.seed, out=args.out)
-            result = run(args.scale, args.seed, device, results=merged)
-        else:
-            result = run(args.scale, args.seed, device)
-        rec = save(
-            name,
-            claim,
-            claims,
-            result,
-            plot(result),
-            seed=args.seed,
-            scale=args.scale,
-            device=device,
-            out=args.out,
-            force=args.force,
-        )
-    finally:
-        torch.set_num_threads(before)
-    print(summary(rec))
-    return rec
+    if threads is not None and args.threads is None:
+        args.threads = threads
+    if points is not None and run_point is None:
+        raise ValueError(f"{name}: a grid study passes both points and run_point")
+    return run_study(
+        args,
+        name=name,
+        claim=claim,
+        claims=claims,
+        module=sys.modules.get(run.__module__),
+        run=run,
+        plot=plot,
+        points=points,
+        run_point=run_point,
+        device=torch.device("cpu") if cpu_only else pick_device(args.device),
+    )

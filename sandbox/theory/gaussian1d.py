@@ -26,8 +26,8 @@ from torch import Tensor
 
 from sandbox.dynamics import Game
 from sandbox.games import gauss_hermite
-from sandbox.objectives import get_objective
-from sandbox.penalties import make_penalty
+from sandbox.objectives import Objective, minimax
+from sandbox.penalties import Penalty, no_penalty
 from sandbox.registry import lookup
 from sandbox.theory import divergences as dv
 
@@ -222,10 +222,9 @@ def location_scale_losses(
     log_sigma: Tensor,
     psi: Tensor,
     target: Mixture,
-    objective: str = "minimax",
+    objective: Objective = minimax(),
     critic: str = "quadratic",
-    penalty: Optional[str] = None,
-    penalty_weight: Optional[float] = None,
+    penalty: Penalty = no_penalty(),
     quadrature: str = "hermite",
     nodes: int = 80,
     g: Optional[Grid] = None,
@@ -240,7 +239,12 @@ def location_scale_losses(
     r1/r2 weight the node terms; wgan_gp (hermite only) takes x_hat = e x_r + (1 - e) x_f over all (real, fake)
     node pairs and `gp_mixes` Gauss-Legendre nodes e in [0, 1], an exact expectation rather than a sample.
     """
-    obj = get_objective(objective)
+    obj = objective
+    if obj.pairwise:
+        raise ValueError(
+            f"the quadrature games weight real and fake nodes separately; the pairwise objective "
+            f"{obj.name!r} needs paired samples (use the Dirac or network games)"
+        )
     if psi.ndim != 2 or mu.ndim != 1 or not psi.shape[0] == mu.shape[0] == log_sigma.shape[0]:
         raise ValueError(
             f"need mu, log_sigma of shape (B,) and psi of shape (B, K); got {tuple(mu.shape)}, "
@@ -250,14 +254,13 @@ def location_scale_losses(
         raise ValueError(f"critic {critic!r} has {CRITICS[critic][1]} features; psi has {psi.shape[1]}")
     if quadrature not in ("hermite", "grid"):
         raise ValueError(f"unknown quadrature {quadrature!r}; valid names: grid, hermite")
-    if penalty not in (None, "none", "r1", "r2", "wgan_gp") or (penalty == "wgan_gp" and quadrature == "grid"):
+    where = penalty.where if penalty.weight else "none"
+    if where not in ("none", "real", "fake", "interpolates") or (where == "interpolates" and quadrature == "grid"):
         raise ValueError(
-            f"supported penalties: none, r1, r2 and (hermite only) wgan_gp; got {penalty!r} "
-            f"with {quadrature} quadrature"
+            f"supported penalties: on real or fake nodes (r1, r2) and (hermite only) on interpolates (wgan_gp); "
+            f"got {penalty.name!r} with {quadrature} quadrature"
         )
-    B, pen = mu.shape[0], None
-    if penalty not in (None, "none"):
-        pen = make_penalty(penalty) if penalty_weight is None else make_penalty(penalty, penalty_weight)
+    B, pen = mu.shape[0], (penalty if where != "none" else None)
     if quadrature == "hermite":
         real, real_w, z, z_w = quadrature_nodes(target, nodes, mu.device)
         fake = lambda: (mu[:, None] + torch.exp(log_sigma)[:, None] * z, z_w)
@@ -281,9 +284,9 @@ def location_scale_losses(
         return D(x.reshape(B, -1)).reshape(-1)
 
     def penalty_terms(x_fake: Tensor, fake_w: Tensor) -> Tensor:
-        if penalty == "r1":
+        if where == "real":
             return (pen(D_flat, real.reshape(-1), None).reshape(B, -1) * real_w).sum(1)
-        if penalty == "r2":
+        if where == "fake":
             return (pen(D_flat, None, x_fake.reshape(-1)).reshape(B, -1) * fake_w).sum(1)
         e, e_w = np.polynomial.legendre.leggauss(gp_mixes)  # on [-1, 1]; mapped to [0, 1] below
         e, e_w = (torch.as_tensor(a / 2.0, dtype=torch.float64, device=mu.device) for a in (e + 1.0, e_w))
@@ -307,11 +310,11 @@ def location_scale_losses(
 
 
 def location_scale_game(
-    mu, log_sigma, psi, target: Mixture, objective: str = "minimax", device="cpu", **options
+    mu, log_sigma, psi, target: Mixture, objective: Objective = minimax(), device="cpu", **options
 ) -> Game:
     """The Game of B independent location/scale GANs: x = [mu, log sigma], y = [psi], per-game losses summed.
 
-    options: critic, penalty, penalty_weight, quadrature, nodes, g, gp_mixes (see `location_scale_losses`).
+    options: critic, penalty, quadrature, nodes, g, gp_mixes (see `location_scale_losses`).
     """
     mu, log_sigma, psi = _leaf(mu, device, True), _leaf(log_sigma, device, True), _leaf(psi, device)
     losses = location_scale_losses(mu, log_sigma, psi, target, objective, **options)

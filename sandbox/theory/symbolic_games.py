@@ -1,10 +1,12 @@
 """Closed forms for the low-dimensional games, derived with sympy (the symbolic side of C8 and C9).
 
 * Dirac-GAN (Mescheder, Geiger, Nowozin 2018, Sec. 2.2): data at 0, G = theta, D(x) = psi x, D large on real
-  data, so the paper's field appears here under psi -> -psi. Each registered objective is written again as
-  three sympy terms of a logit (`SYMPY_TERMS`, checked against `sandbox.objectives.OBJECTIVES` in the tests).
-  The field v = (-dL_G/dtheta, -dL_D/dpsi) and its Jacobian at the equilibrium (0, 0) come with R1/R2
-  (weight gamma), instance noise (std sigma, an exact Gaussian expectation) or consensus (weight gamma).
+  data, so the paper's field appears here under psi -> -psi. The objectives are not written again: each is the
+  registered one (`sandbox.objectives.OBJECTIVE_BUILDERS`) built over sympy's operations (`SYMPY_OPS`), so a
+  sign or factor slip in an objective shows in every derivation here. Pairwise objectives give the
+  Dirac-RpGAN (Huang et al. 2024, App. B). The field v = (-dL_G/dtheta, -dL_D/dpsi) and its Jacobian at the
+  equilibrium (0, 0) come with R1/R2/R1+R2 (weight gamma each), instance noise (std sigma, an exact Gaussian
+  expectation) or consensus (weight gamma).
 * Bilinear f(x, y) = (x - a)(y - b) (Gidel et al. 2019; Daskalakis et al. 2018): the linear update maps of
   simultaneous, alternating, extragradient and optimistic GDA about (a, b), their spectral radii and the
   quadratic form that alternating GDA conserves.
@@ -16,6 +18,8 @@ from typing import Callable, Dict, Tuple
 
 import sympy as sp
 
+from sandbox.fdivs import Ops
+from sandbox.objectives import OBJECTIVE_BUILDERS, Objective
 from sandbox.registry import lookup
 
 theta, psi = sp.symbols("theta psi", real=True)
@@ -35,31 +39,26 @@ def relu(t):
     return sp.Max(0, t)
 
 
-# f-GAN activation g_f(v) and f*(g_f(v)) per f-divergence (Nowozin et al. 2016, Table 2), as in sandbox.fdivs.
-_FGAN = {
-    "kl": (lambda v: v, lambda v: sp.exp(v - 1)),
-    "reverse_kl": (lambda v: -sp.exp(-v), lambda v: v - 1),
-    "pearson": (lambda v: v, lambda v: v**2 / 4 + v),
-    "squared_hellinger": (lambda v: 1 - sp.exp(-v), lambda v: sp.exp(v) - 1),
-    "jensen_shannon": (lambda v: sp.log(2) - softplus(-v), lambda v: softplus(v) - sp.log(2)),
-    "gan": (lambda v: -softplus(-v), softplus),
-}
+SYMPY_OPS = Ops(softplus=softplus, relu=relu, exp=sp.exp, expm1=lambda t: sp.exp(t) - 1, log2=sp.log(2))
+
+# Every registered objective, built over sympy's operations: the same definitions the trainer runs.
+SYMPY_OBJECTIVES: Dict[str, Objective] = {name: build(ops=SYMPY_OPS) for name, build in OBJECTIVE_BUILDERS.items()}
+REGULARISERS = ("none", "r1", "r2", "r1_r2", "instance_noise", "consensus")
 
 Terms = Tuple[Callable, Callable, Callable]  # (d_real, d_fake, g_fake), each a function of one logit
-SYMPY_TERMS: Dict[str, Terms] = {
-    "minimax": (lambda t: softplus(-t), softplus, lambda t: -softplus(t)),  # Goodfellow et al. 2014, eq. 1
-    "nonsaturating": (lambda t: softplus(-t), softplus, lambda t: softplus(-t)),  # ... Sec. 3
-    "wasserstein": (lambda t: -t, lambda t: t, lambda t: -t),  # Arjovsky et al. 2017
-    "hinge": (lambda t: relu(1 - t), lambda t: relu(1 + t), lambda t: -t),  # Lim & Ye 2017
-    "least_squares": (lambda t: (t - 1) ** 2 / 2, lambda t: t**2 / 2, lambda t: (t - 1) ** 2 / 2),  # Mao et al. 2017
-    **{name: (lambda v, a=act: -a(v), conj, lambda v, c=conj: -c(v)) for name, (act, conj) in _FGAN.items()},
-}
-REGULARISERS = ("none", "r1", "r2", "instance_noise", "consensus")
+
+
+def sympy_objective(objective: str) -> Objective:
+    """SYMPY_OBJECTIVES[objective]: the registered objective with sympy terms, or a ValueError listing the names."""
+    return lookup(SYMPY_OBJECTIVES, objective, "objective")
 
 
 def sympy_terms(objective: str) -> Terms:
-    """SYMPY_TERMS[objective]: (d_real, d_fake, g_fake) as sympy functions of a logit, or a ValueError listing names."""
-    return lookup(SYMPY_TERMS, objective, "objective")
+    """(d_real, d_fake, g_fake) of an element-wise objective as sympy functions of a logit."""
+    obj = sympy_objective(objective)
+    if obj.pairwise:
+        raise ValueError(f"{objective!r} is pairwise: it has no element-wise terms; use sympy_objective")
+    return obj.d_real, obj.d_fake, obj.g_fake
 
 
 def _check_regulariser(regulariser: str) -> None:
@@ -74,18 +73,20 @@ def _critic(x):
 
 def _losses(objective: str, regulariser: str):
     """(L_G, L_D) as sympy expressions; with instance noise, the integrand in xi ~ N(0, 1) of each expectation."""
-    d_real, d_fake, g_fake = sympy_terms(objective)
+    obj = sympy_objective(objective)
     if regulariser == "instance_noise":
+        if obj.pairwise:
+            raise ValueError(f"instance noise on the pairwise objective {objective!r} is not derived here")
         x_real, x_fake = sigma * xi, theta + sigma * xi  # x ~ N(0, sigma^2) and N(theta, sigma^2)
     else:
         x_real, x_fake = sp.Integer(0), theta
-    loss_d = d_real(_critic(x_real)) + d_fake(_critic(x_fake))
-    if regulariser in ("r1", "r2"):
-        # gamma/2 |dD/dx|^2 at the real (R1) or fake (R2) point (Mescheder et al. 2018, eqs. 9-10).
-        x = sp.Symbol("x", real=True)
-        at = x_real if regulariser == "r1" else x_fake
+    t_real, t_fake = _critic(x_real), _critic(x_fake)
+    loss_d = obj.d_terms(t_real, t_fake)
+    # gamma/2 |dD/dx|^2 at the real (R1) and/or fake (R2) point (Mescheder et al. 2018, eqs. 9-10).
+    x = sp.Symbol("x", real=True)
+    for at in {"r1": [x_real], "r2": [x_fake], "r1_r2": [x_real, x_fake]}.get(regulariser, []):
         loss_d += gamma / 2 * sp.diff(_critic(x), x).subs(x, at) ** 2
-    return g_fake(_critic(x_fake)), loss_d
+    return obj.g_terms(t_real, t_fake), loss_d
 
 
 def _simultaneous_field(loss_g, loss_d) -> sp.Matrix:
@@ -142,15 +143,15 @@ def dirac_eigenvalues(objective: str, regulariser: str = "none") -> tuple:
 
 
 def dirac_fprime0(objective: str):
-    """f'(0): d/dt of D's fake term at logit 0 (1/2 for GAN/NS-GAN, 1 for WGAN; Mescheder et al. 2018, Sec. 2.2)."""
+    """f'(0): d/dt of D's loss in the fake logit t at t_real = t = 0 (1/2 for GAN/NS-GAN/RpGAN, 1 for WGAN)."""
     t = sp.Symbol("t", real=True)
-    return sp.simplify(sp.diff(sympy_terms(objective)[1](t), t).subs(t, 0))
+    return sp.simplify(sp.diff(sympy_objective(objective).d_terms(sp.Integer(0), t), t).subs(t, 0))
 
 
 def dirac_gprime0(objective: str):
-    """d/dt of G's term at logit 0; the paper's eigenvalue formula needs g'(0) = -f'(0) (a zero-sum first order)."""
+    """d/dt of G's loss in the fake logit at 0; the eigenvalue formula needs g'(0) = -f'(0) (zero-sum, 1st order)."""
     t = sp.Symbol("t", real=True)
-    return sp.simplify(sp.diff(sympy_terms(objective)[2](t), t).subs(t, 0))
+    return sp.simplify(sp.diff(sympy_objective(objective).g_terms(sp.Integer(0), t), t).subs(t, 0))
 
 
 def paper_eigenvalues(fp0, gamma_value=gamma) -> tuple:

@@ -17,6 +17,8 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
+from sandbox.data import DATASETS, get_dataset
+from sandbox.nets import NETS, NetSpec, check_fit, get_family
 from sandbox.trainer.presets import PRESETS, preset, presets_text
 
 GROUPS = ("data", "networks", "objective", "dynamics", "optimiser", "run", "output", "resume")
@@ -34,15 +36,16 @@ class Config:
     data: str = _f(
         "ring",
         "data",
-        "training data: 2-D mixtures ring (8 modes, Metz et al. 2017) or grid "
-        "(25 modes), mnist, stacked_mnist (1000 modes), or dirac (a point mass at 0, for the "
-        "Dirac-GAN). ring: the smallest problem that shows mode collapse, and trains in seconds.",
-        ("ring", "grid", "mnist", "stacked_mnist", "dirac"),
+        "training data, a key of sandbox.data.DATASETS: "
+        + "; ".join(f"{d.name}: {d.description}" for d in DATASETS.values())
+        + ". Default ring: the smallest problem that shows mode collapse, trained in seconds.",
+        tuple(DATASETS),
     )
     data_dir: str = _f(
         "",
         "data",
-        "data root holding mnist/ ('' = $SANDBOX_DATA, else ./data): nothing is downloaded at training time.",
+        "data root holding mnist/ ('' = $SANDBOX_DATA, else the first of ./data and ../shared/data that holds "
+        "it; sandbox.data.data_root): nothing is downloaded at training time.",
     )
     theta0: float = _f(
         1.0,
@@ -55,27 +58,34 @@ class Config:
     net: str = _f(
         "auto",
         "networks",
-        "players: mlp (2-D), dcgan, resnet_sn (DCGAN G, SN-ResNet D), dirac. "
-        "auto picks mlp for ring/grid, dcgan for MNIST, dirac for dirac.",
-        ("auto", "mlp", "dcgan", "resnet_sn", "dirac"),
+        "players, a net family of sandbox.nets.NETS: "
+        + "; ".join(f"{f.name} ({f.source})" for f in NETS.values())
+        + ". auto: the data set's default_net ("
+        + ", ".join(f"{d.default_net} for {d.name}" for d in DATASETS.values())
+        + ").",
+        ("auto",) + tuple(NETS),
     )
     z_dim: int = _f(
         0,
         "networks",
-        "latent dimension; 0 = the architecture's paper value: 256 for mlp "
-        "(Metz et al. 2017, App. A), 100 for dcgan/resnet_sn (Radford et al. 2016).",
+        "latent dimension; 0 = the family's paper value (NetFamily.z_dim): "
+        + ", ".join(f"{f.z_dim} for {f.name}" for f in NETS.values())
+        + ".",
     )
     g_width: float = _f(1.0, "networks", "G width multiplier on the paper's channel/unit counts (1 = paper).")
     d_width: float = _f(
         1.0,
         "networks",
-        "D width multiplier (1 = paper; 0.25, 0.5 give the small Ds of the Stacked MNIST mode-collapse study).",
+        "D width multiplier (1 = paper; 0.25, 0.5 give the small Ds of the Stacked MNIST mode-collapse study, "
+        "which for net metz are the paper's own two Ds and 1 is our larger one).",
     )
-    batchnorm_g: bool = _f(True, "networks", "BatchNorm in the DCGAN generator (Radford et al. 2016 use it).")
+    batchnorm_g: bool = _f(
+        True, "networks", "BatchNorm in the dcgan, resnet_sn and metz generators (Radford et al. 2016 use it)."
+    )
     batchnorm_d: bool = _f(
         True,
         "networks",
-        "BatchNorm in the DCGAN discriminator (Radford et al. 2016 use it; "
+        "BatchNorm in the dcgan and metz discriminators (Radford et al. 2016 and Metz et al. 2017 use it; "
         "gradient penalties want it off, see the wgan-gp preset). Ignored by mlp and "
         "resnet_sn (spectral norm instead).",
     )
@@ -123,6 +133,15 @@ class Config:
         ("alternating", "simultaneous", "extragradient", "optimistic"),
     )
     n_critic: int = _f(1, "dynamics", "D steps per G step under the alternating rule (1 for DCGAN; WGAN uses 5).")
+    critic_schedule: str = _f(
+        "constant",
+        "dynamics",
+        "D steps per G step over time: constant (n_critic every G step) or wgan, the official WGAN code's Diters "
+        "schedule (martinarjovsky/WassersteinGAN main.py): 100 critic steps for the first 25 G steps and every "
+        "500th, n_critic otherwise. Not in Algorithm 1's box, but in the code behind its figures; the wgan "
+        "preset turns it on.",
+        ("constant", "wgan"),
+    )
     d_first: bool = _f(
         True, "dynamics", "alternating order: D steps before the G step, as in Arjovsky et al. 2017, Alg. 1."
     )
@@ -294,24 +313,28 @@ def _lookup_names():
     return {"objective": OBJECTIVES, "penalty": PENALTIES, "optimiser": OPTIMISERS}
 
 
-NET_DATA = {
-    "mlp": ("ring", "grid"),
-    "dcgan": ("mnist", "stacked_mnist"),
-    "resnet_sn": ("mnist", "stacked_mnist"),
-    "dirac": ("dirac",),
-}
-
-
 def resolved_net(cfg: Config) -> str:
-    """cfg.net, with auto replaced by the data's natural players."""
-    if cfg.net != "auto":
-        return cfg.net
-    return {"ring": "mlp", "grid": "mlp", "dirac": "dirac"}.get(cfg.data, "dcgan")
+    """cfg.net, with auto replaced by the data set's default_net (sandbox.data.DATASETS)."""
+    return get_dataset(cfg.data).default_net if cfg.net == "auto" else cfg.net
 
 
 def z_size(cfg: Config) -> int:
-    """cfg.z_dim, or the net's paper value: 256 for mlp (Metz et al. 2017), 100 for DCGAN G (Radford et al. 2016)."""
-    return cfg.z_dim or {"mlp": 256, "dirac": 1}.get(resolved_net(cfg), 100)
+    """cfg.z_dim, or under 0 the net family's paper value NETS[net].z_dim."""
+    return cfg.z_dim or get_family(resolved_net(cfg)).z_dim
+
+
+def net_spec(cfg: Config) -> NetSpec:
+    """The NetSpec that NETS[resolved_net(cfg)].build gets: latent size, the data's channels, widths, BN, Dirac init."""
+    return NetSpec(
+        z_dim=z_size(cfg),
+        channels=get_dataset(cfg.data).channels,
+        g_width=cfg.g_width,
+        d_width=cfg.d_width,
+        batchnorm_g=cfg.batchnorm_g,
+        batchnorm_d=cfg.batchnorm_d,
+        theta0=cfg.theta0,
+        psi0=cfg.psi0,
+    )
 
 
 def validate(cfg: Config) -> Config:
@@ -337,11 +360,12 @@ def validate(cfg: Config) -> Config:
             raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
     if cfg.n_critic > 1 and cfg.rule != "alternating":
         raise ValueError(f"n_critic={cfg.n_critic} applies to the alternating rule only, not {cfg.rule!r}")
-    if cfg.data not in NET_DATA[resolved_net(cfg)]:
+    if cfg.critic_schedule != "constant" and cfg.rule != "alternating":
         raise ValueError(
-            f"net {resolved_net(cfg)!r} does not fit data {cfg.data!r}; it trains on "
-            f"{', '.join(NET_DATA[resolved_net(cfg)])}"
+            f"critic_schedule={cfg.critic_schedule!r} applies to the alternating rule only, not {cfg.rule!r}"
         )
+    data = get_dataset(cfg.data)
+    check_fit(get_family(resolved_net(cfg)), data.name, data.kind, data.channels)
     if cfg.ensemble < 1:
         raise ValueError(f"ensemble must be at least 1 (the number of seeds), got {cfg.ensemble}")
     if cfg.ensemble > 1 and resolved_net(cfg) != "mlp":

@@ -25,10 +25,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from sandbox.devices import pick_device
-from sandbox.dynamics import Game, average_init, ema_beta, make_rule
+from sandbox.dynamics import Game, average_init, ema_beta
 from sandbox.nets import param_count
-from sandbox.objectives import get_objective
-from sandbox.penalties import make_penalty
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import Config, config_dict, z_size
 from sandbox.trainer.loop import run_steps
@@ -36,16 +34,16 @@ from sandbox.trainer.parts import (
     Source,
     build_data,
     build_players,
+    build_rule,
     build_steps,
     cpu_threads,
     dtype_of,
     make_optimiser,
-    rule_options,
+    objective_of,
+    penalty_of,
     stream_generators,
     use_amp,
 )
-
-BATCHED_PENALTIES = ("r1", "r2")  # draw no random numbers: one call on all members' samples equals K calls
 
 
 class Ensemble(NamedTuple):
@@ -134,10 +132,10 @@ def ensemble_game(
     data, real instance noise, z, fake instance noise, then the penalty's draws.
     """
     K, dtype, sigma, batch, z_dim = cfg.ensemble, dtype_of(cfg), cfg.instance_noise, cfg.batch, z_size(cfg)
-    obj = get_objective(cfg.objective)
-    penalty = None if cfg.penalty == "none" else make_penalty(cfg.penalty, cfg.penalty_weight)
+    obj, penalty = objective_of(cfg), penalty_of(cfg)
     G_of, D_of = batched(G, theta), batched(D, psi)
-    d_loss, g_loss = vmap(obj.d_loss), vmap(obj.g_loss)  # the batch means of each member
+    d_loss = vmap(obj.d_loss)  # the batch means of each member
+    g_loss = vmap(obj.g_loss) if obj.pairwise else vmap(lambda fake_logits: obj.g_loss(None, fake_logits))
 
     def noise(x: Tensor, g: dict) -> Tensor:
         return sigma * torch.randn(x.shape, generator=g["noise"], device=x.device, dtype=x.dtype)
@@ -154,7 +152,7 @@ def ensemble_game(
         return x + torch.stack([noise(x[k], g) for k, g in enumerate(gens)]) if sigma else x
 
     def penalty_terms(real: Tensor, fake_x: Tensor) -> Tensor:
-        if cfg.penalty in BATCHED_PENALTIES:
+        if not penalty.random:  # one call on all members' samples equals K calls
             flat = lambda x: D_of(x.reshape(real.shape)).reshape(-1)  # noqa: E731  (K B, ...) -> (K B,)
             return (
                 penalty(flat, real.reshape((-1,) + real.shape[2:]), fake_x.reshape((-1,) + real.shape[2:]))
@@ -178,12 +176,16 @@ def ensemble_game(
         with torch.no_grad():
             fake_x = fake()
         loss = d_loss(D_of(real), D_of(fake_x))
-        if penalty is not None and clock["d_steps"] % cfg.penalty_every == 0:
+        if penalty.weight and clock["d_steps"] % cfg.penalty_every == 0:
             loss = loss + cfg.penalty_every * penalty_terms(real, fake_x)
         clock["d_steps"] += 1
         return loss
 
     def loss_x() -> Tensor:
+        if obj.pairwise:  # RpGAN: each member's fakes against its own fresh real batch, as network_game does
+            with torch.no_grad():
+                real_logits = D_of(sample_real())
+            return g_loss(real_logits, D_of(fake()))
         return g_loss(D_of(fake()))
 
     amp = use_amp(cfg, device)
@@ -230,7 +232,7 @@ def make_ensemble(cfg: Config) -> Ensemble:
         theta,
         psi,
         game,
-        make_rule(cfg.rule, **rule_options(cfg)),
+        build_rule(cfg),
         _member_metered(step_x, meter, "g_grad_norm"),
         _member_metered(step_y, meter, "d_grad_norm"),
         opt_g,

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from sandbox.devices import pick_device
-from sandbox.dynamics import Game, average_init, average_update, ema_beta, make_rule
+from sandbox.dynamics import Game, average_init, average_update, ema_beta
 from sandbox.nets import param_count
 from sandbox.trainer import distributed as sd
 from sandbox.trainer import runlog as tl
@@ -46,9 +46,9 @@ from sandbox.trainer.parts import (
     build_game,
     build_optimisers,
     build_players,
+    build_rule,
     build_steps,
     cpu_threads,
-    rule_options,
     stream_generators,
 )
 
@@ -107,7 +107,7 @@ def make_run(cfg: Config) -> Run:
         G,
         D,
         game,
-        make_rule(cfg.rule, **rule_options(cfg)),
+        build_rule(cfg),
         step_x,
         step_y,
         opt_g,

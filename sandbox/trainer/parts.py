@@ -4,40 +4,19 @@ Each builder is a seam: an ensemble or data-parallel trainer can replace one and
 runs a step; `sandbox.trainer.loop` does.
 """
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from sandbox import data as sdata
-from sandbox.dynamics import OPTIMISERS, Game, optimiser_step, projected
+from sandbox.data import Source, get_dataset
+from sandbox.dynamics import OPTIMISERS, Game, make_rule, optimiser_step, projected
 from sandbox.games import network_game
-from sandbox.nets import make_nets
-from sandbox.penalties import clip_weights_, make_penalty
+from sandbox.nets import get_family
+from sandbox.objectives import Objective, get_objective
+from sandbox.penalties import Penalty, clip_weights_, make_penalty
 from sandbox.trainer import runlog as tl
-from sandbox.trainer.config import Config, resolved_net, z_size
-
-
-class DiracG(nn.Module):
-    """G(z) = theta for every z: the Dirac-GAN generator (Mescheder, Geiger, Nowozin 2018, Sec. 2.2)."""
-
-    def __init__(self, theta0: float, dtype=torch.float32):
-        super().__init__()
-        self.theta = nn.Parameter(torch.full((1,), float(theta0), dtype=dtype))
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.theta.expand(z.shape[0])  # (B,): one point on the line per latent
-
-
-class DiracD(nn.Module):
-    """D(x) = psi x: the Dirac-GAN critic on the line, large on real data (psi -> -psi from the paper)."""
-
-    def __init__(self, psi0: float, dtype=torch.float32):
-        super().__init__()
-        self.psi = nn.Parameter(torch.full((1,), float(psi0), dtype=dtype))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.psi * x  # (B,) logits
+from sandbox.trainer.config import Config, net_spec, resolved_net, z_size
 
 
 class AddNoise(nn.Module):
@@ -52,14 +31,6 @@ class AddNoise(nn.Module):
         return x + self.sigma * torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
 
-class Source(NamedTuple):
-    kind: str  # 'points' (2-D), 'images' or 'dirac'
-    sample: Callable[[int, torch.Generator], Tensor]  # (n, generator) -> a batch on the device
-    centres: Optional[Tensor]  # (K, 2) mixture centres, for plots and mode counts
-    std: float  # mixture component std
-    channels: int  # image channels (0 for non-images)
-
-
 def dtype_of(cfg: Config) -> torch.dtype:
     return getattr(torch, cfg.dtype)
 
@@ -71,65 +42,32 @@ def use_amp(cfg: Config, device: torch.device) -> bool:
 
 def use_channels_last(cfg: Config, device: torch.device) -> bool:
     """channels_last for image nets: on CUDA under 'auto', anywhere under 'on'."""
-    images = cfg.data in ("mnist", "stacked_mnist")
+    images = get_dataset(cfg.data).kind == "images"
     return images and (cfg.channels_last == "on" or (cfg.channels_last == "auto" and device.type == "cuda"))
 
 
 def build_data(cfg: Config, device: torch.device) -> Source:
-    """The real-data sampler on `device`: a fresh mixture draw, a point mass at 0, or MNIST rows drawn with replacement.
-
-    MNIST stays uint8 on the device and is scaled per batch (to_unit); Stacked MNIST draws one digit per
-    channel independently, the 1000-mode distribution of Metz et al. 2017, sampled fresh every batch.
-    """
-    dtype = dtype_of(cfg)
-    if cfg.data in sdata.MIXTURES:
-        mix = sdata.MIXTURES[cfg.data]
-        centres = mix.centres(device=device)  # on the device once: no host-to-device copy per batch
-        return Source("points", lambda n, g: sdata.mixture(n, centres, mix.std, g)[0].to(dtype), centres, mix.std, 0)
-    if cfg.data == "dirac":
-        return Source("dirac", lambda n, g: torch.zeros(n, dtype=dtype, device=device), None, 0.0, 0)
-    images = sdata.load_mnist("train", cfg.data_dir or None, device)[0].unsqueeze(1)  # (N, 1, 28, 28) uint8
-    copies = 3 if cfg.data == "stacked_mnist" else 1
-    memory = torch.channels_last if use_channels_last(cfg, device) else torch.contiguous_format
-
-    def sample(n: int, g: torch.Generator) -> Tensor:
-        x = torch.cat([sdata.sample_batch(images, n, g) for _ in range(copies)], dim=1)  # (n, C, 28, 28)
-        return sdata.to_unit(x).to(dtype=dtype, memory_format=memory)
-
-    return Source("images", sample, None, 0.0, copies)
-
-
-def _units(base: int, width: float) -> int:
-    return max(1, round(base * width))
+    """The real-data sampler on `device`: DATASETS[cfg.data].source in cfg.dtype, channels_last where asked."""
+    return get_dataset(cfg.data).source(device, dtype_of(cfg), cfg.data_dir or None, use_channels_last(cfg, device))
 
 
 def build_players(cfg: Config, device: torch.device, generator: torch.Generator):
-    """(G, D) on the device in cfg.dtype, initialised from `generator`: NETS from sandbox.nets, or the Dirac players."""
-    net, dtype = resolved_net(cfg), dtype_of(cfg)
-    if net == "dirac":
-        G, D = DiracG(cfg.theta0, dtype), DiracD(cfg.psi0, dtype)
-    elif net == "mlp":
-        G, D = make_nets(
-            "mlp",
-            dict(z_dim=z_size(cfg), hidden=_units(128, cfg.g_width)),
-            dict(hidden=_units(128, cfg.d_width)),
-            generator,
-        )
-    else:
-        channels = 3 if cfg.data == "stacked_mnist" else 1
-        d_kwargs = dict(channels=channels, width=cfg.d_width)
-        if net == "dcgan":
-            d_kwargs["batchnorm"] = cfg.batchnorm_d
-        G, D = make_nets(
-            net,
-            dict(z_dim=z_size(cfg), channels=channels, width=cfg.g_width, batchnorm=cfg.batchnorm_g),
-            d_kwargs,
-            generator,
-        )
-    G, D = G.to(device, dtype), D.to(device, dtype)
+    """(G, D) = NETS[net].build(net_spec(cfg), generator), moved to the device in cfg.dtype (channels_last if asked)."""
+    G, D = get_family(resolved_net(cfg)).build(net_spec(cfg), generator)
+    G, D = G.to(device, dtype_of(cfg)), D.to(device, dtype_of(cfg))
     if use_channels_last(cfg, device):
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     return G, D
+
+
+def objective_of(cfg: Config) -> Objective:
+    """The registered objective cfg.objective names: the one place the trainer turns the name into an object."""
+    return get_objective(cfg.objective)
+
+
+def penalty_of(cfg: Config) -> Penalty:
+    """The penalty cfg.penalty names, bound to cfg.penalty_weight (no_penalty for 'none')."""
+    return make_penalty(cfg.penalty, cfg.penalty_weight)
 
 
 def build_game(
@@ -141,13 +79,12 @@ def build_game(
     backward compiled graphs do not support, keeps calling the eager D (the parameters are shared).
     """
     dtype, sigma, batch, z_dim = dtype_of(cfg), cfg.instance_noise, cfg.batch, z_size(cfg)
-    penalty = None if cfg.penalty == "none" else make_penalty(cfg.penalty, cfg.penalty_weight)
+    penalty = penalty_of(cfg)
     eager_D = D
     if cfg.compile:
         G, D = torch.compile(G), torch.compile(D)
-        if penalty is not None:
-            eager_penalty = penalty
-            penalty = lambda _D, real, fake, generator=None: eager_penalty(eager_D, real, fake, generator)  # noqa: E731
+        eager_terms = penalty.terms  # the penalty's double backward runs on the eager D (shared parameters)
+        penalty = penalty._replace(terms=lambda _D, real, fake, g=None: eager_terms(eager_D, real, fake, g))
 
     def sample_real() -> Tensor:
         x = source.sample(batch, gens["data"])
@@ -163,7 +100,7 @@ def build_game(
         D,
         sample_real,
         sample_z,
-        cfg.objective,
+        objective_of(cfg),
         penalty,
         cfg.penalty_every,
         gens["noise"],
@@ -212,6 +149,26 @@ def build_steps(cfg: Config, opt_g, opt_d, meter: dict):
     if cfg.clip:
         step_y = projected(step_y, lambda params: clip_weights_(params, cfg.clip))
     return _metered(optimiser_step(opt_g), meter, "g_grad_norm"), _metered(step_y, meter, "d_grad_norm")
+
+
+def wgan_critic_steps(g_step: int, n_critic: int) -> int:
+    """100 critic steps if g_step < 25 or g_step % 500 == 0, else n_critic (WassersteinGAN main.py, Diters)."""
+    return 100 if g_step < 25 or g_step % 500 == 0 else n_critic
+
+
+def build_rule(cfg: Config) -> Callable:
+    """cfg.rule with its options bound; under critic_schedule 'wgan' the alternating rule's n_d follows the
+    official WGAN schedule, counted in the rule's own (checkpointed) state."""
+    rule = make_rule(cfg.rule, **rule_options(cfg))
+    if cfg.critic_schedule == "constant":
+        return rule
+
+    def scheduled(game, step_x, step_y, state: dict) -> None:
+        t = state.get("g_steps", 0)  # G steps done so far: gen_iterations in the official code
+        rule(game, step_x, step_y, state, n_d=wgan_critic_steps(t, cfg.n_critic))
+        state["g_steps"] = t + 1
+
+    return scheduled
 
 
 def rule_options(cfg: Config) -> dict:

@@ -12,14 +12,15 @@ from sandbox.registry import lookup
 R1_EMA_HALF_LIFE = math.log(0.5) / math.log(0.999)  # 692.8 G steps for GAN_stability's beta = 0.999
 
 PRESETS = {
-    # Arjovsky, Chintala, Bottou 2017, Algorithm 1: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5, RMSProp.
-    # Their released code also runs 100 critic steps for the first 25 G steps and every 500th; that is not in
-    # Algorithm 1 and not done here.
+    # Arjovsky, Chintala, Bottou 2017, Algorithm 1: alpha = 5e-5, c = 0.01, m = 64, n_critic = 5, RMSProp; and the
+    # official code's Diters schedule (martinarjovsky/WassersteinGAN main.py: 100 critic steps for the first 25 G
+    # steps and every 500th). Turn the schedule off with --critic-schedule constant.
     "wgan": dict(
         objective="wasserstein",
         penalty="none",
         clip=0.01,
         n_critic=5,
+        critic_schedule="wgan",
         rule="alternating",
         optimiser="rmsprop",
         lr_g=5e-5,
@@ -60,13 +61,15 @@ PRESETS = {
         batch=128,
         ema_half_life=0.0,
     ),
-    # Mescheder, Geiger, Nowozin 2018 (GAN_stability configs): R1 gamma = 10, RMSProp lr 1e-4 for G and D,
-    # batch 64, an EMA of G with beta = 0.999, i.e. a half-life of 692.8 G steps. Their ResNets are not these nets.
-    # batchnorm_d=False: their critics have no BatchNorm, which would couple the per-sample gradients R1 penalises.
+    # Mescheder, Geiger, Nowozin 2018 (GAN_stability configs/default.yaml): reg_param 10, RMSProp lr 1e-4 for G and
+    # D, batch 64, an EMA of G with beta = 0.999, i.e. a half-life of 692.8 G steps. Their code adds
+    # reg_param * E||grad_x D||^2, without the 1/2 of our gamma/2 convention, so its strength is gamma = 20 here.
+    # Their ResNets are not these nets. batchnorm_d=False: their critics have no BatchNorm, which would couple
+    # the per-sample gradients R1 penalises.
     "r1": dict(
         objective="nonsaturating",
         penalty="r1",
-        penalty_weight=10.0,
+        penalty_weight=20.0,
         penalty_every=1,
         clip=0.0,
         n_critic=1,
@@ -82,10 +85,12 @@ PRESETS = {
 }
 
 PRESET_NOTES = {
-    "wgan": "Arjovsky et al. 2017, Alg. 1 (their code's extra critic steps early on are not done)",
+    "wgan": "Arjovsky et al. 2017, Alg. 1 and the official code's Diters schedule (100 critic steps for the first "
+    "25 G steps and every 500th; --critic-schedule constant turns it off)",
     "wgan-gp": "Gulrajani et al. 2017, Alg. 1; batchnorm_d=False as in the paper's critic",
     "dcgan": "Radford et al. 2016, Sec. 4 (= the defaults)",
-    "r1": "Mescheder et al. 2018, GAN_stability configs; EMA beta 0.999 = half-life 692.8 G steps; no BatchNorm in D",
+    "r1": "Mescheder et al. 2018, GAN_stability configs/default.yaml: reg_param 10 without the 1/2 = gamma 20 in "
+    "our gamma/2 convention; EMA beta 0.999 = half-life 692.8 G steps; no BatchNorm in D",
 }
 
 

@@ -1,0 +1,313 @@
+"""The study runner: per-point records written as points finish, resume, --replot, workers, guards and --list.
+
+A toy grid study is written to tmp_path as a module (so worker processes can import it); every run_point call
+appends a line to a calls file, so the tests count what the runner trained.
+"""
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sandbox.reporting import provenance, study
+
+FAKE = '''"""Claim: a toy grid for the runner's tests."""
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from sandbox.reporting import study
+from sandbox.reporting.kit import Headline, parse_point
+
+SCALES = {"smoke": {"n": 2}, "quick": {"n": 3}, "full": {"n": 4}}
+BUDGET = {"smoke": 0.01, "full": 2.5}
+
+
+def points(scale):
+    return [{"k": k, "width": w} for k in range(SCALES[scale]["n"]) for w in (0.5, 1.0)]
+
+
+HERE = Path(__file__).parent  # files, not environment variables: worker processes may predate a setenv
+FAIL = HERE / "fail_at_k.txt"
+
+
+def run_point(point, scale, seed, device):
+    with open(HERE / "calls.txt", "a") as f:
+        f.write(json.dumps(point) + "\\n")
+    if FAIL.exists() and point["k"] == int(FAIL.read_text()) and point["width"] == 1.0:
+        raise ValueError(f"planned failure at {point}")
+    return {
+        "value": point["k"] * point["width"] + seed,
+        "noise": torch.rand(2).tolist(),  # the runner seeds each point: the same on any worker
+        "threads": torch.get_num_threads(),
+        "nan": float("nan"),
+        "scale_seen": scale,
+    }
+
+
+def run(scale, seed, device, results=None):
+    results = study.run_grid(points(scale), None, results)
+    total = sum(r["value"] for r in results.values())
+    checks = {
+        "total_positive": total > 0,
+        "nan_comes_back_as_a_float": all(math.isnan(r["nan"]) for r in results.values()),
+        "widths_parse_back": sorted({parse_point(k)["width"] for k in results}) == [0.5, 1.0],
+    }
+    controls = {"total_positive": {"control": "seed -1000 makes the total negative", "control_passes": True}}
+    data = {"results": results, "total": total, "headline": [Headline("C0", "total", total)]}
+    return study.Result(config={"scale": scale}, data=data, checks=checks, controls=controls)
+
+
+def plot(result):
+    fig, ax = plt.subplots()
+    ax.plot([r["value"] for r in result.data["results"].values()])
+    return fig
+
+
+def main(argv=None):
+    return study.main(
+        "fake_grid", __doc__, "a toy grid", ["C0"], run, plot, argv, points=points, run_point=run_point
+    )
+'''
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """The toy grid module, importable here and in spawned workers; calls() lists the points it trained."""
+    (tmp_path / "fake_grid.py").write_text(FAKE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calls = tmp_path / "calls.txt"
+    monkeypatch.delitem(sys.modules, "fake_grid", raising=False)
+    module = importlib.import_module("fake_grid")
+    module.calls = lambda: [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+    yield module
+    sys.modules.pop("fake_grid", None)
+
+
+def run(fake, out, *flags):
+    return fake.main(["--scale", "smoke", "--out", str(out), *flags])
+
+
+def records_of(out, scale="smoke") -> dict:
+    folder = out / "records" / "fake_grid" / scale
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+KEYS = ["k=0,width=0.5", "k=0,width=1.0", "k=1,width=0.5", "k=1,width=1.0"]
+
+
+def test_each_point_leaves_a_claim_free_record_and_a_rerun_trains_nothing(fake, tmp_path):
+    out = tmp_path / "out"
+    rec = run(fake, out, "--workers", "1")
+    recs = records_of(out)
+    assert sorted(recs) == KEYS and len(fake.calls()) == 4
+    one = recs["k=1,width=0.5"]
+    assert set(one) == {
+        "study",
+        "point",
+        "key",
+        "scale",
+        "seed",
+        "code_version",
+        "device",
+        "torch",
+        "seconds",
+        "result",
+    }
+    assert one["point"] == {"k": 1, "width": 0.5} and one["scale"] == "smoke" and one["seed"] == 0
+    assert one["result"]["value"] == 0.5 and one["result"]["nan"] == "nan" and one["result"]["threads"] == 1
+    assert not list((out / "records").rglob("*.tmp"))  # atomic writes leave no temp files behind
+    assert rec["checks"] == {"total_positive": True, "nan_comes_back_as_a_float": True, "widths_parse_back": True}
+    assert rec["data"]["total"] == 1.5 and rec["runner"]["points_run"] == 4
+
+    again = run(fake, out, "--workers", "1")
+    assert len(fake.calls()) == 4 and again["runner"] == dict(rec["runner"], workers=0, points_run=0, points_reused=4)
+    assert again["checks"] == rec["checks"] and again["data"]["results"] == rec["data"]["results"]
+    run(fake, out, "--workers", "1", "--rerun")
+    assert len(fake.calls()) == 8
+    run(fake, out, "--workers", "1", "--seed", "2")  # another seed does not match the records: all run again
+    assert len(fake.calls()) == 12 and records_of(out)["k=0,width=0.5"]["result"]["value"] == 2.0
+
+
+def test_a_partial_run_resumes_with_only_the_missing_points(fake, tmp_path):
+    out = tmp_path / "out"
+    first = run(fake, out, "--workers", "1")
+    (out / "records" / "fake_grid" / "smoke" / "k=1,width=1.0.json").unlink()  # as if killed before this point
+    resumed = run(fake, out, "--workers", "1")
+    assert [p["k"] for p in fake.calls()] == [0, 0, 1, 1, 1] and fake.calls()[-1] == {"k": 1, "width": 1.0}
+    assert resumed["data"]["results"] == first["data"]["results"] and resumed["runner"]["points_run"] == 1
+
+
+def test_replot_rebuilds_from_records_alone_and_names_a_missing_point(fake, tmp_path):
+    out = tmp_path / "out"
+    first = run(fake, out, "--workers", "1")
+    (out / "fake_grid.png").unlink()
+    replot = run(fake, out, "--replot")
+    assert len(fake.calls()) == 4 and (out / "fake_grid.png").stat().st_size > 5000
+    assert replot["checks"] == first["checks"] and replot["data"] == first["data"]
+    (out / "records" / "fake_grid" / "smoke" / "k=0,width=1.0.json").unlink()
+    with pytest.raises(SystemExit, match=r"1 of 4 point records \(scale smoke, seed 0\) missing .*: k=0,width=1.0\."):
+        run(fake, out, "--replot")
+    assert len(fake.calls()) == 4  # refused without training
+    with pytest.raises(SystemExit, match="not a grid study"):
+        study.main("plain", "doc", "c", [], fake.run, fake.plot, ["--replot", "--out", str(out)])
+
+
+def test_two_workers_write_the_same_records_as_one(fake, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run(fake, one, "--workers", "1")
+    rec = run(fake, two, "--workers", "2")
+    strip = lambda recs: {k: {f: v for f, v in r.items() if f not in ("seconds", "device")} for k, r in recs.items()}
+    assert strip(records_of(one)) == strip(records_of(two)) and sorted(records_of(two)) == KEYS
+    assert all(r["result"]["threads"] == 1 for r in records_of(two).values())
+    assert rec["runner"]["points_run"] == 4 and rec["runner"]["workers"] == 2 and len(fake.calls()) == 8
+
+
+def test_a_failed_point_is_named_and_the_finished_records_stay(fake, tmp_path):
+    (tmp_path / "fail_at_k.txt").write_text("0")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"1 of 4 grid points failed: k=0,width=1.0 \(ValueError: planned failure"):
+        run(fake, out, "--workers", "2")
+    assert sorted(records_of(out)) == ["k=0,width=0.5", "k=1,width=0.5", "k=1,width=1.0"]
+    with pytest.raises(RuntimeError, match=r"grid point k=0,width=1.0 failed") as err:
+        run(fake, out, "--workers", "1")  # in this process: the real exception, for a debugger
+    assert isinstance(err.value.__cause__, ValueError)
+    (tmp_path / "fail_at_k.txt").unlink()
+    assert run(fake, out, "--workers", "1")["runner"]["points_run"] == 1
+
+
+def test_the_record_keeps_its_keys_and_adds_headline_rows_controls_and_the_scale_ladder(fake, tmp_path):
+    out = tmp_path / "out"
+    rec = run(fake, out, "--workers", "1")
+    on_disk = json.loads((out / "fake_grid.json").read_text())
+    assert {"claim", "claims", "config", "seed", "scale", "device", "code_version", "torch", "data", "checks"} <= set(
+        on_disk
+    )
+    assert on_disk["data"]["headline"] == [
+        dict(claim="C0", quantity="total", ours=1.5, ours_spread=None, published=None, source="", setting_difference="")
+    ]
+    assert on_disk["controls"] == rec["controls"] and on_disk["controls"]["total_positive"]["control_passes"] is True
+    assert "forced" not in on_disk
+    full = run(fake, tmp_path / "full", "--workers", "1", "--scale", "full")
+    assert full["scale"] == "paper" and full["config"]["scale"] == "full"  # the study sees its own name
+    assert sorted(p.name for p in (tmp_path / "full" / "records" / "fake_grid").iterdir()) == ["paper"]
+    with pytest.raises(SystemExit, match="holds a paper-scale result; a smoke run would overwrite it"):
+        run(fake, tmp_path / "full", "--workers", "1")
+    with pytest.raises(SystemExit, match="fake_grid has no trained scale; it defines smoke, quick, full"):
+        run(fake, out, "--scale", "trained")
+    bad = study.Result({}, {}, {"a": True}, {"b": {"no_control": "x"}})
+    with pytest.raises(ValueError, match=r"controls\['b'\] names no check"):
+        study.record("x", "c", [], bad, seed=0, scale="smoke", device="cpu")
+    bad = study.Result({}, {}, {"a": True}, {"a": {"control": "x"}})
+    with pytest.raises(ValueError, match=r"controls\['a'\] must be"):
+        study.record("x", "c", [], bad, seed=0, scale="smoke", device="cpu")
+
+
+def test_an_old_full_record_is_guarded_as_paper_scale(fake, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fake_grid.json").write_text(json.dumps({"study": "fake_grid", "scale": "full"}))
+    with pytest.raises(SystemExit, match="holds a paper-scale result; a quick run would overwrite it"):
+        run(fake, out, "--scale", "quick", "--workers", "1")
+    assert fake.calls() == []  # refused before training anything
+    forced = run(fake, out, "--scale", "quick", "--workers", "1", "--force")
+    assert forced["forced"] is True and forced["forced_over"] == ["over a paper-scale record"]
+
+
+def test_a_dirty_tree_may_not_write_into_figures_unless_forced(fake, tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    monkeypatch.setattr(provenance, "FIGURES", figures)
+    monkeypatch.setattr(provenance, "dirty_code", lambda repo=None: [" M sandbox/objectives.py"])
+    with pytest.raises(SystemExit, match=r"refusing to write fake_grid into the committed figures/ .*objectives\.py"):
+        run(fake, figures, "--workers", "1")
+    assert fake.calls() == [] and not figures.exists()  # refused before training or writing anything
+    rec = run(fake, tmp_path / "elsewhere", "--workers", "1")  # any other --out is fine
+    assert "forced" not in rec and rec["code_version"].endswith("+dirty")
+    forced = run(fake, figures, "--workers", "1", "--force")
+    assert forced["forced"] is True and forced["forced_over"] == ["uncommitted code"]
+    assert json.loads((figures / "fake_grid.json").read_text())["code_version"].endswith("+dirty")
+    assert (figures / "records" / "fake_grid" / "smoke").is_dir()  # figures/records: the default beside figures/
+    monkeypatch.setattr(provenance, "dirty_code", lambda repo=None: [])
+    assert "forced" not in run(fake, figures, "--workers", "1")
+
+
+def test_code_version_counts_code_changes_and_ignores_figures(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    for path in ("sandbox/a.py", "figures/x.json", "tests/test_a.py"):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text("1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "init")
+    clean = provenance.code_version(tmp_path)
+    assert len(clean) == 12 and not clean.endswith("+dirty")
+    (tmp_path / "figures" / "x.json").write_text("2\n")
+    (tmp_path / "tests" / "test_a.py").write_text("2\n")
+    assert provenance.code_version(tmp_path) == clean  # outputs and tests do not make a figure
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "new.py").write_text("1\n")
+    assert provenance.code_version(tmp_path) == clean + "+dirty"  # an untracked study is code too
+    (tmp_path / "studies" / "new.py").unlink()
+    (tmp_path / "sandbox" / "a.py").write_text("2\n")
+    assert provenance.dirty_code(tmp_path) == [" M sandbox/a.py"]
+
+
+def test_list_prints_points_and_estimates_without_running(fake, tmp_path, capsys):
+    plan = run(fake, tmp_path, "--list")
+    assert plan == dict(
+        study="fake_grid", scale="smoke", points=4, cpu_minutes=pytest.approx(0.04), note="0.04 CPU-min"
+    )
+    assert run(fake, tmp_path, "--list", "--scale", "full")["cpu_minutes"] == pytest.approx(20.0)
+    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "no estimate"
+    assert (
+        run(fake, tmp_path, "--list", "--scale", "trained")["note"] == "no trained scale (defines smoke, quick, full)"
+    )
+    fake.estimate_minutes = lambda scale: {"smoke": 1.5, "quick": 7.0, "full": 60.0}[scale]  # over BUDGET
+    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "7 CPU-min"
+    text = capsys.readouterr().out
+    assert "fake_grid                smoke        4 points  0.04 CPU-min" in text
+    assert "fake_grid                paper        8 points  20 CPU-min" in text
+    assert fake.calls() == [] and not (tmp_path / "records").exists()
+
+
+def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
+    from studies.__main__ import _split, main
+
+    assert _split(["a", "b", "--scale", "quick", "--list", "--", "--seed", "1"]) == (
+        ["a", "b"],
+        ["--scale", "quick", "--seed", "1"],
+        True,
+    )
+    assert main(["mixtures_2d", "dirac_gan", "--scale", "trained", "--list"]) == 0
+    text = capsys.readouterr().out
+    assert "mixtures_2d              trained      - points  no trained scale (defines smoke, quick, full)" in text
+    assert main(["mixtures_2d", "dirac_gan", "--scale", "full", "--list"]) == 0
+    text = capsys.readouterr().out
+    n = len(importlib.import_module("studies.mixtures_2d").points("full"))
+    assert f"mixtures_2d              paper    {n:>5} points  no estimate" in text
+    assert "dirac_gan                paper        1 points  no estimate" in text
+    assert "total: 0 CPU-min, and 2 of 2 studies have no estimate" in text
+    with pytest.raises(SystemExit, match="unknown study nope"):
+        main(["nope", "--list"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="submitit (the cluster extra) not installed")
+def test_submitit_local_runs_the_same_jobs(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{':'.join(sys.path)}")  # the job processes import fake_grid
+    local, sub = tmp_path / "local", tmp_path / "sub"
+    run(fake, local, "--workers", "1")
+    # one shard (two points, two job processes at once) keeps the test to one round of process start-ups
+    shard = run(
+        fake, sub, "--workers", "2", "--executor", "submitit-local", "--cluster-args", "timeout_min=5", "--shard", "0/2"
+    )
+    strip = lambda recs: {k: {f: v for f, v in r.items() if f not in ("seconds", "device")} for k, r in recs.items()}
+    assert sorted(shard["results"]) == KEYS[0::2] == sorted(records_of(sub))
+    assert strip(records_of(sub)) == {k: r for k, r in strip(records_of(local)).items() if k in KEYS[0::2]}
+    assert list((sub / "records" / ".submitit" / "submitit" / "fake_grid" / "smoke").glob("*_result.pkl"))
