@@ -194,7 +194,8 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
             ours_spread=None,
             published=math.log(100.0),
             source="Theis, van den Oord, Bethge 2016, Sec. 3.2 (bound: at most log 100)",
-            setting_difference="8-Gaussian ring (std 0.05), uniform noise on [-3, 3]^2; the paper's example is images",
+            setting_difference="8-Gaussian ring (std 0.05) and uniform noise on [-3, 3]^2; "
+            "the paper's example is images",
         ),
         dict(
             claim="C16",
@@ -207,7 +208,8 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
         ),
         dict(
             claim="C16",
-            quantity=f"test log-likelihood per sample, tiny-bandwidth KDE (h = {tiny['h']:.0e}) minus noise mixture",
+            quantity=f"test log-likelihood per sample, tiny-bandwidth KDE (h = {tiny['h']:.0e}) "
+            "minus the noise mixture",
             ours=tiny["test_ll"] - table[claim_name]["test_ll"],
             ours_spread=None,
             published=None,
