@@ -19,6 +19,9 @@ from typing import Any, List, Optional
 import numpy as np
 import torch
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once: os.umask can only be read by setting it
+
 
 def jsonable(x: Any) -> Any:
     """Plain JSON types from numpy/torch values; non-finite floats become the strings 'inf', '-inf', 'nan'."""
@@ -42,12 +45,24 @@ def jsonable(x: Any) -> Any:
     return x
 
 
+def unjsonable(x: Any) -> Any:
+    """The inverse of jsonable for numbers: the strings 'nan', 'inf', '-inf' back to floats, everywhere in x."""
+    if isinstance(x, dict):
+        return {k: unjsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [unjsonable(v) for v in x]
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    return x
+
+
 def write_text_atomic(path, text: str) -> Path:
     """Write `text` to path via a unique temp file in the same folder and os.replace: all or nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a record is as readable as any file the user writes
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)

@@ -2,13 +2,17 @@
 
 A job is `run_point(point, scale, seed, device)` of one study at one grid point. `run_job` runs it with the
 torch threads and seeds fixed, times it and writes `<records>/<study>/<scale>/<point_key>.json` atomically (point,
-scale, seed, code version, device, seconds and the result; no claim). `run_jobs` runs many: in this process
+scale, seed, code version, device, seconds and the result; no claim). A long point that trains through the
+trainer's checkpoints takes a `workdir` keyword as well: `<records>/<study>/<scale>/.work/<point_key>/`, inside
+the folder the user named, kept out of git (.gitignore), so a killed point resumes from its last checkpoint.
+`run_jobs` runs many: in this process
 (workers 1: a traceback you can debug), in worker processes of one torch thread each (forkserver or spawn: torch
 and plain fork do not mix), or through submitit on this machine or a Slurm cluster (the optional `cluster`
 extra). A failed point is reported by its key; the records already written stay, so a rerun resumes there.
 """
 
 import importlib
+import inspect
 import os
 import random
 import sys
@@ -23,7 +27,7 @@ import numpy as np
 import torch
 
 from sandbox.devices import describe_device, threads
-from sandbox.records import read_json, write_json
+from sandbox.records import read_json, unjsonable, write_json
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 SUBMITIT_TIMEOUT_MIN = 24 * 60  # submitit's local default is 2 minutes: far below an image run
@@ -52,6 +56,12 @@ class Failure(NamedTuple):
 def record_path(records: Path, study: str, scale: str, key: str) -> Path:
     """<records>/<study>/<scale>/<point_key>.json."""
     return Path(records) / study / scale / f"{key}.json"
+
+
+def work_dir(record: Path) -> Path:
+    """<records>/<study>/<scale>/.work/<point_key>/: a long point's checkpoints, beside its record, never committed."""
+    record = Path(record)
+    return record.parent / ".work" / record.stem
 
 
 def reference(fn: Callable) -> Tuple[str, str]:
@@ -102,7 +112,8 @@ def run_job(job: Job) -> dict:
     with threads(job.threads):
         seed_everything(job.seed)
         clock = time.perf_counter()
-        result = fn(job.point, job.study_scale, job.seed, device)
+        extra = {"workdir": work_dir(job.path)} if "workdir" in inspect.signature(fn).parameters else {}
+        result = fn(job.point, job.study_scale, job.seed, device, **extra)
         seconds = time.perf_counter() - clock
         where = describe_device(device)
     rec = {
@@ -121,24 +132,13 @@ def run_job(job: Job) -> dict:
     return read_point(job.path)  # what a later --replot will read: the same numbers on every path
 
 
-def _decode(x):
-    """records.jsonable's non-finite floats ('nan', 'inf', '-inf') back to floats, everywhere in a record."""
-    if isinstance(x, dict):
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
-    if x in ("nan", "inf", "-inf"):
-        return float(x)
-    return x
-
-
 def read_point(path) -> Optional[dict]:
     """The record at path (non-finite floats restored), or None when there is none or it does not parse."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        return _decode(read_json(path))
+        return unjsonable(read_json(path))
     except ValueError:
         return None  # atomic writes make this rare: a hand-edited or foreign file; the point is run again
 

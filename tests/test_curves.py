@@ -1,0 +1,38 @@
+"""studies/_curves.py: a training curve killed after a mark resumes from its work folder and ends bit-identical."""
+
+import torch
+
+from sandbox.records import jsonable
+from sandbox.trainer.config import make_config
+from studies import _curves
+
+TINY = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False, steps=30, seed=3)
+
+
+def _evaluate(run) -> dict:
+    g = torch.Generator().manual_seed(0)  # its own stream: evaluating must not move the run's generators
+    with torch.no_grad():
+        return {"mean_x": float(run.G(torch.randn(64, 8, generator=g)).mean())}
+
+
+def test_a_resumed_curve_equals_an_unbroken_one(tmp_path):
+    cfg = make_config(TINY)
+    whole, run_whole, stopped = _curves.resumable_curve(cfg, [0, 10, 20, 30], _evaluate)
+    assert stopped is None and [r["step"] for r in whole] == [0, 10, 20, 30]
+    # "killed" after step 10: only the first marks ran, their checkpoint and rows are in the work folder
+    first, _, _ = _curves.resumable_curve(cfg, [0, 10], _evaluate, tmp_path)
+    assert [r["step"] for r in first] == [0, 10] and (tmp_path / _curves.CHECKPOINT).exists()
+    resumed, run_resumed, _ = _curves.resumable_curve(cfg, [0, 10, 20, 30], _evaluate, tmp_path)
+    assert jsonable(resumed) == jsonable(whole)  # the rows, losses and evaluations included, to the bit
+    for a, b in zip(run_whole.game.x + run_whole.game.y, run_resumed.game.x + run_resumed.game.y):
+        assert torch.equal(a, b)
+
+
+def test_a_resume_with_another_config_is_refused(tmp_path):
+    _curves.resumable_curve(make_config(TINY), [0, 10], _evaluate, tmp_path)
+    try:
+        _curves.resumable_curve(make_config(dict(TINY, lr_d=1e-3)), [0, 10, 20], _evaluate, tmp_path)
+    except ValueError as err:
+        assert "lr_d" in str(err)
+    else:
+        raise AssertionError("a changed config resumed")
