@@ -272,7 +272,7 @@ def test_stacked_mnist_is_deterministic(root, stacked):
     assert (other[1] != stacked[1]).float().mean() > 0.9
 
 
-def test_c12_stacked_mnist_labels_are_the_channel_digits_and_cover_1000_modes(train, stacked):
+def test_stacked_mnist_labels_are_the_channel_digits_and_cover_1000_modes(train, stacked):
     images, labels = stacked
     assert images.shape == (20000, 3, 28, 28) and images.dtype == torch.uint8 and labels.dtype == torch.int64
     # Independent look-up: each channel is a training image whose own label is the matching digit.

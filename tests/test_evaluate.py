@@ -76,7 +76,7 @@ def test_real_digits_score_well_in_evaluate_generator(train_split, root):
     assert rec["classifier_score"]["value"]["mean"] == pytest.approx(9.6, abs=0.3)  # 10 splits of 200
 
 
-def test_c12_real_stacked_mnist_covers_the_1000_modes(root):
+def test_real_stacked_mnist_covers_the_1000_modes(root):
     stacked, _ = data.stacked_mnist(26000, seed=0, split="test", data_dir=root)
     start = time.perf_counter()
     modes = evaluate.stacked_modes(data.to_unit(stacked))

@@ -100,13 +100,13 @@ def test_param_count_matches_a_hand_count_for_a_tiny_mlp():
         (3, 0.25, False, 37537),
     ],
 )
-def test_c12_dcgan_d_width_sets_the_parameter_count(channels, width, bn, expected):
+def test_dcgan_d_width_sets_the_parameter_count(channels, width, bn, expected):
     a, b = round(128 * width), round(256 * width)
     assert dcgan_d_count(channels, a, b, bn) == expected
     assert nets.param_count(nets.dcgan_discriminator(channels, width, bn)) == expected
 
 
-def test_c12_d_size_grows_about_quadratically_with_width():
+def test_d_size_grows_about_quadratically_with_width():
     full = nets.param_count(nets.dcgan_discriminator(channels=3, width=1.0))
     for width in (0.25, 0.5):
         ratio = nets.param_count(nets.dcgan_discriminator(channels=3, width=width)) / full

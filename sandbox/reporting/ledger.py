@@ -23,33 +23,36 @@ SHARED_CLAIMS = REPO.parent / "shared" / "CLAIMS.md"
 LEDGER = REPO / "figures" / "CLAIMS.md"
 KINDS = ("S", "P", "T", "X")
 
-# The level of each study: T (toy, CPU seconds to minutes) or X (image scale); a study with both parts has both.
+# The level of each study for its claims when its record does not say (a study's LEVELS dict, recorded as
+# "levels", gives one level per claim): T (toy, CPU seconds to minutes) or X (image scale). A study counts once
+# per claim, at the level it runs for that claim.
 LEVELS = {
     "optimal_discriminator": "T",
     "divergence_fits": "T",
     "saturation": "T",
     "dirac_gan": "T",
     "bilinear_cycling": "T",
-    "gaussian1d_landscapes": "T",
     "ipm_parallel_lines": "T",
     "collapse_to_argmax": "T",
     "likelihood_vs_samples": "T",
     "mixtures_2d": "T",
-    "discriminator_size": "TX",
-    "birthday_support": "TX",
+    "critic_capacity": "T",
+    "discriminator_size": "X",
+    "birthday_support": "X",
     "vanishing_gradients": "X",
     "saturation_at_scale": "X",
     "wgan_family": "X",
     "r1_convergence": "X",
     "dynamics_at_scale": "X",
     "dcgan_mnist": "X",
-    "two_sample": "T",
     "bigan": "T",
     "distinguishing_power": "T",
-    "vae_vs_gan": "X",
-    "metric_validation": "TX",
+    "metric_validation": "X",
     "wgan_mixtures": "T",
+    "rpgan_convergence": "T",
+    "rpgan_stacked_mnist": "X",
 }
+SCALE_WORDS = {"paper": "supported", "full": "supported", "trained": "supported at trained scale"}
 
 # Why a wanted kind of evidence is missing, where it is missing on purpose or for a reason outside the code.
 NOT_YET = {
@@ -66,7 +69,7 @@ class Claim(NamedTuple):
 
 class Study(NamedTuple):
     name: str
-    kinds: str  # 'T', 'X' or 'TX'
+    levels: dict  # claim id -> 'T' or 'X': the one level at which the study is evidence for that claim
     claims: tuple  # the claim ids the study's record names
     scale: str
     device: str
@@ -118,10 +121,12 @@ def load_studies(figures: Path = REPO / "figures") -> Dict[str, Study]:
         if "study" not in rec or "checks" not in rec:
             continue
         checks, name = rec["checks"], rec["study"]
+        claims = tuple(rec.get("claims", []))
+        levels = rec.get("levels") or {c: LEVELS.get(name, "T") for c in claims}
         studies[name] = Study(
             name,
-            LEVELS.get(name, "T"),
-            tuple(rec.get("claims", [])),
+            levels,
+            claims,
             rec["scale"],
             rec["device"],
             sum(map(bool, checks.values())),
@@ -155,20 +160,23 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
     """(status, {kind: evidence strings}, reasons for missing kinds)."""
     evidence = {k: list(tests.get(k, [])) for k in ("S", "P")}
     for k in ("T", "X"):
-        evidence[k] = [s for s in studies if k in s.kinds]
+        evidence[k] = [s for s in studies if s.levels.get(claim.id) == k]
     missing = [k for k in claim.wanted if not evidence[k]]
     # Only the evidence the claim asks for sets its status; failures in extra evidence are listed as caveats.
     failing = [s for k in ("T", "X") if k in claim.wanted for s in evidence[k] if s.failed]
     extra_failing = [
         s for k in ("T", "X") if k not in claim.wanted for s in evidence[k] if s.failed and s not in failing
     ]
-    reduced = [s for s in evidence["X"] if s.scale not in ("full", "paper") and "X" in claim.wanted]
+    scales = [s.scale for s in evidence["X"]] if "X" in claim.wanted else []
+    reduced = [s for s in evidence["X"] if "X" in claim.wanted and s.scale not in SCALE_WORDS]
     if not any(evidence.values()):
         status = "not yet"
     elif missing or failing:
         status = "partial"
     elif reduced:
         status = "supported at reduced scale"
+    elif any(sc == "trained" for sc in scales):
+        status = SCALE_WORDS["trained"]
     else:
         status = "supported"
     reasons = [f"{k}: {NOT_YET.get((claim.id, k), 'no evidence yet')}" for k in missing]
@@ -177,8 +185,8 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
         f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in extra_failing
     ]
     reasons += [
-        f"{s.name}: image-scale evidence is at {s.scale} scale on {s.device}, not the full GPU run "
-        f"(python3 -m studies.{s.name} --scale full on a GPU)"
+        f"{s.name}: image-scale evidence is at {s.scale} scale on {s.device}, not trained to a plateau "
+        f"(python3 -m studies.{s.name} --scale trained)"
         for s in reduced
     ]
     return status, evidence, reasons

@@ -71,8 +71,12 @@ def check_controls(controls: dict, checks: dict) -> dict:
     return controls
 
 
-def record(name, claim, claims, result: Result, *, seed, scale, device, forced=(), runner=None) -> dict:
-    """The JSON record of one study run (everything but the figure); data["headline"] rows as plain dicts."""
+def record(name, claim, claims, result: Result, *, seed, scale, device, forced=(), runner=None, levels=None) -> dict:
+    """The JSON record of one study run (everything but the figure); data["headline"] rows as plain dicts.
+
+    `levels` ({claim: 'T' or 'X'}, a study's LEVELS) says at which level the study is evidence for each claim: the
+    ledger counts a study once per claim, at that level.
+    """
     data = dict(result.data)
     if "headline" in data:
         data["headline"] = [headline_row(r) for r in data["headline"]]
@@ -96,6 +100,11 @@ def record(name, claim, claims, result: Result, *, seed, scale, device, forced=(
         rec["forced"], rec["forced_over"] = True, list(forced)
     if runner:
         rec["runner"] = runner
+    if levels:
+        bad = {c: v for c, v in levels.items() if c not in claims or v not in ("T", "X")}
+        if bad:
+            raise ValueError(f"{name}: LEVELS must give each of its claims one level, T or X; got {bad}")
+        rec["levels"] = dict(levels)
     return jsonable(rec)
 
 

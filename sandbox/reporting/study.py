@@ -274,6 +274,7 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
         out=out,
         forced=forced,
         runner=runner,
+        levels=getattr(module, "LEVELS", None),
     )
     print(summary(rec))
     return rec
