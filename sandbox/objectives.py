@@ -152,6 +152,19 @@ def rpgan(ops: Ops = TORCH_OPS) -> Objective:
     )
 
 
+def rpgan_minimax(ops: Ops = TORCH_OPS) -> Objective:
+    """RpGAN's zero-sum game: D as rpgan, G minimises -E softplus(t_f - t_r), saturating (Huang et al. 2024, eq. 2).
+
+    Eq. 2 is a minimax game (G minimises what D maximises), the form App. B analyses on the Dirac-GAN; the
+    official code trains rpgan, the non-saturating G loss, as the classic GAN trains nonsaturating, not minimax.
+    """
+    return rpgan(ops)._replace(
+        name="rpgan_minimax",
+        source="Huang, Gokaslan, Kuleshov, Tompkin 2024, eq. 2 and App. B (the zero-sum form)",
+        pair_g=lambda delta: -ops.softplus(delta),  # delta = t_fake - t_real: minus D's loss, log(1 - sigmoid(delta))
+    )
+
+
 # name -> the objective's constructor over an `Ops` namespace: torch here, sympy in the symbolic games.
 OBJECTIVE_BUILDERS = {
     "minimax": minimax,
@@ -160,6 +173,7 @@ OBJECTIVE_BUILDERS = {
     "hinge": hinge,
     "least_squares": lambda ops=TORCH_OPS: least_squares(ops=ops),
     "rpgan": rpgan,
+    "rpgan_minimax": rpgan_minimax,
     **{name: (lambda ops=TORCH_OPS, name=name: fgan(name, ops=ops)) for name in F_FUNCTIONS},
 }
 

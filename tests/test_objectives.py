@@ -43,6 +43,7 @@ G_SLOPE_AT_MINUS_INF = {
     "jensen_shannon": 0.0,  # -(softplus(t) - log 2)' -> 0
     "gan": 0.0,  # the saddle of f-GAN's GAN member is the minimax game
     "rpgan": -1.0,  # softplus(-(t - t_real))' = -sigmoid(t_real - t) -> -1: RpGAN's G does not saturate
+    "rpgan_minimax": 0.0,  # -softplus(t - t_real)' = -sigmoid(t - t_real) -> 0: the zero-sum form saturates
 }
 
 
@@ -84,6 +85,16 @@ def test_rpgan_losses_are_the_paired_formulas():
     assert_close(obj.d_loss(real, fake), -torch.log(torch.sigmoid(real - fake)).mean())
     assert_close(obj.g_loss(real, fake), -torch.log(torch.sigmoid(fake - real)).mean())
     assert_close(obj.d_terms(real, fake), -torch.log(torch.sigmoid(real - fake)))
+
+
+def test_rpgan_minimax_is_the_zero_sum_game_of_eq_2():
+    """G's loss is minus D's on the same pairs (a zero-sum game); D's loss is rpgan's."""
+    zs, ns = get_objective("rpgan_minimax"), get_objective("rpgan")
+    g = torch.Generator().manual_seed(4)
+    real, fake = torch.randn(32, generator=g, dtype=torch.float64), torch.randn(32, generator=g, dtype=torch.float64)
+    assert_close(zs.g_terms(real, fake), -zs.d_terms(real, fake))
+    assert_close(zs.d_terms(real, fake), ns.d_terms(real, fake))
+    assert float((zs.g_terms(real, fake) + ns.g_terms(real, fake)).abs().max()) > 0.1  # not the non-saturating loss
 
 
 def test_rpgan_pairs_the_ith_fake_with_the_ith_real():

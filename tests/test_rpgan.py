@@ -83,11 +83,19 @@ def test_c22_the_appendix_formula_with_fprime0_unsquared_is_not_what_the_jacobia
 
 
 @given(theta=st.floats(-3, 3), psi=st.floats(-3, 3))
-def test_c22_dirac_rpgan_field_equals_the_nsgan_field(theta, psi):
-    """With data at 0 the real logit is psi * 0 = 0, so RpGAN's losses are NS-GAN's up to D's constant log 2."""
-    rp = field(dirac_gan([theta], [psi], RPGAN))
-    ns = field(dirac_gan([theta], [psi], get_objective("nonsaturating")))
-    assert_close(rp, ns, rtol=1e-12, atol=1e-15)
+def test_c22_dirac_rpgan_fields_equal_the_classic_gan_fields(theta, psi):
+    """With data at 0 the real logit is psi * 0 = 0, so RpGAN's losses are the classic GAN's up to D's constant
+    log 2: the non-saturating form gives NS-GAN's field, the zero-sum form (eq. 2, App. B) the minimax GAN's."""
+    for rp, classic in (("rpgan", "nonsaturating"), ("rpgan_minimax", "minimax")):
+        a = field(dirac_gan([theta], [psi], get_objective(rp)))
+        b = field(dirac_gan([theta], [psi], get_objective(classic)))
+        assert_close(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_c22_zero_sum_dirac_rpgan_has_the_same_eigenvalues():
+    fp0 = sg.dirac_fprime0("rpgan_minimax")
+    assert fp0 == sp.Rational(1, 2) and sg.dirac_gprime0("rpgan_minimax") == -fp0
+    assert set(sg.dirac_eigenvalues("rpgan_minimax", "none")) == {sp.I * fp0, -sp.I * fp0}
 
 
 def test_c22_with_r1_r2_the_iterates_converge_at_the_eigenvalue_rate():
