@@ -12,13 +12,16 @@ pairs, g_fake(-t_real): E is pushed to make its pairs look fake, as the BiGAN pa
 Adam steps (`dynamics.make_step`) under the `alternating` rule (one D step, then one G/E step).
 Measured every few steps on fixed held-out samples: the relative inversion errors
     err_z = E||E(G(z)) - z||^2 / tr Cov(z),   err_x = E||G(E(x)) - x||^2 / tr Cov(x),
-where 1 is what an encoder that outputs a constant (the mean) scores. Baselines: the errors at initialisation
-(untrained G and E) and of the trained G with a fresh, untrained E. BiGAN training oscillates, so the "final"
+where 1 is what an encoder that outputs a constant (the mean) scores. BiGAN training oscillates, so the "final"
 error is the median over the last quarter of the evaluations.
-Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), full (the committed figure; about a
+Controls, each a case that must fail its check: the trained G with a fresh, untrained E (err ~1); the trained
+pairs matched to a shuffled z (or x), right marginals but no inversion (err ~2); the untrained G (its samples sit
+near one or two of the four modes).
+Scales: smoke (seconds, the test suite), quick (< 1 min on 2 CPU cores), paper (the committed figure; about a
 minute on 2 CPU cores). Only the number of training steps (and evaluation spacing) changes with the scale.
 """
 
+import copy
 import time
 
 import matplotlib.pyplot as plt
@@ -30,6 +33,7 @@ from sandbox.dynamics import Game, alternating, make_step
 from sandbox.nets import mlp_discriminator, mlp_generator
 from sandbox.objectives import get_objective
 from sandbox.reporting import study
+from sandbox.reporting.kit import Headline
 
 CLAIM = (
     "Training a discriminator on (x, E(x)) against (G(z), z) makes E invert G: the relative errors "
@@ -39,10 +43,10 @@ CLAIMS = ["C18"]
 SCALES = {
     "smoke": dict(steps=300, eval_every=30, lr=2e-3),
     "quick": dict(steps=2000, eval_every=50, lr=1e-3),
-    "full": dict(steps=4000, eval_every=50, lr=1e-3),
+    "paper": dict(steps=4000, eval_every=50, lr=1e-3),
 }
 # At smoke scale (300 steps) the game has not yet left its first transient (err_z ~ 1 at step 300 in trials); the
-# checks describe trained networks, so they are only required to hold at quick and full scale.
+# checks describe trained networks, so they are only required to hold at quick and paper scale.
 SMOKE_MUST_PASS = False
 DIM = 2  # x and z both 2-D
 SPACING, MODE_STD = 2.0, 0.5  # 4 modes 4 std apart: separated, but not so sharp that E must jump between them
@@ -53,8 +57,8 @@ OBJECTIVE = "nonsaturating"
 N_EVAL = 4000  # held-out x and z for the errors; standard error of a mean square ~ 2%
 TAIL = 0.25  # the final error is the median over the last quarter of the evaluations
 # err = 1 is a constant encoder; 0.3 means E(G(z)) recovers 70% of z's variance, far from "E ignores its input"
-# and loose enough for the oscillation BiGAN shows at this scale (full-scale tail medians of err_z 0.077, 0.101,
-# 0.113 for seeds 0, 1, 2; single evaluations swing between about 0.03 and 0.3 late in training)
+# and loose enough for the oscillation BiGAN shows at this scale (measured: paper-scale tail medians of err_z 0.077,
+# 0.101, 0.113 for seeds 0, 1, 2; single evaluations swing between about 0.03 and 0.3 late in training)
 ERR_MAX = 0.3
 # the fall must be large against the untrained baseline (~1): a 3x drop cannot come from evaluation noise (~2%)
 FALL_MIN = 3.0
@@ -62,12 +66,22 @@ FALL_MIN = 3.0
 MODE_SHARE_MIN = 0.10
 
 
-def inversion_errors(G, E, x: torch.Tensor, z: torch.Tensor) -> tuple:
-    """(err_z, err_x) = (E||E(G(z)) - z||^2 / tr Cov z, E||G(E(x)) - x||^2 / tr Cov x) on fixed samples."""
+def inversion_errors(G, E, x: torch.Tensor, z: torch.Tensor, perm=None) -> tuple:
+    """(err_z, err_x) = (E||E(G(z)) - z||^2 / tr Cov z, E||G(E(x)) - x||^2 / tr Cov x); `perm` shuffles the pairs."""
     with torch.no_grad():
-        err_z = ((E(G(z)) - z) ** 2).sum(1).mean() / z.var(0).sum()
-        err_x = ((G(E(x)) - x) ** 2).sum(1).mean() / x.var(0).sum()
+        ez, gx = E(G(z)), G(E(x))
+        if perm is not None:  # the control: each reconstruction scored against another sample's input
+            ez, gx = ez[perm], gx[perm]
+        err_z = ((ez - z) ** 2).sum(1).mean() / z.var(0).sum()
+        err_x = ((gx - x) ** 2).sum(1).mean() / x.var(0).sum()
     return float(err_z), float(err_x)
+
+
+def mode_share(G, z: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """The share of G's samples nearest each mode centre."""
+    with torch.no_grad():
+        nearest = torch.cdist(G(z), centres).argmin(1)
+    return torch.bincount(nearest, minlength=len(centres)).float() / len(z)
 
 
 def bigan_game(G, E, D, sample_x, sample_z, objective: str = OBJECTIVE) -> Game:
@@ -91,29 +105,12 @@ def bigan_game(G, E, D, sample_x, sample_z, objective: str = OBJECTIVE) -> Game:
     return Game(list(G.parameters()) + list(E.parameters()), list(D.parameters()), loss_x, loss_y)
 
 
-def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
-    """Train the BiGAN with alternating Adam steps, measuring the inversion errors along the way."""
-    cfg = dict(
-        SCALES[scale],
-        seed=seed,
-        dim=DIM,
-        spacing=SPACING,
-        mode_std=MODE_STD,
-        hidden_ge=HIDDEN_GE,
-        hidden_d=HIDDEN_D,
-        batch=BATCH,
-        betas=BETAS,
-        objective=OBJECTIVE,
-        n_eval=N_EVAL,
-        tail=TAIL,
-        err_max=ERR_MAX,
-        fall_min=FALL_MIN,
-        mode_share_min=MODE_SHARE_MIN,
-    )
-    clock = time.perf_counter()
+def train(cfg: dict, seed: int) -> dict:
+    """Alternating Adam steps on the BiGAN game; the errors every eval_every steps and the end state's samples."""
     gen = torch.Generator().manual_seed(seed)
     centres = grid_centres(2, SPACING)
     G = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)
+    G_init = copy.deepcopy(G)  # the untrained generator: the mode-coverage control
     E = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)  # same MLP shape, x -> z
     E_fresh = mlp_generator(DIM, HIDDEN_GE, 2, DIM, generator=gen)  # never trained: the baseline encoder
     D = mlp_discriminator(2 * DIM, HIDDEN_D, 2, generator=gen)
@@ -133,99 +130,151 @@ def run(scale: str = "full", seed: int = 0, device=None) -> study.Result:
             trace["step"].append(t), trace["err_z"].append(ez), trace["err_x"].append(ex)
         if t < cfg["steps"]:
             alternating(game, step_x, step_y, state)
-    tail = max(1, int(round(TAIL * len(trace["step"]))))
-    final_z, final_x = float(np.median(trace["err_z"][-tail:])), float(np.median(trace["err_x"][-tail:]))
-    init_z, init_x = trace["err_z"][0], trace["err_x"][0]
-    fresh_z, fresh_x = inversion_errors(G, E_fresh, x_eval, z_eval)
+    perm = torch.randperm(N_EVAL, generator=torch.Generator().manual_seed(seed + 20_000))
     with torch.no_grad():
-        g_samples = G(z_eval)
-        egz = E(G(z_eval))
-        gex = G(E(x_eval))
-    nearest = torch.cdist(g_samples, centres).argmin(1)
-    mode_share = torch.bincount(nearest, minlength=len(centres)).float() / N_EVAL
-    data = dict(
+        g_samples, egz, gex = G(z_eval), E(G(z_eval)), G(E(x_eval))
+    return dict(
         centres=centres,
         trace=trace,
-        tail_evaluations=tail,
-        final_err_z=final_z,
-        final_err_x=final_x,
-        init_err_z=init_z,
-        init_err_x=init_x,
-        fresh_encoder_err_z=fresh_z,
-        fresh_encoder_err_x=fresh_x,
-        last_err_z=trace["err_z"][-1],
-        last_err_x=trace["err_x"][-1],
-        g_mode_share=mode_share,
-        # 600 points of each cloud, 3 decimals: what the figure draws
-        x=np.round(x_eval[:600].numpy(), 3),
-        g_of_z=np.round(g_samples[:600].numpy(), 3),
-        z=np.round(z_eval[:600].numpy(), 3),
-        e_of_g_of_z=np.round(egz[:600].numpy(), 3),
-        g_of_e_of_x=np.round(gex[:600].numpy(), 3),
-        x_mode=k_eval[:600],
-        seconds=None,
+        fresh=inversion_errors(G, E_fresh, x_eval, z_eval),
+        shuffled=inversion_errors(G, E, x_eval, z_eval, perm),
+        share=mode_share(G, z_eval, centres),
+        share_init=mode_share(G_init, z_eval, centres),
+        clouds=dict(x=x_eval, g_of_z=g_samples, z=z_eval, e_of_g_of_z=egz, g_of_e_of_x=gex),
+        x_mode=k_eval,
     )
-    checks = {
-        "encoder_inverts_generator_on_z": bool(final_z < ERR_MAX),
-        "encoder_inverts_generator_on_x": bool(final_x < ERR_MAX),
-        "err_z_falls_3x_below_untrained": bool(final_z * FALL_MIN <= min(init_z, fresh_z)),
-        "err_x_falls_3x_below_untrained": bool(final_x * FALL_MIN <= min(init_x, fresh_x)),
-        "generator_covers_every_mode": bool(float(mode_share.min()) >= MODE_SHARE_MIN),
-    }
-    data["headline"] = [
-        dict(
-            claim="C18",
-            quantity="relative inversion error E||E(G(z)) - z||^2 / tr Cov z (trained / untrained E)",
-            ours=f"{final_z:.3f} / {fresh_z:.3f}",
-            ours_spread=None,
-            published=None,
+
+
+def make_checks(d: dict) -> tuple:
+    """The five checks, each with its control evaluated by the same test."""
+    final = dict(z=d["final_err_z"], x=d["final_err_x"])
+    untrained = {v: min(d[f"init_err_{v}"], d[f"fresh_encoder_err_{v}"]) for v in "zx"}
+    checks, controls = {}, {}
+    for v, pair in (("z", "E(G(z)) against z"), ("x", "G(E(x)) against x")):
+        name = f"encoder_inverts_generator_on_{v}"
+        checks[name] = bool(final[v] < ERR_MAX)
+        controls[name] = dict(
+            control=f"the trained G with a fresh, untrained E ({pair}: err {d[f'fresh_encoder_err_{v}']:.3f})",
+            control_passes=bool(d[f"fresh_encoder_err_{v}"] < ERR_MAX),
+        )
+        name = f"err_{v}_falls_3x_below_untrained"
+        checks[name] = bool(final[v] * FALL_MIN <= untrained[v])
+        controls[name] = dict(
+            control=f"the trained G and E with {pair} paired at random (a shuffled {v}: right marginals, no "
+            f"inversion; err {d[f'shuffled_err_{v}']:.3f})",
+            control_passes=bool(d[f"shuffled_err_{v}"] * FALL_MIN <= untrained[v]),
+        )
+    checks["generator_covers_every_mode"] = bool(min(d["g_mode_share"]) >= MODE_SHARE_MIN)
+    controls["generator_covers_every_mode"] = dict(
+        control=f"the untrained G (smallest mode share {min(d['init_g_mode_share']):.3f})",
+        control_passes=bool(min(d["init_g_mode_share"]) >= MODE_SHARE_MIN),
+    )
+    return checks, controls
+
+
+def headline(d: dict, cfg: dict) -> list:
+    """The two inversion errors beside the untrained E's (the papers give no number for them)."""
+    diff = (
+        f"2-D 4-Gaussian mixture, z in R^2, 2x{HIDDEN_GE} MLP G and E, 2x{HIDDEN_D} MLP D, {cfg['steps']} "
+        f"alternating Adam steps; median over the last {TAIL:.0%} of training"
+    )
+    return [
+        Headline(
+            "C18",
+            "relative inversion error E||E(G(z)) - z||^2 / tr Cov z (trained / untrained E)",
+            f"{d['final_err_z']:.3f} / {d['fresh_encoder_err_z']:.3f}",
             source="Donahue et al. 2016, Thm. 2 (E = G^-1 at the optimum)",
-            setting_difference=f"2-D 4-Gaussian mixture, z in R^2, 2x{HIDDEN_GE} MLP G and E, 2x{HIDDEN_D} MLP D, "
-            f"{cfg['steps']} alternating Adam steps; median over the last {TAIL:.0%} of training",
-        ),
-        dict(
-            claim="C18",
-            quantity="relative reconstruction error E||G(E(x)) - x||^2 / tr Cov x (trained / untrained E)",
-            ours=f"{final_x:.3f} / {fresh_x:.3f}",
-            ours_spread=None,
-            published=None,
+            setting_difference=diff,
+        )._asdict(),
+        Headline(
+            "C18",
+            "relative reconstruction error E||G(E(x)) - x||^2 / tr Cov x (trained / untrained E)",
+            f"{d['final_err_x']:.3f} / {d['fresh_encoder_err_x']:.3f}",
             source="Donahue et al. 2016, Sec. 3 and Fig. 2 (reconstructions G(E(x)))",
             setting_difference="as above; the papers show image reconstructions, not a number",
-        ),
+        )._asdict(),
     ]
+
+
+def run(scale: str = "paper", seed: int = 0, device=None) -> study.Result:
+    """Train the BiGAN with alternating Adam steps, measuring the inversion errors; checks with their controls."""
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        dim=DIM,
+        spacing=SPACING,
+        mode_std=MODE_STD,
+        hidden_ge=HIDDEN_GE,
+        hidden_d=HIDDEN_D,
+        batch=BATCH,
+        betas=BETAS,
+        objective=OBJECTIVE,
+        n_eval=N_EVAL,
+        tail=TAIL,
+        err_max=ERR_MAX,
+        fall_min=FALL_MIN,
+        mode_share_min=MODE_SHARE_MIN,
+    )
+    clock = time.perf_counter()
+    t = train(cfg, seed)
+    trace = t["trace"]
+    tail = max(1, int(round(TAIL * len(trace["step"]))))
+    data = dict(
+        centres=t["centres"],
+        trace=trace,
+        tail_evaluations=tail,
+        final_err_z=float(np.median(trace["err_z"][-tail:])),
+        final_err_x=float(np.median(trace["err_x"][-tail:])),
+        init_err_z=trace["err_z"][0],
+        init_err_x=trace["err_x"][0],
+        fresh_encoder_err_z=t["fresh"][0],
+        fresh_encoder_err_x=t["fresh"][1],
+        shuffled_err_z=t["shuffled"][0],
+        shuffled_err_x=t["shuffled"][1],
+        last_err_z=trace["err_z"][-1],
+        last_err_x=trace["err_x"][-1],
+        g_mode_share=t["share"],
+        init_g_mode_share=t["share_init"],
+        # 600 points of each cloud, 3 decimals: what the figure draws
+        **{k: np.round(v[:600].numpy(), 3) for k, v in t["clouds"].items()},
+        x_mode=t["x_mode"][:600],
+    )
+    checks, controls = make_checks(data)
+    data["headline"] = headline(data, cfg)
     data["seconds"] = time.perf_counter() - clock
-    return study.Result(config=cfg, data=data, checks=checks)
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
 
 
-def plot(result: study.Result):
-    """Data vs G samples, E(G(z)) against z per coordinate, reconstructions G(E(x)), and the errors over training."""
-    d, cfg = result.data, result.config
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
-    x, gz = np.asarray(d["x"]), np.asarray(d["g_of_z"])
-    ax = axes[0]
+# --------------------------------------------------------------------------------------------------- figure
+def _samples_panel(ax, d: dict) -> None:
+    """Data against G's samples, with the mode centres."""
+    x, gz, c = np.asarray(d["x"]), np.asarray(d["g_of_z"]), np.asarray(d["centres"])
     ax.scatter(x[:, 0], x[:, 1], s=4, alpha=0.5, label="data x")
     ax.scatter(gz[:, 0], gz[:, 1], s=4, alpha=0.5, label="G(z)")
-    c = np.asarray(d["centres"])
     ax.plot(c[:, 0], c[:, 1], "k+", ms=12, mew=2, label="mode centres")
-    ax.set_title("data vs generator samples")
-    ax.set_xlabel("x1"), ax.set_ylabel("x2"), ax.set_aspect("equal"), ax.legend(fontsize=8, loc="center")
-    ax = axes[1]
+    ax.set(title="data vs generator samples", xlabel="x1", ylabel="x2", aspect="equal")
+    ax.legend(fontsize=8, loc="center")
+
+
+def _latent_panel(ax, d: dict) -> None:
+    """E(G(z)) against z, per coordinate, beside the identity."""
     z, egz = np.asarray(d["z"]), np.asarray(d["e_of_g_of_z"])
     for i in range(2):
         ax.scatter(z[:, i], egz[:, i], s=4, alpha=0.5, color=f"C{i}", label=f"coordinate z{i + 1}")
     lim = 3.5
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=1, label="E(G(z)) = z")
-    ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim), ax.set_aspect("equal")
-    ax.set_xlabel("z"), ax.set_ylabel("E(G(z))")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="z", ylabel="E(G(z))")
     ax.set_title(
         f"E(G(z)) vs z at the last step (err_z {d['last_err_z']:.3f};\n"
         f"tail median {d['final_err_z']:.3f}, untrained E {d['fresh_encoder_err_z']:.2f})",
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper left")
-    ax = axes[2]
-    gex, k = np.asarray(d["g_of_e_of_x"]), np.asarray(d["x_mode"])
-    n = 150
+
+
+def _reconstruction_panel(ax, d: dict, n: int = 150) -> None:
+    """x joined to G(E(x)) by grey lines, x coloured by its mode."""
+    x, gex, k = np.asarray(d["x"]), np.asarray(d["g_of_e_of_x"]), np.asarray(d["x_mode"])
     for a, b in zip(x[:n], gex[:n]):
         ax.plot([a[0], b[0]], [a[1], b[1]], color="grey", lw=0.5, alpha=0.7)
     ax.scatter(x[:n, 0], x[:n, 1], s=8, c=k[:n], cmap="tab10", vmin=0, vmax=9, label="x (colour: mode)")
@@ -235,27 +284,39 @@ def plot(result: study.Result):
         f"tail median {d['final_err_x']:.3f}, untrained E {d['fresh_encoder_err_x']:.2f})",
         fontsize=10,
     )
-    ax.set_xlabel("x1"), ax.set_ylabel("x2"), ax.set_aspect("equal"), ax.legend(fontsize=8, loc="upper right")
-    ax = axes[3]
+    ax.set(xlabel="x1", ylabel="x2", aspect="equal")
+    ax.legend(fontsize=8, loc="upper right")
+
+
+def _errors_panel(ax, d: dict, cfg: dict) -> None:
+    """Both errors over training, the untrained-E and shuffled-pair controls, the threshold and the tail."""
     tr = d["trace"]
     ax.semilogy(tr["step"], tr["err_z"], "C0-", lw=1.2, label="err_z: E(G(z)) vs z")
     ax.semilogy(tr["step"], tr["err_x"], "C1-", lw=1.2, label="err_x: G(E(x)) vs x")
-    ax.axhline(d["fresh_encoder_err_z"], color="C0", ls=":", lw=1, label="trained G, untrained E (err_z)")
-    ax.axhline(d["fresh_encoder_err_x"], color="C1", ls=":", lw=1, label="trained G, untrained E (err_x)")
+    for v, c in (("z", "C0"), ("x", "C1")):
+        ax.axhline(d[f"fresh_encoder_err_{v}"], color=c, ls=":", lw=1, label=f"untrained E (err_{v}, control)")
+        ax.axhline(d[f"shuffled_err_{v}"], color=c, ls="-.", lw=1, label=f"shuffled pairs (err_{v}, control)")
     ax.axhline(cfg["err_max"], color="k", ls="--", lw=1, label=f"check threshold {cfg['err_max']:g}")
-    start = tr["step"][-d["tail_evaluations"]]
-    ax.axvspan(start, tr["step"][-1], color="grey", alpha=0.15, label="tail (median taken)")
-    ax.set_xlabel("training step (one D step + one G/E step)"), ax.set_ylabel("relative squared error")
+    ax.axvspan(tr["step"][-d["tail_evaluations"]], tr["step"][-1], color="grey", alpha=0.15, label="tail (median)")
+    ax.set(xlabel="training step (one D step + one G/E step)", ylabel="relative squared error")
     ax.set_title("inversion errors over training")
     ax.legend(fontsize=7, loc="lower left")
+
+
+def plot(result: study.Result):
+    """Data vs G samples, E(G(z)) against z per coordinate, reconstructions G(E(x)), and the errors over training."""
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
+    _samples_panel(axes[0], result.data)
+    _latent_panel(axes[1], result.data)
+    _reconstruction_panel(axes[2], result.data)
+    _errors_panel(axes[3], result.data, result.config)
     fig.suptitle("C18 BiGAN/ALI: a discriminator on (x, E(x)) vs (G(z), z) drives E toward G's inverse", fontsize=12)
     fig.tight_layout()
     return fig
 
 
 def main(argv=None) -> dict:
-    # small MLPs: one thread avoids OpenMP overhead on these tiny ops
-    return study.main("bigan", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True, threads=1)
+    return study.main("bigan", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="paper", cpu_only=True)
 
 
 if __name__ == "__main__":

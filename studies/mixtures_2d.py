@@ -18,22 +18,23 @@ Quality is scored by `trainlog.mode_stats` (Srivastava et al. 2017): a sample is
 of its nearest centre; a mode is covered when it holds at least a quarter of its uniform share of them.
 Checks (alternating rule, mean over seeds; thresholds set from measured runs, justified in the comments at
 RING_MODES): the ring is learned (>= 6 of 8 modes, >= 25% high-quality samples), and the grid's generator
-puts more mass near its modes than a uniform smear over [-5, 5]^2 would (while covering >= 13 of 25 modes).
+puts more mass near its modes than a uniform smear over [-5, 5]^2 would (while covering >= 13 of 25 modes);
+control for both: the same generators untrained (step 0). Every run's samples are finite; control: a run whose D
+the trainer's `debug_nan_at_step` test aid poisons with NaN before its first step.
 Scales: smoke (seconds, the test suite: 60 G steps, no check can hold), quick (about a minute: 1500 steps, 1 seed),
-full (the committed figure: 3000 G steps, 2 seeds, 2 worker processes on 2 CPU cores, about 2 minutes).
+paper (the committed figure: 3000 G steps, 2 seeds; about 4 minutes of CPU). The runner runs the grid points
+(data, rule, seed) in worker processes.
 """
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from sandbox.data import MIXTURES
-from sandbox.reporting import study
+from sandbox.reporting import figures, kit, study
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -47,11 +48,11 @@ RULES = ("simultaneous", "alternating", "extragradient", "optimistic")
 DATASETS = ("ring", "grid")
 Z_DIM = 2
 SCALES = {
-    "smoke": dict(steps=60, seeds=1, checkpoints=2, n_eval=500, n_plot=300, workers=1),
-    "quick": dict(steps=1500, seeds=1, checkpoints=5, n_eval=2000, n_plot=1000, workers=1),
-    "full": dict(steps=3000, seeds=2, checkpoints=6, n_eval=2000, n_plot=1000, workers=2),
+    "smoke": dict(steps=60, seeds=1, checkpoints=2, n_eval=500, n_plot=300),
+    "quick": dict(steps=1500, seeds=1, checkpoints=5, n_eval=2000, n_plot=1000),
+    "paper": dict(steps=3000, seeds=2, checkpoints=6, n_eval=2000, n_plot=1000),
 }
-# Smoke runs 60 G steps, far too few for any GAN to reach the modes: the checks are for quick and full.
+# Smoke runs 60 G steps, far too few for any GAN to reach the modes: the checks are for quick and paper.
 SMOKE_MUST_PASS = False
 # Thresholds, from measured runs (seed 0, alternating, 3000 G steps: ring 7/8 modes, 44% high-quality; grid
 # 17/25 modes, 3%), set where they separate a GAN that learned the data from the failures seen: a collapsed G
@@ -64,66 +65,81 @@ GRID_HQ = 25 * math.pi * (3 * MIXTURES["grid"].std) ** 2 / 100.0
 
 
 def points(scale: str) -> list:
-    """One key per (data, rule, seed) run."""
-    return [f"data={d},rule={r},seed={s}" for d in DATASETS for r in RULES for s in range(SCALES[scale]["seeds"])]
+    """One point per (data, rule, seed) run."""
+    return [dict(data=d, rule=r, seed=s) for d in DATASETS for r in RULES for s in range(SCALES[scale]["seeds"])]
 
 
-def _parse(point: str) -> dict:
-    return dict(kv.split("=") for kv in point.split(","))
+def config_of(p: dict, steps: int, seed: int, **extra):
+    """The trainer config of one point: the trainer's defaults but for data, rule, steps, seed and z_dim."""
+    fields = dict(data=p["data"], rule=p["rule"], steps=steps, seed=1000 * seed + int(p["seed"]), z_dim=Z_DIM)
+    return make_config(dict(fields, device="cpu", progress=False, **extra))
 
 
-def run_point(point: str, scale: str, seed: int, device=None) -> dict:
-    """Train one MLP GAN through the trainer (make_run + run_steps) and score its samples along the way."""
-    p, cfg_s = _parse(point), SCALES[scale]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2-D MLPs: one thread is fastest (see Config.threads)
-    try:
-        cfg = make_config(
-            dict(
-                data=p["data"],
-                rule=p["rule"],
-                steps=cfg_s["steps"],
-                seed=1000 * seed + int(p["seed"]),
-                z_dim=Z_DIM,
-                device="cpu",
-                progress=False,
-            )
-        )
-        run = make_run(cfg)
-        clock, curve = time.process_time(), []
-        every = cfg.steps // cfg_s["checkpoints"]
-        while run.state["step"] < cfg.steps:
-            run_steps(run, min(every, cfg.steps - run.state["step"]))
-            s = tl.mode_stats(tl.generate(run, cfg_s["n_eval"]), run.source.centres, run.source.std)
-            curve.append((run.state["step"], s["modes"], s["high_quality"]))
-        x = tl.generate(run, cfg_s["n_plot"])
-        finite = bool(torch.isfinite(x).all())
-        return {
-            "step": [c[0] for c in curve],
-            "modes": [c[1] for c in curve],
-            "high_quality": [c[2] for c in curve],
-            "final_modes": curve[-1][1],
-            "final_high_quality": curve[-1][2],
-            "of_modes": int(run.source.centres.shape[0]),
-            "finite": finite,
-            "cpu_s": time.process_time() - clock,
-            "samples": np.round(x.double().numpy(), 3) if int(p["seed"]) == 0 else None,
-        }
-    finally:
-        torch.set_num_threads(threads)
+def run_point(p: dict, scale: str, seed: int, device=None) -> dict:
+    """Train one MLP GAN through the trainer (make_run + run_steps), scoring its samples at step 0 and along the way."""
+    s = SCALES[scale]
+    run = make_run(config_of(p, s["steps"], seed))
+    clock, curve = time.process_time(), []
+    score = lambda: tl.mode_stats(tl.generate(run, s["n_eval"]), run.source.centres, run.source.std)  # noqa: E731
+    untrained = score()  # generate draws its own fixed z: scoring step 0 leaves the training streams alone
+    every = run.cfg.steps // s["checkpoints"]
+    while run.state["step"] < run.cfg.steps:
+        run_steps(run, min(every, run.cfg.steps - run.state["step"]))
+        m = score()
+        curve.append((run.state["step"], m["modes"], m["high_quality"]))
+    x = tl.generate(run, s["n_plot"])
+    return {
+        "step": [c[0] for c in curve],
+        "modes": [c[1] for c in curve],
+        "high_quality": [c[2] for c in curve],
+        "final_modes": curve[-1][1],
+        "final_high_quality": curve[-1][2],
+        "untrained_modes": untrained["modes"],
+        "untrained_high_quality": untrained["high_quality"],
+        "of_modes": int(run.source.centres.shape[0]),
+        "finite": bool(torch.isfinite(x).all()),
+        "cpu_s": time.process_time() - clock,
+        "samples": np.round(x.double().numpy(), 3) if int(p["seed"]) == 0 else None,
+    }
 
 
-def _compute_all(keys, scale, seed, device, workers):
-    """{key: run_point(key)}, spread over `workers` spawned processes (one CPU core each) when workers > 1."""
-    if workers <= 1:
-        return None
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {k: pool.submit(run_point, k, scale, seed, "cpu") for k in keys}
-        return {k: f.result() for k, f in futures.items()}
+def poisoned_run_finite() -> bool:
+    """Whether a ring run whose D is NaN before its first step (debug_nan_at_step) still gives finite samples."""
+    run = make_run(config_of(dict(data="ring", rule="alternating", seed=0), 2, 0, debug_nan_at_step=1))
+    run_steps(run, 2)
+    return bool(torch.isfinite(tl.generate(run, 100)).all())
 
 
-def run(scale: str = "full", seed: int = 0, device=None, results=None) -> study.Result:
-    """Train every (data, rule, seed) point, then summarise modes covered and high-quality fraction per rule."""
+def summarise(results: dict, seeds: int) -> dict:
+    """Per data/rule: the final and the untrained modes and high-quality shares over seeds, with mean and std."""
+    summary = {}
+    for d in DATASETS:
+        for r in RULES:
+            runs = [results[kit.point_key(dict(data=d, rule=r, seed=s))] for s in range(seeds)]
+            row = {}
+            for key, final, untrained in (
+                ("modes", "final_modes", "untrained_modes"),
+                ("hq", "final_high_quality", "untrained_high_quality"),
+            ):
+                row[key] = np.array([x[final] for x in runs], dtype=float)
+                row[f"{key}_mean"], row[f"{key}_std"] = kit.mean_std(row[key])
+                row[f"untrained_{key}"] = np.array([x[untrained] for x in runs], dtype=float)
+            summary[f"{d}/{r}"] = row
+    return summary
+
+
+def learned(row: dict, which: str = "") -> dict:
+    """Whether the alternating rule learned each mixture, on the trained (or with which='untrained_') generators."""
+    ring, grid = row["ring/alternating"], row["grid/alternating"]
+    mean = lambda s, k: float(np.mean(s[f"{which}{k}"]))  # noqa: E731
+    return dict(
+        ring=mean(ring, "modes") >= RING_MODES and mean(ring, "hq") >= RING_HQ,
+        grid=mean(grid, "modes") >= GRID_MODES and mean(grid, "hq") > GRID_HQ,
+    )
+
+
+def run(scale: str = "paper", seed: int = 0, device=None, results=None) -> study.Result:
+    """Summarise every (data, rule, seed) point: modes covered and high-quality share per rule; checks, controls."""
     cfg = dict(
         SCALES[scale],
         seed=seed,
@@ -138,39 +154,80 @@ def run(scale: str = "full", seed: int = 0, device=None, results=None) -> study.
         grid=dict(modes=25, spacing=2.0, std=MIXTURES["grid"].std),
         thresholds=dict(ring_modes=RING_MODES, ring_hq=RING_HQ, grid_modes=GRID_MODES, grid_hq=GRID_HQ),
     )
-    keys = points(scale)
     wall = time.perf_counter()
-    if results is None:
-        results = _compute_all(keys, scale, seed, device, SCALES[scale]["workers"])
-    results = study.run_grid(keys, lambda k: run_point(k, scale, seed, device), results)
-    summary = {}
-    for d in DATASETS:
-        for r in RULES:
-            runs = [results[k] for k in keys if _parse(k)["data"] == d and _parse(k)["rule"] == r]
-            modes = np.array([x["final_modes"] for x in runs], dtype=float)
-            hq = np.array([x["final_high_quality"] for x in runs], dtype=float)
-            summary[f"{d}/{r}"] = dict(
-                modes_mean=modes.mean(), modes_std=modes.std(), modes=modes, hq_mean=hq.mean(), hq_std=hq.std(), hq=hq
-            )
-    centres = {d: MIXTURES[d].centres() for d in DATASETS}
+    results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
+    summary = summarise(results, cfg["seeds"])
+    trained, untrained = learned(summary), learned(summary, "untrained_")
+    poisoned = poisoned_run_finite()
     data = dict(
         runs=results,
         summary=summary,
-        centres=centres,
+        centres={d: MIXTURES[d].centres() for d in DATASETS},
+        poisoned_run_finite=poisoned,
         wall_s=time.perf_counter() - wall,
         cpu_s_total=sum(x["cpu_s"] for x in results.values()),
     )
-    ring, grid = summary["ring/alternating"], summary["grid/alternating"]
+    untrained_g = "the same alternating-rule generators untrained (step 0), mean over seeds"
     checks = {
-        "ring_alternating_covers_most_modes_with_good_samples": bool(
-            ring["modes_mean"] >= RING_MODES and ring["hq_mean"] >= RING_HQ
-        ),
-        "grid_alternating_covers_half_the_modes_beating_a_uniform_smear": bool(
-            grid["modes_mean"] >= GRID_MODES and grid["hq_mean"] > GRID_HQ
-        ),
+        "ring_alternating_covers_most_modes_with_good_samples": bool(trained["ring"]),
+        "grid_alternating_covers_half_the_modes_beating_a_uniform_smear": bool(trained["grid"]),
         "every_run_stays_finite": all(x["finite"] for x in results.values()),
     }
-    return study.Result(config=cfg, data=data, checks=checks)
+    controls = {
+        "ring_alternating_covers_most_modes_with_good_samples": dict(
+            control=untrained_g, control_passes=bool(untrained["ring"])
+        ),
+        "grid_alternating_covers_half_the_modes_beating_a_uniform_smear": dict(
+            control=untrained_g, control_passes=bool(untrained["grid"])
+        ),
+        "every_run_stays_finite": dict(
+            control="a ring run whose D is filled with NaN before its first step (the trainer's debug_nan_at_step)",
+            control_passes=poisoned,
+        ),
+    }
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
+
+
+# --------------------------------------------------------------------------------------------------- figure
+def _samples_panel(ax, d: dict, data: str, rule: str) -> None:
+    """Seed 0's samples of one (data, rule) run, with the mode centres."""
+    c = np.asarray(d["centres"][data])
+    lim = 1.3 * np.abs(c).max()
+    r = d["runs"][kit.point_key(dict(data=data, rule=rule, seed=0))]
+    x = np.asarray(r["samples"], dtype=float)
+    ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.4, lw=0, label="G samples (seed 0)")
+    ax.scatter(c[:, 0], c[:, 1], s=40, c="red", marker="x", label="mode centres")
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
+    ax.set_title(
+        f"{data}, {rule}: {r['final_modes']}/{r['of_modes']} modes, {100 * r['final_high_quality']:.0f}% HQ",
+        fontsize=10,
+    )
+
+
+def _rule_panel(ax, d: dict, data: str, key: str, seeds: int) -> None:
+    """Modes (or high-quality %) per rule: mean +- std over seeds, the untrained generators (their value in the
+    legend: the grid's untrained G sits on the centre mode, above the axis) and the threshold."""
+    scale = 100.0 if key == "hq" else 1.0
+    label = "high-quality samples (%)" if key == "hq" else "modes covered"
+    thr = {("ring", "modes"): RING_MODES, ("ring", "hq"): RING_HQ, ("grid", "modes"): GRID_MODES}.get(
+        (data, key), GRID_HQ
+    )
+    rows = [d["summary"][f"{data}/{r}"] for r in RULES]
+    x = np.arange(len(RULES))
+    figures.seed_errorbars(
+        ax, x, [r[key] for r in rows], label="trained (mean ± std, dots: seeds)", fmt="o", scale=scale
+    )
+    untrained = [scale * np.mean(r[f"untrained_{key}"]) for r in rows]
+    label = f"untrained (control; alternating {untrained[RULES.index('alternating')]:.3g})"
+    ax.plot(x, untrained, "s", color="0.6", label=label)
+    ax.axhline(scale * thr, color="grey", ls=":", label=f"check threshold (alternating) {scale * thr:.3g}")
+    ax.set_xticks(x, RULES, rotation=15, fontsize=9)
+    top = len(d["centres"][data]) if key == "modes" else 100.0
+    if key == "hq":  # the grid's fractions are a few percent: a 0-100 axis would hide them
+        top = min(100.0, max(5.0, 1.4 * scale * max(max(r["hq"]) for r in rows), 2 * scale * thr))
+    ax.set(ylim=(0, top * 1.08), ylabel=label)
+    ax.set_title(f"{data}: {label}\nmean ± std over {seeds} seed(s)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
 
 
 def plot(result: study.Result):
@@ -178,55 +235,11 @@ def plot(result: study.Result):
     d, cfg = result.data, result.config
     fig, axes = plt.subplots(3, 4, figsize=(16, 12.5), gridspec_kw=dict(height_ratios=[1, 1, 0.8]))
     for i, data in enumerate(DATASETS):
-        c = np.asarray(d["centres"][data])
-        lim = 1.3 * np.abs(c).max()
         for j, rule in enumerate(RULES):
-            ax = axes[i, j]
-            r = d["runs"][f"data={data},rule={rule},seed=0"]
-            x = np.asarray(r["samples"], dtype=float)
-            ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.4, lw=0, label="G samples (seed 0)")
-            ax.scatter(c[:, 0], c[:, 1], s=40, c="red", marker="x", label="mode centres")
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            s = d["summary"][f"{data}/{rule}"]
-            ax.set_title(
-                f"{data}, {rule}: {r['final_modes']}/{r['of_modes']} modes, {100 * r['final_high_quality']:.0f}% HQ",
-                fontsize=10,
-            )
-            ax.set_xlabel("$x_1$")
-            ax.set_ylabel("$x_2$")
-            if i == 0 and j == 0:
-                ax.legend(fontsize=8, loc="upper left")
-    seeds = cfg["seeds"]
-    for i, data in enumerate(DATASETS):
-        for k, (key, label, top) in enumerate(
-            (("modes", "modes covered", 8 if data == "ring" else 25), ("hq", "high-quality samples (%)", 100))
-        ):
-            ax = axes[2, 2 * i + k]
-            scale = 100 if key == "hq" else 1
-            thr = {"ring": (RING_MODES, 100 * RING_HQ), "grid": (GRID_MODES, 100 * GRID_HQ)}[data][k]
-            for j, rule in enumerate(RULES):
-                s = d["summary"][f"{data}/{rule}"]
-                vals = np.asarray(s[key], dtype=float) * scale
-                ax.bar(j, s[f"{key}_mean"] * scale, yerr=s[f"{key}_std"] * scale, color=f"C{j}", alpha=0.7, capsize=4)
-                ax.plot(np.full(len(vals), j), vals, "k.", ms=6)
-            ax.axhline(thr, color="grey", ls=":", label=f"check threshold (alternating) {thr:.3g}")
-            ax.set_xticks(range(len(RULES)))
-            ax.set_xticklabels(RULES, rotation=15, fontsize=9)
-            if key == "hq":  # the grid's fractions are a few percent: a 0-100 axis would hide them
-                top = min(
-                    100,
-                    max(
-                        5.0,
-                        1.4 * max(max(np.asarray(d["summary"][f"{data}/{r}"]["hq"], dtype=float)) * 100 for r in RULES),
-                        2 * thr,
-                    ),
-                )
-            ax.set_ylim(0, top * 1.08)
-            ax.set_ylabel(label)
-            ax.set_title(f"{data}: {label}\nmean ± std over {seeds} seed(s), dots: seeds", fontsize=10)
-            ax.legend(fontsize=8, loc="upper right")
+            _samples_panel(axes[i, j], d, data, rule)
+        _rule_panel(axes[2, 2 * i], d, data, "modes", cfg["seeds"])
+        _rule_panel(axes[2, 2 * i + 1], d, data, "hq", cfg["seeds"])
+    axes[0, 0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
         f"2-D mixtures, MLP GAN through the trainer (NS loss, Adam 2e-4, z_dim {cfg['z_dim']}): "
         f"{cfg['steps']} G steps per rule, {cfg['seeds']} seed(s), CPU",
@@ -245,8 +258,8 @@ def main(argv=None) -> dict:
         run,
         plot,
         argv,
+        default_scale="paper",
         cpu_only=True,
-        threads=1,
         points=points,
         run_point=run_point,
     )

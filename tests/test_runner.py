@@ -287,10 +287,10 @@ def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
     )
     assert main(["mixtures_2d", "dirac_gan", "--scale", "trained", "--list"]) == 0
     text = capsys.readouterr().out
-    assert "mixtures_2d              trained      - points  no trained scale (defines smoke, quick, full)" in text
+    assert "mixtures_2d              trained      - points  no trained scale (defines smoke, quick, paper)" in text
     assert main(["mixtures_2d", "dirac_gan", "--scale", "full", "--list"]) == 0
     text = capsys.readouterr().out
-    n = len(importlib.import_module("studies.mixtures_2d").points("full"))
+    n = len(importlib.import_module("studies.mixtures_2d").points("paper"))
     assert f"mixtures_2d              paper    {n:>5} points  no estimate" in text
     assert "dirac_gan                paper        1 points  no estimate" in text
     assert "total: 0 CPU-min, and 2 of 2 studies have no estimate" in text
