@@ -1,0 +1,428 @@
+"""rpgan_stacked_mnist: RpGAN + R1 + R2 against the classic GAN and R1 alone on Stacked MNIST (C22, image level).
+
+Claim C22 (Huang, Gokaslan, Kuleshov, Tompkin 2024, R3GAN, Sec. 2 and Table 1): with R1 + R2 the relativistic
+pairing GAN covers all 1000 Stacked MNIST modes (reverse KL 0.0781) where the classic GAN with R1 + R2 drops
+modes (693, 0.9270); with R1 alone both losses "Fail" (diverge early; the G loss explodes). The toy-level
+evidence (Dirac-RpGAN, 2-D mixtures) is the study `rpgan_convergence`.
+Setting. Losses: `rpgan` (the official code's D softplus(-(t_r - t_f)), G softplus(-(t_f - t_r)), pairs i-th
+with i-th) and `nonsaturating` (the classic GAN as trained in practice, Goodfellow et al. 2014, Sec. 3), each with
+`r1_r2` or `r1` at gamma = 1 (gamma/2 E||grad_x D||^2, the norm over channels and pixels as in R3GAN's code;
+gamma 1 is where R3GAN's Stacked MNIST schedule starts, Table 3 config E: 1 -> 0.1; Table 1's gamma is not
+stated). Nets: Metz et al. 2017's Stacked MNIST nets (`sandbox.nets.metz`) with no BatchNorm in G or D: R1 and
+R2 penalise each sample's own input gradient, which BatchNorm in D would couple across the batch (the gradient
+of one sample's logit would depend on the others), and R3GAN's nets have no normalisation layers. D at
+d_width 1 (8, 16, 32 filters, 6.5k parameters; our larger D, not one of the paper's two): the 1/2-size D of the
+Metz setting is the capacity-limited D of the study `discriminator_size`, and this study compares losses, not
+D sizes; width 2 (24.6k parameters) was not chosen: it measured 5.4 it/s against 7.2 with R1 + R2 (a third
+more CPU per step) for a D still far smaller than G (288k) and than R3GAN's.
+Optimiser: the Metz et al. settings as in PacGAN's code (Adam lr_D 2e-4, lr_G 1e-4, betas (0.5, 0.99), batch
+128, z 256, one D step then one G step on fresh latents, no EMA): REFERENCES.md states no R3GAN Stacked MNIST
+optimiser, so none of theirs is claimed.
+Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
+losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
+of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about
+(modes - 1) / 2n = 0.1 nats at full coverage: the curves show the trend, the final numbers are scored on 25,600),
+and D's mean per-sample ||grad_x D|| (`sandbox.penalties.grad_norm`, the quantity R1/R2 penalise) on a fixed
+batch of `probe` real images and on G's samples of a fixed batch of latents, both from generators of their own
+(the run's streams are never touched). Runs resume from their work folder.
+Divergence, fixed before any run was looked at: a run diverged at the first of (a) a non-finite loss (the
+curve stops there: `stopped_at`) and (b) a mark at which the fake-side mean ||grad_x D|| exceeds FAKE_NORM_LIMIT
+= 100: images are in [-1, 1] over 2352 pixels, so a norm of 100 turns an L2 change of 0.1 (invisible: one 8-bit
+grey level per pixel is 0.008) into a logit change of 10, a D driven by imperceptible perturbations; the
+R1 + R2 penalty of such a D would be gamma/2 * 10^4. A relative rule, 1000x the step-0 norm, was not used:
+at the Metz initialisation (weights N(0, 0.02)) the step-0 norm is about 1e-4 to 1e-3, so 1000x it is a
+healthy trained level (measured afterwards, in the timing run: 4.4e-4 on both sides at step 0, and 0.2 (R1 + R2)
+and 0.5 (R1) after 300 steps). A run that stopped has modes 0 and reverse KL nan as its final values.
+Checks, each with a control: RpGAN + R1 + R2 covers >= 990 modes in the mean over seeds (control: the same
+runs at step 0); its reverse KL is below GAN + R1 + R2's for every pair of seeds (complete separation; for 3
+seeds each the exact one-sided Mann-Whitney p is 1/20; control: step 0, where both losses share each seed's
+init); every R1-only run diverges (control: the R1 + R2 runs); no R1 + R2 run diverges (control: the R1-only
+runs). Published: R3GAN Table 1 (their small ResNets without normalisation, their unknown step count).
+Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~10 CPU-minutes), trained
+(3 seeds x 8000 steps, `estimate_minutes`: ~225 CPU-minutes on one core, less where runs stop), paper (more
+steps and seeds: a GPU or a cluster).
+"""
+
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from sandbox import data as sdata
+from sandbox.nets import param_count
+from sandbox.penalties import grad_norm
+from sandbox.reporting import figures, kit, study
+from sandbox.trainer.config import make_config, z_size
+from studies import _curves
+
+CLAIM = (
+    "On Stacked MNIST, RpGAN + R1 + R2 covers all 1000 modes with lower reverse KL than GAN + R1 + R2, and R1 "
+    "alone diverges for both losses while R1 + R2 trains stably."
+)
+CLAIMS = ["C22"]
+LEVELS = {"C22": "X"}
+NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
+SMOKE_MUST_PASS = False  # smoke trains a handful of steps: no check can hold there
+GAMMA = 1.0
+NET = dict(  # Metz et al. 2017 nets (PacGAN's code) without normalisation, their optimiser; see the docstring
+    data="stacked_mnist",
+    net="metz",
+    batchnorm_g=False,
+    batchnorm_d=False,
+    d_width=1.0,
+    optimiser="adam",
+    lr_d=2e-4,
+    lr_g=1e-4,
+    betas=(0.5, 0.99),
+    batch=128,
+    z_dim=256,
+    n_critic=1,
+    rule="alternating",
+    ema_half_life=0.0,
+    penalty_weight=GAMMA,
+)
+LOSSES = {  # key -> (objective, penalty, label as in R3GAN Table 1)
+    "rpgan_r1_r2": ("rpgan", "r1_r2", "RpGAN + R1 + R2"),
+    "gan_r1_r2": ("nonsaturating", "r1_r2", "GAN + R1 + R2"),
+    "rpgan_r1": ("rpgan", "r1", "RpGAN + R1"),
+    "gan_r1": ("nonsaturating", "r1", "GAN + R1"),
+}
+SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks before it; probe: the gradient batches
+    "smoke": dict(seeds=1, steps=4, every=2, early=(), n_eval=256, n_curve=256, probe=16),
+    "quick": dict(seeds=1, steps=1000, every=500, early=(100, 250), n_eval=5120, n_curve=5120, probe=128),
+    "trained": dict(seeds=3, steps=8000, every=1000, early=(100, 250, 500), n_eval=25600, n_curve=5120, probe=128),
+    "paper": dict(
+        seeds=5, steps=100_000, every=5000, early=(100, 250, 500, 1000, 2500), n_eval=25600, n_curve=25600, probe=128
+    ),
+}
+# CPU-minutes on one core, measured here (a shared, busy 2-core machine, 300 steps after 10): per 1000 steps of
+# training by penalty (R1 + R2: 6.7 it/s; R1: 8.7 it/s; D at width 2 with R1 + R2: 5.4 it/s), and per 1000 samples
+# scored (25,600 samples: 20 s; 5,120: 4.4 s). The probe (0.04 s) is left out.
+MINUTES_PER_1000_STEPS = {"r1_r2": 2.5, "r1": 1.92}
+MINUTES_PER_1000_SCORED = 0.8 / 60
+FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
+MODES_AT_LEAST = 990
+PUBLISHED = {  # R3GAN Table 1, Stacked MNIST, small ResNets without normalisation (../shared/REFERENCES.md)
+    "source": "Huang et al. 2024 (R3GAN), Table 1",
+    "rpgan_r1_r2": dict(modes=1000, reverse_kl=0.0781),
+    "gan_r1_r2": dict(modes=693, reverse_kl=0.9270),
+    "rpgan_r1": "Fail",
+    "gan_r1": "Fail",
+}
+
+
+def points(scale: str) -> list:
+    """One run per (loss, seed)."""
+    return [dict(loss=k, seed=i) for k in LOSSES for i in range(SCALES[scale]["seeds"])]
+
+
+def marks(cfg: dict) -> list:
+    """Step 0, the early marks, then every `every` steps to the end."""
+    return sorted(
+        {0, *[m for m in cfg["early"] if m < cfg["steps"]], *range(cfg["every"], cfg["steps"] + 1, cfg["every"])}
+    )
+
+
+def estimate_minutes(scale: str) -> float:
+    """The CPU-minutes the scale's grid takes on one core (a diverged run stops early: this is the upper bound)."""
+    s = SCALES[scale]
+    scored = s["n_eval"] + (len(marks(s)) - 1) * s["n_curve"]
+    per_run = {
+        p: s["steps"] / 1000 * m + scored / 1000 * MINUTES_PER_1000_SCORED for p, m in MINUTES_PER_1000_STEPS.items()
+    }
+    return s["seeds"] * sum(per_run[penalty] for _, penalty, _ in LOSSES.values())
+
+
+def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
+    """One Stacked MNIST run: its curve of losses, modes, reverse KL and D's gradient norms (resumable)."""
+    clock = time.process_time()
+    return dict(stacked_point(point, SCALES[scale], seed, device, workdir), cpu_s=time.process_time() - clock)
+
+
+def probe_row(run, n: int, seed: int) -> dict:
+    """D's mean per-sample ||grad_x D|| on n fixed real images and on G's samples of n fixed latents (own seeds)."""
+    g = torch.Generator(device=run.device).manual_seed(seed)
+    real = run.source.sample(n, g)
+    z = torch.randn((n, z_size(run.cfg)), generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        fake = run.G(z.to(run.device, real.dtype))
+    return {
+        "grad_real": float(grad_norm(run.D, real).detach().mean()),
+        "grad_fake": float(grad_norm(run.D, fake).detach().mean()),
+    }
+
+
+def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
+    """One loss on the normalisation-free Metz nets; modes, reverse KL and gradient norms at every mark."""
+    device = torch.device("cpu" if device is None else device)
+    objective, penalty, _ = LOSSES[p["loss"]]
+    run_seed = 1000 * seed + int(p["seed"])  # the loss is not in the seed: every loss starts from the same nets
+    config = make_config(
+        dict(
+            NET,
+            objective=objective,
+            penalty=penalty,
+            steps=cfg["steps"],
+            seed=run_seed,
+            device=str(device),
+            data_dir=str(sdata.data_root()),
+            progress=False,
+        )
+    )
+    eval_seed = 10_000 + run_seed  # scoring latents and probe batches: fixed per seed, never the run's streams
+
+    def evaluate(run) -> dict:
+        n = cfg["n_eval"] if run.state["step"] >= cfg["steps"] else cfg["n_curve"]
+        row = dict(_curves.stacked_modes_row(run, n, eval_seed), n_scored=n)
+        return dict(row, **probe_row(run, cfg["probe"], eval_seed + 1))
+
+    rows, run, stopped = _curves.resumable_curve(config, marks(cfg), evaluate, workdir)
+    return dict(
+        loss=p["loss"],
+        params_G=param_count(run.G),
+        params_D=param_count(run.D),
+        curve=rows,
+        stopped_at=stopped,
+        diverged_at=diverged_at(rows, stopped),
+    )
+
+
+def diverged_at(rows: list, stopped) -> int:
+    """The first step of a non-finite loss or of a fake-side gradient norm above FAKE_NORM_LIMIT, or None."""
+    over = [r["step"] for r in rows if not r["grad_fake"] <= FAKE_NORM_LIMIT]  # nan counts as over
+    steps = ([over[0]] if over else []) + ([stopped] if stopped is not None else [])
+    return min(steps) if steps else None
+
+
+# ------------------------------------------------------------------------------------------------------ summary
+def final_row(r: dict) -> dict:
+    """The last mark's row of a run that reached it; a stopped run counts as modes 0, reverse KL nan."""
+    if r["stopped_at"] is not None or not r["curve"]:
+        return {"modes": 0, "reverse_kl": math.nan}
+    return r["curve"][-1]
+
+
+def summarise(results: dict, scale: str) -> dict:
+    """Per loss: final and step-0 modes and reverse KL per seed, divergence steps, and the curves."""
+    s, out = SCALES[scale], {}
+    for key, (objective, penalty, label) in LOSSES.items():
+        runs = [results[kit.point_key(dict(loss=key, seed=i))] for i in range(s["seeds"])]
+        final = [final_row(r) for r in runs]
+
+        def curve(q):
+            return [[row[q] for row in r["curve"]] for r in runs]
+
+        out[key] = dict(
+            label=label,
+            objective=objective,
+            penalty=penalty,
+            params_D=runs[0]["params_D"],
+            params_G=runs[0]["params_G"],
+            modes=[f["modes"] for f in final],
+            reverse_kl=[f["reverse_kl"] for f in final],
+            untrained_modes=[r["curve"][0]["modes"] if r["curve"] else 0 for r in runs],
+            untrained_reverse_kl=[r["curve"][0]["reverse_kl"] if r["curve"] else math.nan for r in runs],
+            stopped_at=[r["stopped_at"] for r in runs],
+            diverged_at=[r["diverged_at"] for r in runs],
+            max_grad_fake=[
+                max((g for g in (row["grad_fake"] for row in r["curve"]) if math.isfinite(g)), default=math.nan)
+                for r in runs
+            ],
+            steps=curve("step"),
+            modes_curve=curve("modes"),
+            kl_curve=curve("reverse_kl"),
+            grad_real_curve=curve("grad_real"),
+            grad_fake_curve=curve("grad_fake"),
+            g_loss_curve=curve("g_loss"),
+            d_loss_curve=curve("d_loss"),
+        )
+    return out
+
+
+def _separated(low, high) -> bool:
+    """Every value of `low` below every value of `high` (nan anywhere: False)."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    return bool(np.isfinite(low).all() and np.isfinite(high).all() and low.max() < high.min())
+
+
+def make_checks(st: dict) -> tuple:
+    """The four checks of the docstring, each with its control computed from the same runs."""
+    rp, gan = st["rpgan_r1_r2"], st["gan_r1_r2"]
+    r1_only = [d for k in ("rpgan_r1", "gan_r1") for d in st[k]["diverged_at"]]
+    r1_r2 = [d for k in ("rpgan_r1_r2", "gan_r1_r2") for d in st[k]["diverged_at"]]
+    checks = {
+        "c22_stacked_rpgan_r1_r2_covers_990_modes": bool(np.mean(rp["modes"]) >= MODES_AT_LEAST),
+        "c22_stacked_rpgan_r1_r2_reverse_kl_below_gan_r1_r2": _separated(rp["reverse_kl"], gan["reverse_kl"]),
+        "c22_stacked_r1_only_runs_diverge": all(d is not None for d in r1_only),
+        "c22_stacked_r1_r2_runs_never_diverge": all(d is None for d in r1_r2),
+    }
+    controls = {
+        "c22_stacked_rpgan_r1_r2_covers_990_modes": dict(
+            control="the same runs' untrained generators (step 0)",
+            control_passes=bool(np.mean(rp["untrained_modes"]) >= MODES_AT_LEAST),
+        ),
+        "c22_stacked_rpgan_r1_r2_reverse_kl_below_gan_r1_r2": dict(
+            control="the same test at step 0, where both losses share each seed's initial nets",
+            control_passes=_separated(rp["untrained_reverse_kl"], gan["untrained_reverse_kl"]),
+        ),
+        "c22_stacked_r1_only_runs_diverge": dict(
+            control="the R1 + R2 runs of both losses under the same test",
+            control_passes=all(d is not None for d in r1_r2),
+        ),
+        "c22_stacked_r1_r2_runs_never_diverge": dict(
+            control="the R1-only runs of both losses under the same test",
+            control_passes=all(d is None for d in r1_only),
+        ),
+    }
+    return checks, controls
+
+
+def _fate(v: dict) -> str:
+    """'diverged in k of n runs (steps ...), max fake-side norm X' or 'no divergence in n runs, ...'."""
+    hit = [d for d in v["diverged_at"] if d is not None]
+    top = max((x for x in v["max_grad_fake"] if math.isfinite(x)), default=math.nan)
+    stopped = [s for s in v["stopped_at"] if s is not None]
+    head = f"diverged in {len(hit)} of {len(v['diverged_at'])} runs" + (f" (at steps {hit})" if hit else "")
+    tail = f"; non-finite loss at steps {stopped}" if stopped else ""
+    return f"{head}{tail}; largest fake-side ||grad_x D|| {top:.3g} (limit {FAKE_NORM_LIMIT:g})"
+
+
+def headline(st: dict, scale: str) -> list:
+    """Modes and reverse KL of the R1 + R2 runs and the fate of the R1-only runs, beside R3GAN Table 1."""
+    cfg = SCALES[scale]
+    diff = (
+        f"Metz et al. nets without BatchNorm (D 8/16/32 filters), Metz optimiser, {cfg['steps']:,} steps of batch "
+        f"128, {cfg['seeds']} seeds, {cfg['n_eval']:,} samples scored (mean +- std); R3GAN: small ResNets without "
+        "normalisation, step count not stated"
+    )
+    rows = []
+    for key in ("rpgan_r1_r2", "gan_r1_r2"):
+        v = st[key]
+        for q, label in (("modes", "modes covered of 1000"), ("reverse_kl", "reverse KL(q || uniform), nats")):
+            mean, std = kit.mean_std(v[q])
+            rows.append(
+                kit.Headline(
+                    "C22",
+                    f"Stacked MNIST {label}, {v['label']}",
+                    mean,
+                    std,
+                    PUBLISHED[key][q],
+                    PUBLISHED["source"],
+                    diff,
+                )._asdict()
+            )
+    for key in ("rpgan_r1", "gan_r1"):
+        rows.append(
+            kit.Headline(
+                "C22",
+                f"Stacked MNIST {st[key]['label']}: fate",
+                _fate(st[key]),
+                None,
+                "Fail",
+                PUBLISHED["source"],
+                diff,
+            )._asdict()
+        )
+    return rows
+
+
+def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
+    """Summarise every run's record, then the checks with their controls and the ledger rows."""
+    results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
+    st = summarise(results, scale)
+    checks, controls = make_checks(st)
+    cfg = dict(
+        SCALES[scale],
+        seed=seed,
+        net=NET,
+        losses={k: dict(objective=o, penalty=p, label=lab) for k, (o, p, lab) in LOSSES.items()},
+        marks=marks(SCALES[scale]),
+        fake_norm_limit=FAKE_NORM_LIMIT,
+        modes_at_least=MODES_AT_LEAST,
+        estimate_minutes=estimate_minutes(scale),
+    )
+    data = dict(
+        stacked=st,
+        published=PUBLISHED,
+        headline=headline(st, scale),
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
+    )
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
+
+
+# -------------------------------------------------------------------------------------------------------- figure
+def _curves_panel(ax, st: dict, q: str, ylabel: str, log: bool = False) -> None:
+    """One quantity against steps, one line per run, one colour per loss; a stopped run's last step as an x."""
+    for i, v in enumerate(st.values()):
+        for j, (steps, values) in enumerate(zip(v["steps"], v[q])):
+            y = np.asarray(values, dtype=float)
+            ax.plot(
+                steps,
+                np.where(np.isfinite(y), y, np.nan),
+                "o-",
+                ms=2.5,
+                color=f"C{i}",
+                alpha=0.7,
+                label=v["label"] if j == 0 else None,
+            )
+            if v["stopped_at"][j] is not None:
+                ax.axvline(v["stopped_at"][j], color=f"C{i}", ls=":", lw=0.8)
+    if log:
+        ax.set_yscale("log")
+    figures.steps_axis(ax, log=True)
+    ax.set(ylabel=ylabel)
+    ax.legend(fontsize=7)
+
+
+def _final_panel(ax, st: dict) -> None:
+    """Final modes per loss (seeds as dots) beside Table 1; R1-only runs marked with their divergence count."""
+    x = np.arange(len(st))
+    figures.seed_errorbars(ax, x, [v["modes"] for v in st.values()], label="ours, final (mean +- std)", fmt="o")
+    pubs = [PUBLISHED[k]["modes"] if isinstance(PUBLISHED[k], dict) else None for k in st]
+    figures.published_marker(ax, list(x), pubs, source="R3GAN Table 1")
+    for xi, (key, v) in zip(x, st.items()):
+        if not isinstance(PUBLISHED[key], dict):
+            n = sum(d is not None for d in v["diverged_at"])
+            text = f"Table 1: {PUBLISHED[key]}\nours: {n}/{len(v['diverged_at'])} diverged"
+            ax.annotate(text, (xi, 500), ha="center", fontsize=7)
+    ax.set(xticks=x, ylim=(0, 1050), ylabel="modes covered of 1000", title="final modes beside R3GAN Table 1")
+    ax.set_xticklabels([v["label"] for v in st.values()], fontsize=7)
+    ax.legend(fontsize=7)
+
+
+def plot(result: study.Result):
+    """Modes, reverse KL, D's gradient norms and G's loss over training; the final modes beside Table 1."""
+    st = result.data["stacked"]
+    fig, axes = plt.subplots(2, 3, figsize=(19, 10))
+    _curves_panel(axes[0, 0], st, "modes_curve", "modes covered of 1000")
+    _curves_panel(axes[0, 1], st, "kl_curve", "reverse KL(q || uniform), nats")
+    _final_panel(axes[0, 2], st)
+    _curves_panel(axes[1, 0], st, "grad_fake_curve", "mean ||grad_x D|| on fixed fakes", log=True)
+    axes[1, 0].axhline(FAKE_NORM_LIMIT, color="k", ls="--", lw=0.8)
+    axes[1, 0].set_title(f"fake side (dashed: divergence limit {FAKE_NORM_LIMIT:g})", fontsize=9)
+    _curves_panel(axes[1, 1], st, "grad_real_curve", "mean ||grad_x D|| on fixed reals", log=True)
+    _curves_panel(axes[1, 2], st, "g_loss_curve", "G loss (window mean)")
+    fig.suptitle(f"rpgan_stacked_mnist (C22): {CLAIM}\nMetz nets without BatchNorm, gamma {GAMMA:g}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None) -> dict:
+    return study.main(
+        "rpgan_stacked_mnist",
+        __doc__,
+        CLAIM,
+        CLAIMS,
+        run,
+        plot,
+        argv,
+        default_scale="quick",
+        points=points,
+        run_point=run_point,
+    )
+
+
+if __name__ == "__main__":
+    main()
