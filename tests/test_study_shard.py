@@ -76,3 +76,10 @@ def test_run_grid_refuses_partial_results_and_bad_shard_specs():
 def test_a_study_without_a_grid_refuses_to_shard(tmp_path):
     with pytest.raises(SystemExit, match="not a grid study"):
         study.main("plain", "doc", "c", [], run, plot, ["--shard", "0/2", "--out", str(tmp_path)])
+
+
+def test_a_bad_shard_is_one_line_naming_it():
+    from studies import mixtures_2d
+
+    with pytest.raises(SystemExit, match=r"error: --shard '3/2': need 0 <= i < n and n >= 1"):
+        mixtures_2d.main(["--shard", "3/2", "--scale", "smoke"])

@@ -219,7 +219,10 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
     own = study_scale(module, scale)
     if own is None:
         raise SystemExit(f"{name} has no {scale} scale; it defines {', '.join(module.SCALES)}")
-    shard = parse_shard(args.shard)
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as err:  # a command-line mistake: one line, not a traceback
+        raise SystemExit(f"error: {err}") from None
     if points is None and (shard or args.replot or args.rerun):
         raise SystemExit(f"{name} is not a grid study: it has no points to shard, rerun or replot from records")
     out = Path(args.out)
