@@ -132,7 +132,7 @@ def test_the_ledger_reads_headline_lists_and_counts_paper_scale_as_full(tmp_path
     )
     (tmp_path / "tests").mkdir()
     (tmp_path / "figures").mkdir()
-    for scale, name in (("paper", "vanishing_gradients"), ("trained", "saturation_at_scale")):
+    for scale, name in (("paper", "vanishing_gradients"), ("trained", "saturation_at_scale"), ("quick", "dcgan_mnist")):
         rec = {
             "study": name,
             "claims": ["C7"],
@@ -144,5 +144,7 @@ def test_the_ledger_reads_headline_lists_and_counts_paper_scale_as_full(tmp_path
         (tmp_path / "figures" / f"{name}.json").write_text(json.dumps(rec))
     text = ledger.build(tmp_path / "CLAIMS.md", tmp_path / "tests", tmp_path / "figures")
     assert "- decay at paper: ours 3\n" in text and "- decay at trained: ours 3\n" in text
-    assert "saturation_at_scale: image-scale evidence is at trained scale" in text
+    assert "dcgan_mnist: image-scale evidence is at quick scale" in text  # quick is a reduced run
+    assert "saturation_at_scale: image-scale evidence" not in text  # trained is a full level of its own
     assert "vanishing_gradients: image-scale evidence" not in text  # paper scale is the full run
+    assert "supported at reduced scale" in text
