@@ -10,7 +10,8 @@ D ends in a sigmoid and both losses are BCELoss; plain Adam; the G step reuses t
 .item() of errD, errG, D(x), D(G(z)) twice, a host sync every step.
 fast: `sandbox.trainer.loop.make_run` + `run_steps`: MNIST as a uint8 tensor on the device, batches drawn there,
 softplus losses, no host sync inside the loop; on CUDA also bf16 autocast, channels_last and fused Adam.
-It draws fresh latents for G's step (one extra G forward per step, the alternating rule of sandbox.dynamics).
+It draws fresh latents for G's step (one extra G forward per step, the alternating rule of sandbox.dynamics);
+--reuse-fakes makes it score the D step's fakes in G's step, as the reference does (config reuse_fakes).
 Both build G and D with `sandbox.nets.dcgan_generator` / `dcgan_discriminator` at the same width, the DCGAN optimiser
 (Adam, lr 2e-4, betas (0.5, 0.999)), and count real images per second (batch x D steps / s) after warm-up.
 Target on a GPU at batch 64: fast >= 5x reference. Rounds alternate the two modes; the median is reported.
@@ -125,6 +126,7 @@ def time_fast(device, args) -> tuple:
             device=str(device),
             data_dir=args.data_dir or "",
             compile=args.compile,
+            reuse_fakes=getattr(args, "reuse_fakes", False),
             progress=False,
         )
     )
@@ -148,6 +150,9 @@ def main(argv=None) -> dict:
     p.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3 GPU, 1 CPU)")
     p.add_argument("--workers", type=int, default=2, help="reference DataLoader workers (the example's default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the fast path's forward passes")
+    p.add_argument(
+        "--reuse-fakes", action="store_true", help="the fast path's G step reuses the D step's fakes, as the reference"
+    )
     p.add_argument("--data-dir", default=None, help="data root holding mnist/ (default $SANDBOX_DATA)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -172,6 +177,7 @@ def main(argv=None) -> dict:
         "rounds": args.rounds,
         "workers": args.workers,
         "compile": args.compile,
+        "reuse_fakes": args.reuse_fakes,
         "images_per_s_reference": ref,
         "images_per_s_fast": fast,
         "ratio": fast / ref,

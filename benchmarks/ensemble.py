@@ -1,15 +1,21 @@
 """`--ensemble K` (one batched model) against K sequential solo runs of the same seeds, side by side.
 
-    python3 -m benchmarks.ensemble [--members 32] [--steps 100] [--sizes small paper] [--threads 1] [--out PATH.json]
+    python3 -m benchmarks.ensemble [--members 32] [--steps 100] [--sizes small paper metz dcgan]
+                                   [--image-members 4] [--image-steps 8] [--rounds 6] [--threads 1] [--out PATH.json]
 
-Both sides train the ring of 8 Gaussians with the mlp players and the same config: the batched side is
-`sandbox.trainer.ensemble.make_ensemble` + `train.run_steps`, the sequential side `train.make_run` + `train.run_steps`
-once per seed, as a study looping over seeds would. Setup (building players and optimisers) is timed apart from
-the steps. `small` is a study-sized model (hidden 32, z_dim 8, batch 32), where a solo step is dominated by
-per-op overhead that batching removes; `paper` is the default Metz et al. 2017 model (hidden 128, z_dim 256,
-batch 128), where a solo step on one thread is already dominated by its matrix products, which batching
-cannot remove. The last lines compare the members with the solo runs (float32: the batched and the per-member
-kernels may round differently, and GAN training amplifies it over many steps).
+mlp sizes: both sides train the ring of 8 Gaussians with the mlp players and the same config: the batched side
+is `sandbox.trainer.ensemble.make_ensemble` + `loop.run_steps` (vmap over stacked parameters), the sequential
+side `loop.make_run` + `loop.run_steps` once per seed, as a study looping over seeds would. Setup (building
+players and optimisers) is timed apart from the steps. `small` is a study-sized model (hidden 32, z_dim 8, batch
+32), where a solo step is dominated by per-op overhead that batching removes; `paper` is the default Metz et al.
+2017 model (hidden 128, z_dim 256, batch 128), where a solo step on one thread is already dominated by its matrix
+products, which batching cannot remove. The last columns compare the members with the solo runs (float32: the
+batched and the per-member kernels may round differently, and GAN training amplifies it over many steps).
+image sizes (grouped nets, `sandbox.nets.grouped`): `metz` is the Metz et al. 2017 Stacked MNIST config (G at
+width 1, D = 1/2 G, batch 128), `dcgan` the MNIST DCGAN at width 1/4 and batch 64 (the dcgan_mnist study's
+quick scale); K = --image-members seeds as one grouped net (channels_last, the CPU default for grouped nets, and
+contiguous) and as K solo runs in turn, timed in interleaved rounds (benchmarks._arms; one thread: in CPU
+time), the ratio taken within each round. Target: grouped >= 1.15x sequential at K = 4.
 """
 
 import argparse
@@ -20,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
 from sandbox.trainer.config import make_config
 from sandbox.trainer.ensemble import make_ensemble, member_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -28,6 +35,45 @@ SIZES = {
     "small": dict(g_width=0.25, d_width=0.25, z_dim=8, batch=32),
     "paper": dict(),
 }
+IMAGE_SIZES = {
+    "metz": dict(data="stacked_mnist", net="metz", d_width=0.5, batch=128),
+    "dcgan": dict(data="mnist", net="dcgan", g_width=0.25, d_width=0.25, batch=64),
+}
+IMAGE_TARGET = 1.15
+
+
+def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str) -> dict:
+    """Member steps/s of one grouped ensemble of `members` seeds (channels_last, the CPU default, and contiguous)
+    and of `members` solo runs in turn, interleaved."""
+    cfg = make_config(dict(IMAGE_SIZES[size], device="cpu", data_dir=data_dir, progress=False, ensemble=members))
+    ens = {
+        "ensemble": make_ensemble(cfg),  # channels_last auto: on for a grouped ensemble on a CPU
+        "ensemble_contiguous": make_ensemble(dataclasses.replace(cfg, channels_last="off")),
+    }
+    solos = [make_run(member_config(cfg, k)) for k in range(members)]
+    for run in list(ens.values()) + solos:
+        run_steps(run, 2)  # warm-up
+
+    def sequential():
+        for run in solos:
+            run_steps(run, steps)
+
+    now = clock(torch.get_num_threads())  # one thread: CPU time (benchmarks._arms)
+    arms = {name: (lambda e=e: timed(lambda: run_steps(e, steps), members * steps, now)) for name, e in ens.items()}
+    rates = interleaved(dict(arms, sequential=lambda: timed(sequential, members * steps, now)), rounds)
+    return {
+        "size": size,
+        "members": members,
+        "steps": steps,
+        "rounds": rounds,
+        "clock": "process CPU time" if torch.get_num_threads() == 1 else "wall time",
+        "config": IMAGE_SIZES[size],
+        "member_steps_per_s": {name: spread(r) for name, r in rates.items()},
+        "rates": rates,
+        "ratio": ratios(rates, "sequential")["ensemble"],
+        "ratio_contiguous": ratios(rates, "sequential")["ensemble_contiguous"],
+        "target": IMAGE_TARGET,
+    }
 
 
 def bench(size: str, members: int, steps: int) -> dict:
@@ -77,29 +123,52 @@ def bench(size: str, members: int, steps: int) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--members", type=int, default=32)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["small", "paper"])
+    p.add_argument("--members", type=int, default=32, help="members of the mlp ensembles")
+    p.add_argument("--steps", type=int, default=100, help="steps of the mlp ensembles")
+    p.add_argument(
+        "--sizes", nargs="+", choices=sorted(SIZES) + sorted(IMAGE_SIZES), default=["small", "paper", "metz", "dcgan"]
+    )
+    p.add_argument("--image-members", type=int, default=4)
+    p.add_argument("--image-steps", type=int, default=8, help="timed steps per arm and round of the image ensembles")
+    p.add_argument("--rounds", type=int, default=6, help="interleaved rounds of the image ensembles")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for both sides (train's auto: 1 for mlp)")
+    p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    results = {"threads": args.threads, "torch": torch.__version__, "load_before": load()}
     try:
-        runs = [bench(size, args.members, args.steps) for size in args.sizes]
+        runs = [bench(size, args.members, args.steps) for size in args.sizes if size in SIZES]
+        images = [
+            bench_images(size, args.image_members, args.image_steps, args.rounds, args.data_dir)
+            for size in args.sizes
+            if size in IMAGE_SIZES
+        ]
     finally:
         torch.set_num_threads(threads)
-    results = {"threads": args.threads, "torch": torch.__version__, "runs": runs}
-    print(
-        f"{'size':6s} {'hidden/z/batch':>15s} {'members x steps':>16s} {'ensemble steps/s':>17s} "
-        f"{'sequential steps/s':>19s} {'ratio':>6s} {'with setup':>11s}  max |param diff|"
-    )
+    results.update(runs=runs, images=images, load_after=load())
+    if runs:
+        print(
+            f"{'size':6s} {'hidden/z/batch':>15s} {'members x steps':>16s} {'ensemble steps/s':>17s} "
+            f"{'sequential steps/s':>19s} {'ratio':>6s} {'with setup':>11s}  max |param diff|"
+        )
     for r in runs:
         print(
             f"{r['size']:6s} {r['hidden']:>6d}/{r['z_dim']}/{r['batch']:<4d} {r['members']:>7d} x {r['steps']:<6d} "
             f"{r['steps_per_s_ensemble']:17.2f} {r['steps_per_s_sequential']:19.3f} {r['speedup']:6.1f} "
             f"{r['speedup_with_setup']:11.1f}  {r['max_abs_param_diff_to_solo']:.1e}"
         )
+    for r in images:
+        rate = {name: s["median"] for name, s in r["member_steps_per_s"].items()}
+        verdict = "met" if r["ratio"]["median"] >= IMAGE_TARGET else "NOT met"
+        print(
+            f"{r['size']}: {r['members']} members, member steps/s: grouped {rate['ensemble']:.3g}, grouped "
+            f"contiguous {rate['ensemble_contiguous']:.3g}, sequential {rate['sequential']:.3g}"
+        )
+        print(report_line("  grouped / sequential", r["ratio"]) + f" (target >= {IMAGE_TARGET:g}x: {verdict})")
+        print(report_line("  grouped contiguous / sequential", r["ratio_contiguous"]))
+    print(f"{args.threads} thread(s); load {results['load_before']} -> {results['load_after']}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results

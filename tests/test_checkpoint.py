@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _trees import assert_same
 
 from sandbox.trainer import checkpoint as ck
 from sandbox.trainer.__main__ import main
@@ -77,22 +78,6 @@ def cli(*args, timeout=240):
     )
 
 
-def assert_same(a, b, where="state"):
-    """Recursive torch.equal over checkpoint trees (dicts, lists, tensors, plain values)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert sorted(a) == sorted(b), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
-
-
 LEARNED = ("G", "D", "opt_g", "opt_d", "ema", "rule_state", "clock", "rng", "step")
 
 
@@ -110,8 +95,9 @@ def test_resume_in_a_new_process_is_bit_exact(tmp_path):
     for key in LEARNED:
         assert_same(full[key], resumed[key], key)
     assert full["ema"] is not None and not torch.equal(full["ema"]["value"][0], full["G"]["net.0.weight"])
-    steps = [json.loads(line)["step"] for line in (twice / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [3, 5, 6, 9, 11]
+    rows = [json.loads(line) for line in (twice / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 5, 6, 9, 11]
+    assert [r["window"] for r in rows] == [[1, 3], [4, 5], [6, 6], [7, 9], [10, 11]]  # the steps each row averages
 
 
 @pytest.mark.parametrize("rule,optimiser", [("optimistic", "rmsprop"), ("extragradient", "sgd")])
@@ -295,7 +281,7 @@ def test_cli_nan_exits_1_with_the_message(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------------ signals
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig):
+def test_signal_saves_a_checkpoint_and_exits_with_128_plus_the_signal(tmp_path, sig):
     proc = spawn(
         "--data",
         "ring",
@@ -325,7 +311,7 @@ def test_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig):
     assert proc.poll() is None, proc.communicate()[1]
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + sig.value, err  # 143 for SIGTERM, 130 for SIGINT: "stopped, saved", not "done"
     state = ck.load_checkpoint(tmp_path)
     assert state["step"] >= 5
     assert f"stopped by {sig.name}: checkpoint saved" in out

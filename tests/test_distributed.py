@@ -209,7 +209,7 @@ def test_nan_stops_every_rank(two_ranks):
 
 def test_a_signal_at_one_rank_stops_both_at_the_same_step(two_ranks):
     out, results = two_ranks
-    assert [r["rc_signal"] for r in results] == [0, 0]
+    assert [r["rc_signal"] for r in results] == [143, 143]  # 128 + SIGTERM: stopped and saved, not finished
     assert [r["signal_step"] for r in results] == [4, 4]  # rank 1 was signalled after step 3; blocks of 2 steps
     summary = json.loads((out / "signal" / "summary.json").read_text())
     assert (summary["stopped_by"], summary["step"]) == ("SIGTERM", 4)

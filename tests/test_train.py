@@ -399,7 +399,10 @@ def test_ring_of_8_from_the_cli_writes_metrics_samples_and_summary(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["params_G"], summary["params_D"], summary["step"]) == (49666, 17025, 60)
     assert summary["modes"]["of_modes"] == 8 and summary["device"].startswith("cpu")
+    assert summary["modes"]["hq_radius"] == pytest.approx(0.06) and summary["modes"]["mode_min_share"] == 0.25
+    assert 0.0 <= summary["modes"]["high_quality"] <= 1.0
     assert "G 49,666 params, D 17,025 params" in proc.stdout
+    assert f"{summary['modes']['modes']}/8 modes, {summary['modes']['high_quality']:.1%} high-quality" in proc.stdout
 
 
 def mnist_root():
@@ -442,6 +445,96 @@ def test_dcgan_mnist_smoke_from_the_cli(tmp_path):
 def test_cli_bad_flag_value_exits_2_with_the_reason(tmp_path):
     proc = cli("--objective", "wgan", "--out", tmp_path)
     assert proc.returncode == 2 and "unknown objective 'wgan'" in proc.stderr
+
+
+# --------------------------------------------------------------------------------- errors that name the problem
+def run_main(capsys, *args):
+    """sandbox.trainer's main(args) in this process: (exit code, stderr)."""
+    from sandbox.trainer.__main__ import main
+
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def test_choice_and_flag_errors_are_one_line_with_the_valid_names(capsys):
+    code, err = run_main(capsys, "--data", "rign")
+    assert code == 2 and err.count("\n") == 1  # not argparse's 35 lines of usage
+    assert "argument --data: invalid choice: 'rign'" in err and "'ring'" in err and "--help lists every flag" in err
+    code, err = run_main(capsys, "--penalty-wieght", "1")
+    assert code == 2 and err.count("\n") == 1 and "(did you mean --penalty-weight?)" in err
+
+
+def test_config_file_errors_name_the_file_and_line(tmp_path, capsys):
+    code, err = run_main(capsys, "--config", tmp_path)
+    assert (
+        code == 2 and err == f"error: --config {tmp_path}: is a folder; --config takes a TOML file of Config fields\n"
+    )
+    code, err = run_main(capsys, "--config", tmp_path / "missing.toml")
+    assert code == 2 and f"--config {tmp_path / 'missing.toml'}: cannot read it (No such file or directory)" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("steps = 10\nlr_d 3e-4\n")
+    code, err = run_main(capsys, "--config", bad)
+    assert code == 2 and f"error: {bad}: TOML syntax error:" in err and "line 2" in err
+    bad.write_text("ema_half_life = nan\n")
+    code, err = run_main(capsys, "--config", bad)
+    assert code == 2 and "error: ema_half_life must be finite, got nan" in err
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (dict(betas=(0.5, 1.0)), r"betas must each be in \[0, 1\)"),
+        (dict(momentum=1.0), "momentum must be below 1"),
+        (dict(seed=-1), "seed must be non-negative"),
+        (dict(eval_every=150), r"eval_every \(150\) must be a multiple of log_every \(100\)"),
+        (dict(eval_n=1), "eval_n must be at least 2"),
+        (dict(data="dirac", eval_every=100), "eval_every=100 evaluates one generator"),
+        (dict(resume="x", overwrite=True), "overwrite starts a new run and resume continues one"),
+        (dict(theta0=math.inf), "theta0 must be finite"),
+    ],
+)
+def test_every_number_is_range_checked_naming_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        cfg_of(**overrides)
+
+
+def test_resume_writes_its_own_folder_and_branches_need_a_new_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(cfg_of(**TINY_RING, steps=4, log_every=2, out=str(run), ema_half_life=2.0, eval_every=2))
+    assert (run / "best.pt").is_file()
+    code, err = run_main(capsys, "--resume", run, "--out", tmp_path / "other", "--steps", 6)
+    assert code == 2 and f"--resume {run} continues the run in {run}, but --out names" in err
+    code, err = run_main(capsys, "--resume", run / "best.pt", "--steps", 6)
+    assert code == 2 and "starts a branch; name its new folder with --out DIR" in err
+    branch = tmp_path / "branch"
+    code, _ = run_main(capsys, "--resume", run / "best.pt", "--out", branch, "--steps", 6)
+    assert code == 0 and json.loads((branch / "summary.json").read_text())["step"] == 6
+    assert not (tmp_path / "other").exists() and json.loads((run / "summary.json").read_text())["step"] == 4
+    before = (run / "summary.json").read_bytes()
+    from sandbox.trainer.__main__ import main
+
+    assert main(["--resume", str(run), "--steps", "4"]) == 0  # already at --steps: nothing to do, nothing written
+    assert f"{run} is already at step 4: nothing to do" in capsys.readouterr().out
+    assert (run / "summary.json").read_bytes() == before
+
+
+def test_a_new_run_without_out_gets_a_fresh_folder(tmp_path):
+    from sandbox.trainer import runfolder as rf
+
+    first = rf.new_name("ring", tmp_path)
+    assert (
+        first.parent == tmp_path and first.name.startswith("ring-") and len(first.name) == len("ring-20250101-120000")
+    )
+    first.mkdir()
+    second = rf.new_name("ring", tmp_path)
+    assert second != first and (second.name == first.name + "-2" or second.name[:5] == "ring-")
+
+
+def test_exit_codes_tell_finished_from_preempted():
+    from sandbox.trainer.__main__ import exit_code
+
+    assert exit_code({"stopped_by": None}) == 0
+    assert (exit_code({"stopped_by": "SIGTERM"}), exit_code({"stopped_by": "SIGINT"})) == (143, 130)
 
 
 @pytest.mark.gpu

@@ -166,6 +166,7 @@ def checkpoint_state(run) -> dict:
         "rng": rng_state(run.gens),
         "config_changes": list(s["config_changes"]),
         "elapsed_s": float(s["elapsed_s"]),
+        "best": s.get("best"),  # {"step", "eval"} of the best evaluation so far (best.pt), or None
     }
 
 
@@ -210,6 +211,7 @@ def restore(run, state: dict) -> None:
     set_rng_state(state["rng"], run.gens)
     s["step"], s["elapsed_s"] = state["step"], state["elapsed_s"]
     s["config_changes"] = list(state["config_changes"])
+    s["best"] = state.get("best")  # absent from checkpoints written before --eval-every existed
 
 
 # ------------------------------------------------------------------------------------------- config on resume
@@ -225,7 +227,7 @@ def check_resume_config(old: dict, new: dict, path, allow: bool = False) -> list
 
     Exempt keys (sandbox.trainer.config.RESUME_EXEMPT) cannot change the numbers: data_dir, out, log_every,
     sample_every, ckpt_every, nan_check_every, progress, steps (a run may be extended), resume,
-    allow_config_change and the debug_nan_at_step test aid.
+    allow_config_change, overwrite, eval_every, eval_n, tensorboard and the debug_nan_at_step test aid.
     """
     diff = config_diff(old, new)
     if diff and not allow:

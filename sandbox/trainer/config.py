@@ -13,12 +13,14 @@ algorithm boxes of the papers they are named after, and each departure from a bo
 import argparse
 import dataclasses
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
 from sandbox.data import DATASETS, get_dataset
 from sandbox.nets import NETS, NetSpec, check_fit, get_family
+from sandbox.nets.grouped import GROUPINGS
 from sandbox.trainer.presets import PRESETS, preset, presets_text
 
 GROUPS = ("data", "networks", "objective", "dynamics", "optimiser", "run", "output", "resume")
@@ -145,6 +147,14 @@ class Config:
     d_first: bool = _f(
         True, "dynamics", "alternating order: D steps before the G step, as in Arjovsky et al. 2017, Alg. 1."
     )
+    reuse_fakes: bool = _f(
+        False,
+        "dynamics",
+        "G's step scores the fakes of the D step just before it (their z, and G's graph, kept) instead of G on "
+        "fresh latents, as the classic PyTorch DCGAN example does: one G forward fewer per step (24% of a "
+        "G-heavy CPU step, measured). A departure from the papers' algorithm boxes, which draw fresh z for G's "
+        "step; off. Alternating rule, D first, without consensus only.",
+    )
     consensus: float = _f(0.0, "dynamics", "consensus optimisation weight gamma (Mescheder et al. 2017); 0 = off.")
     # ----- optimiser
     optimiser: str = _f(
@@ -173,8 +183,14 @@ class Config:
         1,
         "run",
         "K independent seeds cfg.seed .. cfg.seed + K - 1 trained as one batched model "
-        "(sandbox.trainer.ensemble), each member equal to its solo run; mlp players only (image nets and "
-        "their BatchNorm are not batched). 1 = one ordinary run.",
+        "(sandbox.trainer.ensemble), each member equal to its solo run: mlp players under vmap, the metz and "
+        "dcgan image nets as one grouped net (sandbox.nets.grouped). 1 = one ordinary run.",
+    )
+    ensemble_eval: int = _f(
+        0,
+        "run",
+        "samples per member scored for an ensemble's summary (mode counts); 0 = 2000 on the 2-D mixtures, as a "
+        "solo summary, and 25,600 on Stacked MNIST, the count of Metz et al. 2017's protocol in PacGAN's code.",
     )
     device: str = _f("auto", "run", "auto (cuda when available), cpu, cuda or cuda:k.")
     dtype: str = _f(
@@ -208,9 +224,18 @@ class Config:
     )
     # ----- output
     out: str = _f(
-        "runs/train",
+        "",
         "output",
-        "output folder: metrics.jsonl, samples_STEP.png, summary.json, checkpoint.pt, config.json.",
+        "output folder: metrics.jsonl, samples_STEP.png, summary.json, checkpoint.pt, best.pt, config.json. "
+        "'' = runs/DATA-YYYYmmdd-HHMMSS, a new folder per run (a fixed default folder made one run silently "
+        "replace another). A folder that already holds a run is refused: --resume it or --overwrite it. "
+        "Under --resume DIR the run continues in DIR, wherever it was made.",
+    )
+    overwrite: bool = _f(
+        False,
+        "output",
+        "start a new run in an --out folder that holds one: its outputs are deleted first, so no file of "
+        "the old run stays beside the new one's. Off: such a folder is refused.",
     )
     log_every: int = _f(
         100, "output", "steps between metrics.jsonl rows and progress-bar updates (each costs one host sync)."
@@ -218,7 +243,29 @@ class Config:
     sample_every: int = _f(1000, "output", "steps between sample plots (0 = only at the end).")
     ckpt_every: int = _f(1000, "output", "steps between checkpoints (0 = only at the end).")
     nan_check_every: int = _f(100, "output", "steps between non-finite-loss checks (one host sync each).")
-    progress: bool = _f(True, "output", "show a tqdm progress bar with the losses.")
+    progress: bool = _f(
+        True, "output", "a tqdm progress bar, moved every step (no host sync); the losses shown at log time."
+    )
+    eval_every: int = _f(
+        0,
+        "output",
+        "steps between evaluations (0 = none): FID (MNIST-classifier features) on mnist, also modes and reverse "
+        "KL on stacked_mnist, modes and high-quality share on ring and grid; of the EMA generator when there is "
+        "one (its BatchNorm statistics recomputed), else G. Logged in metrics.jsonl; the best step is kept as "
+        "best.pt beside checkpoint.pt.",
+    )
+    eval_n: int = _f(
+        2000,
+        "output",
+        "samples per evaluation. 2000: on a CPU about a second per FID, cheap enough to run every few hundred "
+        "steps; FID is biased upward at small n (for ranking checkpoints, not for tables: sandbox-eval --n 10000).",
+    )
+    tensorboard: bool = _f(
+        False,
+        "output",
+        "also write TensorBoard scalars and sample grids to out/tensorboard (pip install 'sandbox[tb]'); "
+        "metrics.jsonl stays the record.",
+    )
     # ----- resume
     resume: str = _f(
         "",
@@ -256,6 +303,10 @@ RESUME_EXEMPT = frozenset(
         "resume",
         "allow_config_change",
         "debug_nan_at_step",
+        "overwrite",
+        "eval_every",
+        "eval_n",
+        "tensorboard",
     }
 )
 
@@ -337,8 +388,18 @@ def net_spec(cfg: Config) -> NetSpec:
     )
 
 
+def _check_numbers(cfg: Config) -> None:
+    """Every float finite (NaN would pass `x < 0` checks silently: a NaN EMA half-life turned the EMA off)."""
+    for name, f in FIELDS.items():
+        value = getattr(cfg, name)
+        values = value if isinstance(f.default, tuple) else (value,)
+        if isinstance(f.default, (float, tuple)) and not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+
+
 def validate(cfg: Config) -> Config:
-    """cfg if every choice is valid and every count in range, else a ValueError naming the field."""
+    """cfg if every choice is valid, every number finite and every count in range, else a ValueError naming it."""
+    _check_numbers(cfg)
     for name, f in FIELDS.items():
         choices = f.metadata["choices"]
         if choices and getattr(cfg, name) not in choices:
@@ -349,7 +410,7 @@ def validate(cfg: Config) -> Config:
     for name in ("batch", "n_critic", "penalty_every", "log_every", "nan_check_every"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("steps", "sample_every", "ckpt_every", "z_dim", "debug_nan_at_step", "threads"):
+    for name in ("steps", "sample_every", "ckpt_every", "z_dim", "debug_nan_at_step", "threads", "seed", "eval_every"):
         if getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
     for name in ("lr_g", "lr_d", "g_width", "d_width"):
@@ -358,6 +419,24 @@ def validate(cfg: Config) -> Config:
     for name in ("clip", "instance_noise", "ema_half_life", "momentum", "consensus", "penalty_weight"):
         if getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
+    if not all(0.0 <= b < 1.0 for b in cfg.betas):
+        raise ValueError(f"betas must each be in [0, 1), got {cfg.betas}")
+    if cfg.momentum >= 1.0:
+        raise ValueError(f"momentum must be below 1, got {cfg.momentum}")
+    if cfg.eval_every % cfg.log_every:
+        raise ValueError(
+            f"eval_every ({cfg.eval_every}) must be a multiple of log_every ({cfg.log_every}): an evaluation is "
+            "logged in the metrics row of its step"
+        )
+    if cfg.eval_n < 2:
+        raise ValueError(f"eval_n must be at least 2 samples, got {cfg.eval_n}")
+    if cfg.eval_every and (cfg.data == "dirac" or cfg.ensemble > 1):
+        raise ValueError(
+            f"eval_every={cfg.eval_every} evaluates one generator on ring, grid, mnist or stacked_mnist data, "
+            f"not {'an ensemble' if cfg.ensemble > 1 else 'the Dirac-GAN'}"
+        )
+    if cfg.overwrite and cfg.resume:
+        raise ValueError("overwrite starts a new run and resume continues one: give one of them, not both")
     if cfg.n_critic > 1 and cfg.rule != "alternating":
         raise ValueError(f"n_critic={cfg.n_critic} applies to the alternating rule only, not {cfg.rule!r}")
     if cfg.critic_schedule != "constant" and cfg.rule != "alternating":
@@ -368,11 +447,11 @@ def validate(cfg: Config) -> Config:
     check_fit(get_family(resolved_net(cfg)), data.name, data.kind, data.channels)
     if cfg.ensemble < 1:
         raise ValueError(f"ensemble must be at least 1 (the number of seeds), got {cfg.ensemble}")
-    if cfg.ensemble > 1 and resolved_net(cfg) != "mlp":
+    batchable = ("mlp",) + tuple(GROUPINGS)  # vmapped mlp players, grouped image nets (sandbox.nets.grouped)
+    if cfg.ensemble > 1 and resolved_net(cfg) not in batchable:
         raise ValueError(
-            f"ensemble={cfg.ensemble} batches the 2-D mlp players only, not net "
-            f"{resolved_net(cfg)!r}: image nets (and the BatchNorm that couples a batch) are not "
-            "batched; run their seeds one by one"
+            f"ensemble={cfg.ensemble} batches the nets {', '.join(batchable)} only, not net "
+            f"{resolved_net(cfg)!r}; run its seeds one by one"
         )
     if cfg.ensemble > 1 and (cfg.compile or cfg.resume or cfg.debug_nan_at_step):
         raise ValueError(
@@ -393,9 +472,19 @@ def make_config(*layers: dict, base: Optional[dict] = None) -> Config:
 
 
 def load_toml(path) -> dict:
-    """The overrides of a TOML file whose keys are Config fields (flat), read with tomllib; checked."""
-    with open(path, "rb") as f:
-        values = tomllib.load(f)
+    """The overrides of a TOML file whose keys are Config fields (flat), read with tomllib; checked.
+
+    A folder, a missing file or a syntax error is a ValueError naming the file (and the line, for syntax).
+    """
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except IsADirectoryError:
+        raise ValueError(f"--config {path}: is a folder; --config takes a TOML file of Config fields") from None
+    except OSError as err:
+        raise ValueError(f"--config {path}: cannot read it ({err.strerror or err})") from None
+    except tomllib.TOMLDecodeError as err:  # its message ends "(at line L, column C)"
+        raise ValueError(f"{path}: TOML syntax error: {err}") from None
     return check_overrides(values, str(path))
 
 
@@ -404,10 +493,26 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+class UsageError(ValueError):
+    """A command-line mistake: reported as one line (and exit code 2), not argparse's full usage text."""
+
+
+class ShortErrorParser(argparse.ArgumentParser):
+    """argparse whose errors raise UsageError with the one line that matters, plus the closest flag if misspelt."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            flags = [o for a in self._actions for o in a.option_strings]
+            given = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("-")]
+            close = [m for w in given for m in difflib.get_close_matches(w, flags, n=1, cutoff=0.6)]
+            message += f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"{message}; {self.prog} --help lists every flag")
+
+
 def build_parser(prog: str = "python -m sandbox.trainer", description: str = "") -> argparse.ArgumentParser:
     """argparse from the Config fields: one group per topic, bools as --flag/--no-flag, defaults suppressed
-    so that only flags given on the command line override the lower layers."""
-    p = argparse.ArgumentParser(
+    so that only flags given on the command line override the lower layers; errors raise UsageError."""
+    p = ShortErrorParser(
         prog=prog,
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -420,7 +525,7 @@ def build_parser(prog: str = "python -m sandbox.trainer", description: str = "")
     for name, f in FIELDS.items():
         group, default = groups[f.metadata["group"]], f.default
         # Parser defaults are SUPPRESS (so unset flags stay out of the overrides): the real default goes in the text.
-        text = f"{f.metadata['help']} [default: {default!r}]"
+        text = f"{f.metadata['help']} [default: {default!r}]".replace("%", "%%")  # argparse %-formats help
         if isinstance(default, bool):
             group.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction, help=text)
         elif isinstance(default, tuple):
@@ -430,9 +535,11 @@ def build_parser(prog: str = "python -m sandbox.trainer", description: str = "")
     return p
 
 
-def parse_layers(argv: Optional[Sequence[str]] = None, description: str = "") -> list:
+def parse_layers(
+    argv: Optional[Sequence[str]] = None, description: str = "", prog: str = "python -m sandbox.trainer"
+) -> list:
     """[preset overrides, TOML overrides, CLI overrides] from the command line, each a checked dict."""
-    args = vars(build_parser(description=description).parse_args(argv))
+    args = vars(build_parser(prog, description).parse_args(argv))
     toml_path, preset_name = args.pop("config", None), args.pop("preset", None)
     return [
         preset(preset_name) if preset_name else {},

@@ -1,58 +1,77 @@
-"""K independent 2-D GANs trained as one batched model: `python -m sandbox.trainer --ensemble K [flags]`.
+"""K independent GANs trained as one batched model: `python -m sandbox.trainer --ensemble K [flags]`.
 
 Member k is the solo run of seed cfg.seed + k, step for step: its players are `build_players` with that seed,
-its data and noise come from its own generators seeded as `train.make_run` seeds them, and it is trained by
-the same objective and penalty code, update rule (`sandbox.dynamics`) and torch.optim optimiser. The K
-members' parameters are stacked into (K, ...) leaves (`torch.func.stack_module_state`) and the nets run
-under `torch.func.vmap` of `functional_call`. The losses of the members are summed, never averaged, so each
-slice of a stacked gradient is that member's own gradient; the optimisers are element-wise, so one optimiser
-over the stacked leaves is K optimisers. Penalties that draw no random numbers (R1, R2) run once on the
-members' flattened samples (a sample's input gradient involves only its own member); others run per member
-with the member's noise generator. mlp players only: image nets and their BatchNorm are not batched.
+its data and noise come from its own generators seeded as `loop.make_run` seeds them, and it is trained by
+the same objective and penalty code, update rule (`sandbox.dynamics`) and torch.optim optimiser. The mlp
+players are batched by vmap over stacked parameters; the image nets with BatchNorm (metz, dcgan) as one grouped
+net (`sandbox.nets.grouped`: groups = K, BatchNorm over K C channels). The game is
+`sandbox.trainer.ensemble_game`.
 Outputs in `out/`: config.json, metrics.jsonl (per-member means), samples.png (a few members), summary.json
-(per-member mode statistics); no checkpoints.
+(per-member mode statistics: the 2-D mixtures' modes, or Stacked MNIST's 1000 modes by the MNIST classifier),
+and members/seed_S.pt, each member's final weights in the solo checkpoint's layout (format, step, config, G, D,
+ema), loadable with `sandbox.trainer.checkpoint.load_checkpoint`. No optimiser or RNG states are saved, so an
+ensemble cannot be resumed (config refuses --resume with --ensemble).
 """
 
 import copy
-import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import torch
-from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch import nn
 
 from sandbox.devices import pick_device
 from sandbox.dynamics import Game, average_init, ema_beta
+from sandbox.evaluation import classifier as clf
+from sandbox.evaluation.mnist import classifier
+from sandbox.evaluation.support import stacked_mnist_modes
 from sandbox.nets import param_count
+from sandbox.nets.grouped import GROUPINGS, member_state_dicts
 from sandbox.trainer import runlog as tl
-from sandbox.trainer.config import Config, config_dict, z_size
+from sandbox.trainer.checkpoint import FORMAT, save_checkpoint
+from sandbox.trainer.config import Config, config_dict, resolved_net, z_size
+from sandbox.trainer.ensemble_game import (
+    Members,
+    batched,
+    grouped_members,
+    grouped_players,
+    member_config,
+    member_game,
+    member_meter,
+    member_meter_read,
+    member_metered,
+    stacked_players,
+    vmap_members,
+)
 from sandbox.trainer.loop import run_steps
 from sandbox.trainer.parts import (
     Source,
     build_data,
-    build_players,
     build_rule,
     build_steps,
     cpu_threads,
     dtype_of,
     make_optimiser,
-    objective_of,
-    penalty_of,
     stream_generators,
-    use_amp,
 )
+
+__all__ = ["Ensemble", "make_ensemble", "member_config", "member_meter_read", "generate", "member_modes", "train"]
+
+CHUNK = 1024  # samples per member per G call when generating: bounds memory at large K and large n
 
 
 class Ensemble(NamedTuple):
     cfg: Config
     device: torch.device
-    G: nn.Module  # member 0's G on the meta device: the architecture functional_call runs
+    kind: str  # 'vmap' (mlp: stacked (K, ...) parameters) or 'grouped' (image nets: one grouped net)
+    G: nn.Module  # grouped: the grouped G; vmap: member 0's G on the meta device, the architecture vmap runs
     D: nn.Module
-    theta: dict  # name -> (K, ...) stacked G parameters (leaves)
-    psi: dict  # name -> (K, ...) stacked D parameters
+    solo_G: nn.Module  # member 0's solo G on the meta device: the layout of member_state and the saved weights
+    solo_D: nn.Module
+    theta: dict  # name -> G parameter, K-major: p.reshape(K, *solo.shape)[k] is member k's
+    psi: dict  # name -> D parameter, K-major
     game: Game  # losses summed over members
     rule: Callable
     step_x: Callable
@@ -62,234 +81,155 @@ class Ensemble(NamedTuple):
     gens: list  # per member {'data', 'noise'} torch.Generators, seeded as make_run seeds
     meter: dict  # per-member (K,) loss sums (sandbox.trainer.runlog meter layout)
     source: Source
-    state: dict  # step, rule_state, clock, ema: the fields train.run_steps uses
-
-
-def member_config(cfg: Config, k: int) -> Config:
-    """The solo config that member k reproduces: seed cfg.seed + k, ensemble 1."""
-    return dataclasses.replace(cfg, seed=cfg.seed + k, ensemble=1)
-
-
-def batched(module: nn.Module, params: dict) -> Callable[[Tensor], Tensor]:
-    """x (K, B, ...) -> module_k(x_k) stacked, shape (K, B, ...), with module_k's parameters params[name][k]."""
-    one = vmap(lambda p, x: functional_call(module, p, (x,)))
-    return lambda x: one(params, x)
-
-
-def stacked_players(cfg: Config, device: torch.device):
-    """(G, D, theta, psi): meta-device architectures and the stacked parameters of the K members' build_players."""
-    pairs = [
-        build_players(member_config(cfg, k), device, torch.Generator().manual_seed(cfg.seed + k))
-        for k in range(cfg.ensemble)
-    ]
-    leaves = []
-    for nets in zip(*pairs):
-        params, buffers = stack_module_state(list(nets))
-        if buffers:  # mlp players have none; a buffer (BatchNorm statistics) would need batching too
-            raise ValueError(f"ensemble members cannot hold buffers, got {sorted(buffers)}")
-        leaves.append({name: p.detach().clone().requires_grad_(True) for name, p in params.items()})
-    G, D = (copy.deepcopy(net).to("meta") for net in pairs[0])
-    return G, D, leaves[0], leaves[1]
-
-
-def member_meter(K: int, device: torch.device) -> dict:
-    """A sandbox.trainer.runlog meter whose sums and first non-finite steps are (K,) vectors, one entry per member."""
-    m = tl.meter(device)
-    m["sum"] = {k: torch.zeros(K, device=device) for k in tl.KEYS}
-    m["first_bad"] = {k: torch.full((K,), -1, dtype=torch.int64, device=device) for k in tl.KEYS}
-    return m
-
-
-def member_meter_read(m: dict) -> dict:
-    """key -> per-member means since the last read (nan where nothing was added); one host sync; resets."""
-    out = {k: (m["sum"][k] / m["count"][k] if m["count"][k] else m["sum"][k] * float("nan")).tolist() for k in m["sum"]}
-    for k in m["sum"]:
-        m["sum"][k].zero_()
-        m["count"][k] = 0
-    return out
-
-
-def member_grad_norms(grads) -> Tensor:
-    """||(g_1, ..., g_P)|| per member from the stacked (K, ...) gradients, shape (K,); no copy of the gradients."""
-    return torch.stack([g.reshape(g.shape[0], -1).square().sum(dim=1) for g in grads]).sum(dim=0).sqrt()
-
-
-def ensemble_game(
-    cfg: Config,
-    G: nn.Module,
-    D: nn.Module,
-    theta: dict,
-    psi: dict,
-    source: Source,
-    gens: list,
-    clock: dict,
-    meter: dict,
-    device: torch.device,
-) -> Game:
-    """network_game per member, batched: D minimises d_loss (+ penalty), G minimises g_loss; members summed.
-
-    Each member draws its batches from its own generators in the order of `trainparts.build_game`: real
-    data, real instance noise, z, fake instance noise, then the penalty's draws.
-    """
-    K, dtype, sigma, batch, z_dim = cfg.ensemble, dtype_of(cfg), cfg.instance_noise, cfg.batch, z_size(cfg)
-    obj, penalty = objective_of(cfg), penalty_of(cfg)
-    G_of, D_of = batched(G, theta), batched(D, psi)
-    d_loss = vmap(obj.d_loss)  # the batch means of each member
-    g_loss = vmap(obj.g_loss) if obj.pairwise else vmap(lambda fake_logits: obj.g_loss(None, fake_logits))
-
-    def noise(x: Tensor, g: dict) -> Tensor:
-        return sigma * torch.randn(x.shape, generator=g["noise"], device=x.device, dtype=x.dtype)
-
-    def sample_real() -> Tensor:
-        xs = [source.sample(batch, g["data"]) for g in gens]
-        return torch.stack([x + noise(x, g) for x, g in zip(xs, gens)] if sigma else xs)
-
-    def fake() -> Tensor:
-        z = torch.empty((K, batch, z_dim), device=device, dtype=dtype)
-        for k, g in enumerate(gens):  # drawn in place: the same numbers as a fresh randn, without a stack copy
-            torch.randn((batch, z_dim), generator=g["noise"], out=z[k])
-        x = G_of(z)
-        return x + torch.stack([noise(x[k], g) for k, g in enumerate(gens)]) if sigma else x
-
-    def penalty_terms(real: Tensor, fake_x: Tensor) -> Tensor:
-        if not penalty.random:  # one call on all members' samples equals K calls
-            flat = lambda x: D_of(x.reshape(real.shape)).reshape(-1)  # noqa: E731  (K B, ...) -> (K B,)
-            return (
-                penalty(flat, real.reshape((-1,) + real.shape[2:]), fake_x.reshape((-1,) + real.shape[2:]))
-                .reshape(K, -1)
-                .mean(dim=1)
-            )
-        return torch.stack(
-            [
-                penalty(
-                    lambda x: functional_call(D, {n: p[k] for n, p in psi.items()}, (x,)),
-                    real[k],
-                    fake_x[k],
-                    g["noise"],
-                ).mean()
-                for k, g in enumerate(gens)
-            ]
-        )
-
-    def loss_y() -> Tensor:
-        real = sample_real()
-        with torch.no_grad():
-            fake_x = fake()
-        loss = d_loss(D_of(real), D_of(fake_x))
-        if penalty.weight and clock["d_steps"] % cfg.penalty_every == 0:
-            loss = loss + cfg.penalty_every * penalty_terms(real, fake_x)
-        clock["d_steps"] += 1
-        return loss
-
-    def loss_x() -> Tensor:
-        if obj.pairwise:  # RpGAN: each member's fakes against its own fresh real batch, as network_game does
-            with torch.no_grad():
-                real_logits = D_of(sample_real())
-            return g_loss(real_logits, D_of(fake()))
-        return g_loss(D_of(fake()))
-
-    amp = use_amp(cfg, device)
-
-    def summed(loss: Callable[[], Tensor], key: str) -> Callable[[], Tensor]:
-        def value() -> Tensor:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                per_member = loss()
-            per_member = per_member.float() if amp else per_member
-            tl.meter_add(meter, key, per_member)
-            return per_member.sum()  # a sum: each member's gradient is its own loss's gradient
-
-        return value
-
-    return Game(list(theta.values()), list(psi.values()), summed(loss_x, "g_loss"), summed(loss_y, "d_loss"))
-
-
-def _member_metered(step, meter: dict, key: str):
-    def metered(params, grads):
-        tl.meter_add(meter, key, member_grad_norms(grads))
-        step(params, grads)
-
-    return metered
+    state: dict  # step, rule_state, clock, ema: the fields loop.run_steps uses
 
 
 def make_ensemble(cfg: Config) -> Ensemble:
     """The K members of cfg as one batched model; member k starts where make_run(member_config(cfg, k)) starts."""
-    device = pick_device(cfg.device)
-    G, D, theta, psi = stacked_players(cfg, device)
-    gens = [stream_generators(cfg.seed + k, device) for k in range(cfg.ensemble)]
-    source, meter, clock = build_data(cfg, device), member_meter(cfg.ensemble, device), {"d_steps": 0}
-    game = ensemble_game(cfg, G, D, theta, psi, source, gens, clock, meter, device)
-    opt_g = make_optimiser(cfg, list(theta.values()), cfg.lr_g, device)
-    opt_d = make_optimiser(cfg, list(psi.values()), cfg.lr_d, device)
+    device, K, net = pick_device(cfg.device), cfg.ensemble, resolved_net(cfg)
+    gens = [stream_generators(cfg.seed + k, device) for k in range(K)]
+    source, meter, clock = build_data(cfg, device), member_meter(K, device), {"d_steps": 0}
+    if net == "mlp":
+        kind = "vmap"
+        G, D, theta, psi = stacked_players(cfg, device)
+        solo_G, solo_D = G, D
+        members: Members = vmap_members(cfg, G, D, theta, psi, source, gens, device)
+    elif net in GROUPINGS:
+        kind = "grouped"
+        G, D, solo_G, solo_D = grouped_players(cfg, device)
+        theta, psi = dict(G.named_parameters()), dict(D.named_parameters())
+        members = grouped_members(cfg, G, D, solo_D, source, gens, device)
+    else:
+        raise ValueError(f"ensemble: net {net!r} cannot be batched; nets that can: mlp, {', '.join(GROUPINGS)}")
+    game = member_game(cfg, members, list(theta.values()), list(psi.values()), clock, meter, device)
+    opt_g = make_optimiser(cfg, game.x, cfg.lr_g, device)
+    opt_d = make_optimiser(cfg, game.y, cfg.lr_d, device)
     # build_steps's own (scalar) grad-norm meter is discarded: the per-member norms are recorded instead.
     step_x, step_y = build_steps(cfg, opt_g, opt_d, tl.meter(device))
     ema = average_init(game.x, "ema", ema_beta(cfg.ema_half_life)) if cfg.ema_half_life > 0 else None
     state = {"step": 0, "rule_state": {}, "clock": clock, "ema": ema}
     return Ensemble(
-        cfg,
-        device,
-        G,
-        D,
-        theta,
-        psi,
-        game,
-        build_rule(cfg),
-        _member_metered(step_x, meter, "g_grad_norm"),
-        _member_metered(step_y, meter, "d_grad_norm"),
-        opt_g,
-        opt_d,
-        gens,
-        meter,
-        source,
-        state,
-    )
+        cfg, device, kind, G, D, solo_G, solo_D, theta, psi, game, build_rule(cfg),
+        member_metered(step_x, meter, "g_grad_norm", K), member_metered(step_y, meter, "d_grad_norm", K),
+        opt_g, opt_d, gens, meter, source, state,
+    )  # fmt: skip
 
 
+# ------------------------------------------------------------------------------------------------- samples
 @torch.no_grad()
-def generate(ens: Ensemble, n: int, use_ema: bool = False) -> Tensor:
-    """(K, n, 2) samples; member k's on its solo run's fixed z (CPU seed cfg.seed + k + 3, as trainlog.generate)."""
-    cfg = ens.cfg
+def sample_chunks(ens: Ensemble, n: int, use_ema: bool = False) -> Iterator[torch.Tensor]:
+    """(K, m, ...) chunks of n samples per member on its solo run's fixed z (CPU seed cfg.seed + k + 3, as
+    runlog.generate draws it), G (or its EMA) in eval mode."""
+    cfg, K = ens.cfg, ens.cfg.ensemble
     z = torch.stack(
-        [
-            torch.randn((n, z_size(cfg)), generator=torch.Generator().manual_seed(cfg.seed + k + 3))
-            for k in range(cfg.ensemble)
-        ]
-    )
-    theta = dict(zip(ens.theta, ens.state["ema"].value)) if use_ema else ens.theta
-    return batched(ens.G, theta)(z.to(ens.device, dtype_of(cfg))).float()
+        [torch.randn((n, z_size(cfg)), generator=torch.Generator().manual_seed(cfg.seed + k + 3)) for k in range(K)]
+    ).to(ens.device, dtype_of(cfg))  # (K, n, z_dim)
+    ema = ens.state["ema"].value if use_ema else None
+    if ens.kind == "vmap":
+        G_of = batched(ens.G, dict(zip(ens.theta, ema)) if use_ema else ens.theta)
+    else:
+        G = copy.deepcopy(ens.G).eval()  # eval: BatchNorm's running statistics, as runlog.generate
+        if use_ema:
+            for p, a in zip(G.parameters(), ema):
+                p.copy_(a)
+        G_of = lambda zk: _by_member(G(zk.transpose(0, 1)), K)  # noqa: E731
+    for s in range(0, n, CHUNK):
+        yield G_of(z[:, s : s + CHUNK]).float()
 
 
-def member_modes(ens: Ensemble, n: int = 2000) -> list:
-    """sandbox.trainer.runlog.mode_stats of each member's samples (of its EMA when there is one, as train reports)."""
-    x = generate(ens, n, use_ema=ens.state["ema"] is not None)
-    return [tl.mode_stats(x[k], ens.source.centres, ens.source.std) for k in range(ens.cfg.ensemble)]
+def _by_member(x: torch.Tensor, K: int) -> torch.Tensor:
+    """(B, K C, H, W) -> (K, B, C, H, W)."""
+    return x.reshape(x.shape[0], K, -1, *x.shape[2:]).transpose(0, 1)
+
+
+def generate(ens: Ensemble, n: int, use_ema: bool = False) -> torch.Tensor:
+    """(K, n, ...) samples: member k's on its solo run's fixed z, as runlog.generate gives them."""
+    return torch.cat(list(sample_chunks(ens, n, use_ema)), dim=1)
+
+
+def eval_samples(cfg: Config) -> int:
+    """Samples per member scored for the summary's modes: cfg.ensemble_eval, or 2000 (2-D) / 25,600 (images)."""
+    if cfg.ensemble_eval < 0:
+        raise ValueError(f"ensemble_eval must be non-negative, got {cfg.ensemble_eval}")
+    return cfg.ensemble_eval or (2000 if resolved_net(cfg) == "mlp" else 25_600)
+
+
+def member_modes(ens: Ensemble, n: int) -> list:
+    """Per member (of its EMA when there is one, as train reports): runlog.mode_stats on 2-D mixtures; on Stacked
+    MNIST the modes hit (of 1000) and KL(q || uniform) by the MNIST classifier (Metz et al. 2017); else []."""
+    use_ema, K = ens.state["ema"] is not None, ens.cfg.ensemble
+    if ens.source.kind == "points":
+        x = generate(ens, n, use_ema)
+        return [tl.mode_stats(x[k], ens.source.centres, ens.source.std) for k in range(K)]
+    if ens.source.channels != 3:
+        return []
+    model, labels = classifier(ens.device), [[] for _ in range(K)]
+    for x in sample_chunks(ens, n, use_ema):
+        for k in range(K):
+            labels[k].append(clf.stacked_labels(model, x[k]))
+    modes = [stacked_mnist_modes(torch.cat(y)) for y in labels]
+    return [{"modes": m.modes, "of_modes": 1000, "reverse_kl": m.kl, "n": n} for m in modes]
+
+
+def member_states(ens: Ensemble) -> list:
+    """Each member's {'G', 'D', 'ema'}: its weights copied out in the solo nets' layout (state-dict names)."""
+    K = ens.cfg.ensemble
+    if ens.kind == "vmap":
+        Gs = [{n: p[k].detach().clone() for n, p in ens.theta.items()} for k in range(K)]
+        Ds = [{n: p[k].detach().clone() for n, p in ens.psi.items()} for k in range(K)]
+    else:
+        Gs, Ds = member_state_dicts(ens.G, ens.solo_G, K), member_state_dicts(ens.D, ens.solo_D, K)
+    ema, shapes = ens.state["ema"], [p.shape for p in ens.solo_G.parameters()]
+    return [
+        {
+            "G": Gs[k],
+            "D": Ds[k],
+            "ema": None
+            if ema is None
+            else {"value": [v.reshape((K,) + s)[k].clone() for v, s in zip(ema.value, shapes)], "count": ema.count},
+        }
+        for k in range(K)
+    ]
+
+
+def save_members(out: Path, ens: Ensemble) -> list:
+    """members/seed_S.pt per member: format, step, config (its solo config), G, D, ema; returns the paths."""
+    paths = []
+    for k, state in enumerate(member_states(ens)):
+        cfg = member_config(ens.cfg, k)
+        ckpt = {"format": FORMAT, "step": ens.state["step"], "config": config_dict(cfg), **state}
+        paths.append(save_checkpoint(ckpt, out / "members" / f"seed_{cfg.seed}.pt"))
+    return paths
 
 
 def save_member_samples(path: Path, ens: Ensemble, modes: list, n_show: int = 4) -> None:
-    """A PNG of the first n_show members' samples, each panel titled with its seed and modes covered."""
+    """A PNG of the first n_show members' samples, each panel titled with its seed (and modes, where counted)."""
     import matplotlib.pyplot as plt
 
     from sandbox import plots
 
-    x, n_show = generate(ens, 2000, ens.state["ema"] is not None), min(n_show, ens.cfg.ensemble)
+    points = ens.source.kind == "points"
+    x, n_show = generate(ens, 2000 if points else 64, ens.state["ema"] is not None), min(n_show, ens.cfg.ensemble)
     fig, axes = plt.subplots(1, n_show, figsize=(3.5 * n_show, 3.5), squeeze=False)
-    lim = 1.25 * float(ens.source.centres.abs().max())
     for k, ax in enumerate(axes[0]):
-        plots.scatter_2d(
-            ax,
-            x[k],
-            ens.source.centres,
-            title=f"seed {ens.cfg.seed + k}: {modes[k]['modes']}/{modes[k]['of_modes']} modes",
-        )
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
+        title = f"seed {ens.cfg.seed + k}" + (f": {modes[k]['modes']}/{modes[k]['of_modes']} modes" if modes else "")
+        if points:
+            plots.scatter_2d(ax, x[k], ens.source.centres, title=title)
+            lim = 1.25 * float(ens.source.centres.abs().max())
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+        else:
+            plots.sample_grid(ax, x[k], nrow=8, title=title)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
+# ------------------------------------------------------------------------------------------------- train
 def train(cfg: Config) -> dict:
     """Train the K members of cfg as one batched model; returns the summary dict (per-member modes and losses)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each rank would train the whole ensemble and write the same files
         raise ValueError("--ensemble K > 1 runs in one process; launch it without torchrun (WORLD_SIZE > 1 here)")
+    eval_samples(cfg)  # a bad ensemble_eval fails before training, not after
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(cpu_threads(cfg, threads))
@@ -306,10 +246,10 @@ def _train(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.jsonl").unlink(missing_ok=True)
     tl.write_json(out / "config.json", config_dict(cfg))
-    n_g, n_d, s = param_count(ens.G), param_count(ens.D), ens.state
+    n_g, n_d, s = param_count(ens.solo_G), param_count(ens.solo_D), ens.state
     print(
-        f"ensemble of {K} mlp GANs (seeds {cfg.seed}..{cfg.seed + K - 1}) on {cfg.data}: G {n_g:,} params, "
-        f"D {n_d:,} params each; device {ens.device}; {cfg.steps} steps; out {out}",
+        f"ensemble of {K} {resolved_net(cfg)} GANs ({ens.kind}; seeds {cfg.seed}..{cfg.seed + K - 1}) on {cfg.data}: "
+        f"G {n_g:,} params, D {n_d:,} params each; device {ens.device}; {cfg.steps} steps; out {out}",
         flush=True,
     )
     row, t0 = {}, time.perf_counter()
@@ -321,10 +261,13 @@ def _train(cfg: Config) -> dict:
             bar.update(s["step"] - bar.n)
     train_s = max(time.perf_counter() - t0, 1e-9)
     finite = torch.stack([torch.isfinite(p.reshape(K, -1)).all(dim=1) for p in ens.game.x + ens.game.y]).all(0)
-    modes = member_modes(ens)
+    t_eval = time.perf_counter()
+    modes = member_modes(ens, eval_samples(cfg))
     save_member_samples(out / "samples.png", ens, modes)
+    saved = save_members(out, ens)
     summary = {
         "members": K,
+        "batching": ens.kind,
         "seeds": [cfg.seed + k for k in range(K)],
         "params_G": n_g,
         "params_D": n_d,
@@ -332,12 +275,14 @@ def _train(cfg: Config) -> dict:
         "steps": cfg.steps,
         "wall_s": time.perf_counter() - t_setup,
         "setup_s": t0 - t_setup,
+        "eval_s": time.perf_counter() - t_eval,
         "g_steps_per_s": s["step"] / train_s,
         "member_steps_per_s": K * s["step"] / train_s,
         "images_per_s": K * s["clock"]["d_steps"] * cfg.batch / train_s,
         "final": {k: v for k, v in row.items() if k in tl.KEYS},
         "modes": modes,
-        "modes_mean": sum(m["modes"] for m in modes) / K,
+        "modes_mean": sum(m["modes"] for m in modes) / K if modes else None,
+        "member_weights": [str(p) for p in saved],
         "nonfinite_members": [cfg.seed + k for k in range(K) if not finite[k]],
         "device": (
             f"{ens.device} ({torch.get_num_threads()} threads)" if ens.device.type == "cpu" else str(ens.device)
@@ -346,12 +291,16 @@ def _train(cfg: Config) -> dict:
         "out": str(out),
     }
     tl.write_json(out / "summary.json", summary)
-    counts = ", ".join(str(m["modes"]) for m in modes)
-    print(
+    lines = [
         f"{s['step']} steps of {K} members in {train_s:.1f} s ({summary['g_steps_per_s']:.1f} ensemble steps/s, "
-        f"{summary['member_steps_per_s']:.0f} member steps/s)\nmodes covered per member (of "
-        f"{modes[0]['of_modes']}): {counts}; mean {summary['modes_mean']:.2f}"
-        + (f"\nnon-finite members (seeds): {summary['nonfinite_members']}" if summary["nonfinite_members"] else ""),
-        flush=True,
-    )
+        f"{summary['member_steps_per_s']:.0f} member steps/s)"
+    ]
+    if modes:
+        counts = ", ".join(str(m["modes"]) for m in modes)
+        lines.append(
+            f"modes covered per member (of {modes[0]['of_modes']}): {counts}; mean {summary['modes_mean']:.2f}"
+        )
+    if summary["nonfinite_members"]:
+        lines.append(f"non-finite members (seeds): {summary['nonfinite_members']}")
+    print("\n".join(lines), flush=True)
     return summary

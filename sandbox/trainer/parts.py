@@ -31,19 +31,77 @@ class AddNoise(nn.Module):
         return x + self.sigma * torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
 
 
+class ReuseFakes(nn.Module):
+    """G whose D-step fakes serve the G step after it, as in the classic PyTorch DCGAN example (a named departure).
+
+    network_game calls G under no_grad in D's step and with grad in G's: here the no-grad call runs G with its
+    graph and keeps (z, G(z)), returning G(z) detached; the next grad call on that same z (the sampler from
+    `latents` hands it back instead of drawing) returns the kept G(z), so G runs once per step, not twice. Any
+    other call runs G as usual.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module, self.kept = module, None
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not torch.is_grad_enabled():  # D's step: keep the graph for G's step
+            with torch.enable_grad():
+                x = self.module(z)
+            self.kept = (z, x)
+            return x.detach()
+        if self.kept is not None and z is self.kept[0]:
+            x, self.kept = self.kept[1], None
+            return x
+        return self.module(z)
+
+    def latents(self, sample_z: Callable[[], Tensor]) -> Callable[[], Tensor]:
+        """sample_z, except that under grad (G's step) with fakes kept it returns their z and draws nothing."""
+
+        def sample() -> Tensor:
+            if torch.is_grad_enabled() and self.kept is not None:
+                return self.kept[0]
+            return sample_z()
+
+        return sample
+
+
+def check_reuse_fakes(cfg: Config) -> None:
+    """None, or a ValueError if cfg.reuse_fakes is on where G's step does not follow D's on the same G."""
+    if cfg.reuse_fakes and not (cfg.rule == "alternating" and cfg.d_first and not cfg.consensus):
+        raise ValueError(
+            f"reuse_fakes needs the alternating rule with d_first and no consensus (G's step must follow D's with "
+            f"G unchanged), got rule={cfg.rule!r}, d_first={cfg.d_first}, consensus={cfg.consensus}"
+        )
+
+
 def dtype_of(cfg: Config) -> torch.dtype:
     return getattr(torch, cfg.dtype)
 
 
 def use_amp(cfg: Config, device: torch.device) -> bool:
-    """bf16 autocast: on CUDA under 'auto', anywhere under 'on'."""
+    """bf16 autocast: under 'auto' on CUDA only, anywhere under 'on'.
+
+    Not on a CPU by default: on the project's AVX2 CPU (no AVX512-BF16/AMX) bf16 convolutions fall back to
+    torch's slow reference kernels, 17x slower than fp32 (benchmarks.amp_parity).
+    """
     return cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
 
 
+CHANNELS_LAST_ON_CPU = ("metz",)  # measured 1.06x solo on a CPU (benchmarks.metz); dcgan: no gain
+
+
 def use_channels_last(cfg: Config, device: torch.device) -> bool:
-    """channels_last for image nets: on CUDA under 'auto', anywhere under 'on'."""
-    images = get_dataset(cfg.data).kind == "images"
-    return images and (cfg.channels_last == "on" or (cfg.channels_last == "auto" and device.type == "cuda"))
+    """channels_last for image nets under 'auto': on CUDA; on a CPU for grouped ensembles and CHANNELS_LAST_ON_CPU.
+
+    Measured on the project's CPU: the Metz nets 1.06x solo (benchmarks.metz); grouped ensembles 1.1x (DCGAN) to
+    1.4x (Metz) over contiguous tensors (benchmarks.ensemble). 'on' / 'off' force it for image nets.
+    """
+    if get_dataset(cfg.data).kind != "images":
+        return False
+    if cfg.channels_last != "auto":
+        return cfg.channels_last == "on"
+    return device.type == "cuda" or cfg.ensemble > 1 or resolved_net(cfg) in CHANNELS_LAST_ON_CPU
 
 
 def build_data(cfg: Config, device: torch.device) -> Source:
@@ -76,10 +134,12 @@ def build_game(
     """network_game on fresh batches (instance noise, compile, bf16 autocast around it); losses summed into `meter`.
 
     With cfg.compile, G and D are torch.compile'd for the objective terms while the penalty, whose double
-    backward compiled graphs do not support, keeps calling the eager D (the parameters are shared).
+    backward compiled graphs do not support, keeps calling the eager D (the parameters are shared). With
+    cfg.reuse_fakes, G's step scores the D step's fakes (`ReuseFakes`).
     """
     dtype, sigma, batch, z_dim = dtype_of(cfg), cfg.instance_noise, cfg.batch, z_size(cfg)
     penalty = penalty_of(cfg)
+    check_reuse_fakes(cfg)
     eager_D = D
     if cfg.compile:
         G, D = torch.compile(G), torch.compile(D)
@@ -95,8 +155,13 @@ def build_game(
     def sample_z() -> Tensor:
         return torch.randn((batch, z_dim), generator=gens["noise"], device=device, dtype=dtype)
 
+    G = AddNoise(G, sigma, gens["noise"]) if sigma else G
+    if cfg.reuse_fakes:
+        G = ReuseFakes(G)
+        sample_z = G.latents(sample_z)
+
     game = network_game(
-        AddNoise(G, sigma, gens["noise"]) if sigma else G,
+        G,
         D,
         sample_real,
         sample_z,

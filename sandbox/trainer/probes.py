@@ -25,10 +25,12 @@ def probe_fixed_g(
     eval_n: int = 128,
     D: Optional[nn.Module] = None,
     keep_logits: int = 0,
+    opt_state: Optional[dict] = None,
 ) -> dict:
     """train_d_against_fixed_g with run.cfg's D, optimiser, data and batch size (Arjovsky & Bottou 2017, Fig. 2).
 
-    D is a fresh net of the config's architecture, or a copy of the given D (which is left untouched).
+    D is a fresh net of the config's architecture, or a copy of the given D (which is left untouched). opt_state
+    (an optimiser state_dict of that D, e.g. the run's) continues D's optimiser instead of starting it fresh.
 
     Seeds: the fresh D's init from `seed`, its training batches from seed + 1, the fixed evaluation batches
     (eval_n real images and latents) from seed + 2, so every G probed with one seed sees the same z.
@@ -39,6 +41,8 @@ def probe_fixed_g(
     else:
         D = snapshot(D)
     opt = make_optimiser(cfg, D.parameters(), cfg.lr_d, device)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
     dtype, width = getattr(torch, cfg.dtype), z_size(cfg)
     train_gen = torch.Generator(device).manual_seed(seed + 1)
     eval_gen = torch.Generator(device).manual_seed(seed + 2)

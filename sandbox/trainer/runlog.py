@@ -8,6 +8,8 @@ done every `log_every` (metrics) or `nan_check_every` (the NaN stop) steps.
 import copy
 import math
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -15,8 +17,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
+from torch.optim.swa_utils import update_bn  # noqa: E402
 
-from sandbox.records import append_jsonl, read_jsonl, rewrite_jsonl, write_json  # noqa: E402,F401
+from sandbox.records import append_jsonl, read_json, read_jsonl, rewrite_jsonl, write_json  # noqa: E402,F401
 from sandbox.trainer.config import z_size  # noqa: E402
 
 KEYS = ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm")
@@ -69,34 +72,66 @@ def first_nonfinite(m: dict) -> Optional[Tuple[str, int]]:
 
 
 def truncate_jsonl(path: Path, step: int) -> None:
-    """Keep only the rows with row['step'] <= step (all of them go for step 0), rewriting the file atomically."""
+    """Keep only the rows with row['step'] <= step (all of them go for step 0), rewriting the file atomically.
+
+    A torn last line (a crash mid-write) is dropped with a warning on stderr that names the file.
+    """
     path = Path(path)
     if path.exists():
-        rewrite_jsonl(path, [row for row in read_jsonl(path) if row["step"] <= step])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = read_jsonl(path)
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr, flush=True)
+        rewrite_jsonl(path, [row for row in rows if row["step"] <= step])
 
 
 # ---------------------------------------------------------------------------------------------- 2-D samples
+HQ_STD, MODE_SHARE = 3.0, 0.25  # mode_stats' thresholds, recorded beside every result
+
+
 def mode_stats(samples: Tensor, centres: Tensor, std: float) -> dict:
     """High-quality fraction (within 3 std of the nearest centre) and modes covered (Srivastava et al. 2017, VEEGAN).
 
     A mode counts as covered when it holds at least a quarter of its uniform share of the high-quality
     samples, n_hq / (4 K): our threshold, stricter than VEEGAN's, so that a few stray points do not count.
+    Both numbers are reported together, with the thresholds: 8/8 modes covered by 2% high-quality samples
+    is a blurred ring, not a learned one.
     """
     x, c = samples.detach().double().cpu(), centres.double().cpu()
     dist = torch.cdist(x, c)  # (n, K)
     nearest, k = dist.min(dim=1)
-    hq = nearest <= 3.0 * std
+    hq = nearest <= HQ_STD * std
     counts = torch.bincount(k[hq], minlength=c.shape[0])
-    share = hq.sum().item() / (4.0 * c.shape[0])
+    share = hq.sum().item() * MODE_SHARE / c.shape[0]
     return {
         "high_quality": hq.double().mean().item(),
         "modes": int((counts >= max(share, 1.0)).sum()),
         "of_modes": int(c.shape[0]),
+        "hq_radius": HQ_STD * std,  # a sample is high-quality within this distance of its nearest centre
+        "mode_min_share": MODE_SHARE,  # a mode is covered by this fraction of its uniform share of hq samples
     }
+
+
+def modes_text(m: dict) -> str:
+    """'7/8 modes, 63.5% high-quality (within 0.06 of a centre)': both numbers and the threshold."""
+    return (
+        f"{m['modes']}/{m['of_modes']} modes, {m['high_quality']:.1%} high-quality "
+        f"(within {m.get('hq_radius', float('nan')):.3g} of a centre)"
+    )
 
 
 def save_samples(path: Path, kind: str, samples: Tensor, centres: Optional[Tensor] = None, title: str = "") -> None:
     """A PNG of generated samples: a scatter with the mode centres for 2-D data, an image grid for images."""
+    import matplotlib.pyplot as plt
+
+    fig = samples_figure(kind, samples, centres, title)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def samples_figure(kind: str, samples: Tensor, centres: Optional[Tensor] = None, title: str = ""):
+    """The matplotlib figure of save_samples."""
     import matplotlib.pyplot as plt
 
     from sandbox import plots
@@ -111,8 +146,7 @@ def save_samples(path: Path, kind: str, samples: Tensor, centres: Optional[Tenso
     else:
         fig, ax = plt.subplots(figsize=(6, 6))
         plots.sample_grid(ax, samples, nrow=8, title=title)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    return fig
 
 
 def summary_line(s: dict) -> str:
@@ -126,21 +160,57 @@ def summary_line(s: dict) -> str:
         f"final: {final}",
     ]
     if s.get("modes"):
-        m = s["modes"]
-        lines.append(f"modes covered {m['modes']}/{m['of_modes']}, high-quality samples {m['high_quality']:.1%}")
+        lines.append(f"last sample plot: {modes_text(s['modes'])}")
+    if s.get("best"):
+        lines.append(f"best evaluation: step {s['best']['step']}, {eval_text(s['best']['eval'])} ({s['out']}/best.pt)")
     if s.get("stopped_by"):
         lines.append(f"stopped by {s['stopped_by']}: checkpoint saved, resume with --resume {s['out']}")
     return "\n".join(lines)
 
 
+def eval_text(e: dict) -> str:
+    """An evaluation row in words: FID (and Stacked MNIST modes), or 2-D modes and high-quality share."""
+    if "fid" in e:
+        modes = f", {e['stacked_modes']}/1000 modes, reverse KL {e['reverse_kl']:.3g}" if "stacked_modes" in e else ""
+        return f"FID {e['fid']:.4g} (MNIST-classifier features, n {e['n']}, {e['generator']}){modes}"
+    return f"{modes_text(e)} (n {e['n']}, {e['generator']})"
+
+
 # ------------------------------------------------------------------------------------------------- samples
-def ema_generator(run) -> nn.Module:
-    """A copy of G holding the EMA weights (buffers such as BatchNorm statistics copied from G)."""
-    G = copy.deepcopy(run.G)
-    with torch.no_grad():
-        for p, a in zip(G.parameters(), run.state["ema"].value):
-            p.copy_(a)
+BN_BATCHES = 16  # batches of cfg.batch latents that recompute an EMA generator's BatchNorm statistics
+
+
+@torch.no_grad()
+def recompute_bn_(G: nn.Module, z_dim: int, batch: int, batches: int = BN_BATCHES, seed: int = 0) -> nn.Module:
+    """G's BatchNorm running statistics recomputed in train mode from `batches` batches of N(0, I) latents drawn
+    on the CPU from seed: the equal-weight mean of the batch statistics (momentum None), as for SWA
+    (Izmailov et al. 2018, Sec. 3.2; torch.optim.swa_utils.update_bn). No-op without BatchNorm."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in G.modules()):
+        return G
+    p = next(G.parameters())
+    g = torch.Generator().manual_seed(seed)
+    latents = [torch.randn((batch, z_dim), generator=g).to(p.device, p.dtype) for _ in range(batches)]
+    update_bn(latents, G)
     return G
+
+
+def ema_copy(G: nn.Module, values, z_dim: int, batch: int, bn_batches: int = BN_BATCHES, seed: int = 0) -> nn.Module:
+    """A copy of G holding the EMA weights `values`, its BatchNorm statistics recomputed for those weights.
+
+    G's own running statistics belong to G's weights, not to their average; an EMA generator that reuses
+    them normalises with the wrong moments (measurably worse FID), so they are recomputed (recompute_bn_).
+    """
+    E = copy.deepcopy(G)
+    with torch.no_grad():
+        for p, a in zip(E.parameters(), values):
+            p.copy_(a)
+    return recompute_bn_(E, z_dim, batch, bn_batches, seed)
+
+
+def ema_generator(run, bn_batches: int = BN_BATCHES) -> nn.Module:
+    """ema_copy of the run's G with its EMA weights; BN statistics from bn_batches batches at CPU seed cfg.seed + 4."""
+    cfg = run.cfg
+    return ema_copy(run.G, run.state["ema"].value, z_size(cfg), cfg.batch, bn_batches, cfg.seed + 4)
 
 
 @torch.no_grad()
@@ -156,8 +226,11 @@ def generate(run, n: int, use_ema: bool = False) -> Tensor:
         G.train(was_training)
 
 
-def plot_samples(run, out: Path) -> Optional[dict]:
-    """samples_STEP.png (and samples_ema_STEP.png); for 2-D data returns the mode statistics of G (or its EMA)."""
+def plot_samples(run, out: Path, writer=None) -> Optional[dict]:
+    """samples_STEP.png (and samples_ema_STEP.png); for 2-D data returns the mode statistics of G (or its EMA).
+
+    With a TensorBoard `writer`, the same samples also go there (an image grid, or the 2-D scatter figure).
+    """
     if run.source.kind == "dirac":
         return None
     t, stats = run.state["step"], None
@@ -166,8 +239,58 @@ def plot_samples(run, out: Path) -> Optional[dict]:
         tag = "ema_" if use_ema else ""
         if run.source.kind == "points":
             stats = mode_stats(x, run.source.centres, run.source.std)
-            title = f"step {t}{' EMA' if use_ema else ''}: {stats['modes']}/{stats['of_modes']} modes"
+            title = f"step {t}{' EMA' if use_ema else ''}: {stats['modes']}/{stats['of_modes']} modes, "
+            title += f"{stats['high_quality']:.0%} high-quality"
         else:
             title = f"step {t}{' EMA' if use_ema else ''}"
         save_samples(out / f"samples_{tag}{t:06d}.png", run.source.kind, x, run.source.centres, title)
+        if writer is not None:
+            tb_samples(writer, f"samples{'_ema' if use_ema else ''}", x, run.source, t)
     return stats
+
+
+# ---------------------------------------------------------------------------------------------- TensorBoard
+def tb_writer_class():
+    """torch's TensorBoard SummaryWriter; the tensorboard package is an optional extra, and without it an
+    ImportError says how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError(
+            "--tensorboard needs the tensorboard package: pip install -e '.[tb]' (or pip install tensorboard)"
+        ) from None
+    return SummaryWriter
+
+
+def tb_writer(out: Path, purge_step: Optional[int] = None):
+    """A TensorBoard SummaryWriter on out/tensorboard (events from purge_step on dropped, for a resumed run)."""
+    return tb_writer_class()(str(Path(out) / "tensorboard"), purge_step=purge_step)
+
+
+def tb_scalars(writer, row: dict) -> None:
+    """Every number of a metrics row as a scalar at row['step'] (nested dicts as 'eval/fid')."""
+
+    def flat(d: dict, prefix: str = ""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}/")
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step":
+                yield f"{prefix}{k}", v
+
+    for key, value in flat(row):
+        writer.add_scalar(key, value, row["step"])
+    writer.flush()
+
+
+def tb_samples(writer, tag: str, x: Tensor, source, step: int, nrow: int = 8) -> None:
+    """Images as one nrow x nrow grid in [0, 1] (Stacked MNIST as RGB); 2-D points as the scatter figure."""
+    if source.kind == "images":
+        x = (x[: nrow * nrow].detach().float().cpu().clamp(-1, 1) + 1) / 2  # (n, C, 28, 28)
+        n, c, h, w = x.shape
+        rows = -(-n // nrow)
+        x = torch.cat([x, x.new_zeros(rows * nrow - n, c, h, w)])
+        grid = x.reshape(rows, nrow, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, rows * h, nrow * w)
+        writer.add_image(tag, grid, step, dataformats="CHW")
+    else:
+        writer.add_figure(tag, samples_figure(source.kind, x, source.centres, f"step {step}"), step)
+    writer.flush()

@@ -1,0 +1,165 @@
+"""DCGAN on MNIST on a CPU: bf16 autocast against fp32, its speed and whether it trains as well (FID parity).
+
+    python3 -m benchmarks.amp_parity [--widths 0.5 0.25] [--batch 64] [--speed-steps 4] [--rounds 3]
+                                     [--parity auto|always|never] [--width 0.25] [--steps 400] [--seeds 3]
+                                     [--n-fid 2000] [--threads 1] [--out PATH.json]
+
+speed: steps/s (one D and one G step) of `loop.make_run` + `run_steps` with amp off (fp32) and on (bf16
+autocast of the forwards; penalties stay fp32), at each width, in interleaved rounds (benchmarks._arms; one
+thread: in CPU time).
+Target: bf16 >= 1.4x fp32.
+parity: the same config (preset dcgan, batch 64, the given width and steps) trained fp32 and bf16 from each
+seed, then FID (MNIST-classifier features, `sandbox.evaluation.mnist`, against the test split) of n_fid
+samples of G in eval mode on the run's fixed z. Parity holds when the difference of the mean FIDs is within
+2 standard errors of that difference (sqrt(s_fp32^2 / n + s_bf16^2 / n) over the seeds): bf16 is then not
+distinguishable from fp32 at this budget by seed noise. Under --parity auto it runs only where bf16 pays (its
+median speed ratio at the parity width >= 1): on a CPU without native bf16 kernels (AVX2 only, as the project's)
+bf16 runs at about 0.06x and the parity runs would take an hour. A CPU default of bf16 would need both checks;
+the trainer's amp 'auto' is on CUDA only (`sandbox.trainer.parts.use_amp`).
+"""
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from sandbox.evaluation import mnist as ev
+from sandbox.trainer import runlog as tl
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run, run_steps
+from sandbox.trainer.presets import preset
+
+TARGET = 1.4
+AMP = {"fp32": "off", "bf16": "on"}
+
+
+def config(width: float, batch: int, amp: str, seed: int = 0, data_dir: str = "", device: str = "cpu"):
+    """Preset dcgan on MNIST at width `width` for G and D, on `device`, amp 'on' or 'off'."""
+    return make_config(
+        preset("dcgan"),
+        dict(
+            data="mnist", net="dcgan", g_width=width, d_width=width, batch=batch, amp=amp, seed=seed,
+            device=device, data_dir=data_dir, progress=False,
+        ),
+    )  # fmt: skip
+
+
+def speed(widths, batch: int, steps: int, rounds: int, data_dir: str) -> dict:
+    """Per width: steps/s of each arm and the per-round ratio bf16 / fp32."""
+    out = {}
+    for width in widths:
+        runs = {name: make_run(config(width, batch, amp, data_dir=data_dir)) for name, amp in AMP.items()}
+        for run in runs.values():
+            run_steps(run, 2)  # warm-up
+        now = clock(torch.get_num_threads())  # one thread: CPU time (benchmarks._arms)
+        arms = {name: (lambda run=run: timed(lambda: run_steps(run, steps), steps, now)) for name, run in runs.items()}
+        rates = interleaved(arms, rounds)
+        out[str(width)] = {
+            "steps_per_s": {name: spread(r) for name, r in rates.items()},
+            "rates": rates,
+            "ratio": ratios(rates, "fp32")["bf16"],
+        }
+    return out
+
+
+def fid_of(run, n: int) -> float:
+    """FID (MNIST-classifier features) of n samples of G (eval mode, the run's fixed z) against the test split."""
+    x = tl.generate(run, n).clamp(-1.0, 1.0)
+    if not bool(torch.isfinite(x).all()):
+        return math.nan
+    ref = ev.reference_stats("test", run.cfg.data_dir or None, run.device)
+    return ev.fid(ref, ev.digit_features(x, run.device))
+
+
+def parity(width: float, batch: int, steps: int, seeds: int, n_fid: int, data_dir: str, device: str = "cpu") -> dict:
+    """FID after `steps` steps from each seed, fp32 and bf16; the means, stds and the 2-standard-error verdict."""
+    fids, seconds = {name: [] for name in AMP}, {name: 0.0 for name in AMP}
+    for seed in range(seeds):
+        for name, amp in AMP.items():
+            run = make_run(config(width, batch, amp, seed, data_dir, device))
+            t0 = time.perf_counter()
+            run_steps(run, steps)
+            if run.device.type == "cuda":
+                torch.cuda.synchronize(run.device)
+            seconds[name] += time.perf_counter() - t0
+            fids[name].append(fid_of(run, n_fid))
+            print(f"  seed {seed} {name}: FID {fids[name][-1]:.2f}", flush=True)
+    mean = {name: statistics.fmean(v) for name, v in fids.items()}
+    std = {name: statistics.stdev(v) if len(v) > 1 else math.nan for name, v in fids.items()}
+    se = math.sqrt(sum(s**2 / seeds for s in std.values()))
+    diff = mean["bf16"] - mean["fp32"]
+    return {
+        "width": width,
+        "batch": batch,
+        "steps": steps,
+        "seeds": seeds,
+        "n_fid": n_fid,
+        "fid": fids,
+        "mean": mean,
+        "std": std,
+        "diff_bf16_minus_fp32": diff,
+        "se_diff": se,
+        "parity": bool(abs(diff) <= 2 * se) if seeds > 1 else None,
+        "train_s": seconds,
+    }
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--widths", type=float, nargs="+", default=[0.5, 0.25], help="widths timed")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--speed-steps", type=int, default=4, help="timed steps per arm and round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--parity", choices=["auto", "always", "never"], default="auto", help="auto: where bf16 pays")
+    p.add_argument("--width", type=float, default=0.25, help="width of the parity runs")
+    p.add_argument("--steps", type=int, default=400, help="G steps of each parity run")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--n-fid", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    results = {"threads": args.threads, "torch": torch.__version__, "load_before": load(), "target": TARGET}
+    try:
+        if not args.skip_speed:
+            results["speed"] = speed(args.widths, args.batch, args.speed_steps, args.rounds, args.data_dir)
+            results["load_after_speed"] = load()
+        pays = results.get("speed", {}).get(str(args.width), {}).get("ratio", {}).get("median", 1.0) >= 1.0
+        results["parity_run"] = args.parity == "always" or (args.parity == "auto" and pays)
+        if not results["parity_run"]:
+            print(f"parity not run (--parity {args.parity}; bf16 {'pays' if pays else 'is slower'} here)", flush=True)
+        else:
+            print(
+                f"parity: width {args.width:g}, batch {args.batch}, {args.steps} steps, {args.seeds} seeds", flush=True
+            )
+            results["parity"] = parity(args.width, args.batch, args.steps, args.seeds, args.n_fid, args.data_dir)
+            results["load_after_parity"] = load()
+    finally:
+        torch.set_num_threads(threads)
+    print(f"DCGAN on MNIST, CPU, {args.threads} thread(s), batch {args.batch}; load {results['load_before']}")
+    for width, s in results.get("speed", {}).items():
+        fp32, bf16 = s["steps_per_s"]["fp32"]["median"], s["steps_per_s"]["bf16"]["median"]
+        print(report_line(f"  width {width}: fp32 {fp32:.3g}, bf16 {bf16:.3g} steps/s; bf16 / fp32", s["ratio"]))
+    if "parity" in results:
+        q = results["parity"]
+        print(
+            f"  FID after {q['steps']} steps, {q['seeds']} seeds: "
+            f"fp32 {q['mean']['fp32']:.2f} +- {q['std']['fp32']:.2f}, "
+            f"bf16 {q['mean']['bf16']:.2f} +- {q['std']['bf16']:.2f}; difference {q['diff_bf16_minus_fp32']:+.2f} "
+            f"(2 SE = {2 * q['se_diff']:.2f}): parity {'holds' if q['parity'] else 'FAILS'}"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
