@@ -38,15 +38,22 @@ def resume_or_start(cfg: Config, workdir: Optional[Path]) -> tuple:
 
 
 def resumable_curve(
-    cfg: Config, marks: Sequence[int], evaluate: Callable[[Run], dict], workdir: Optional[Path] = None
+    cfg: Config,
+    marks: Sequence[int],
+    evaluate: Callable[[Run], dict],
+    workdir: Optional[Path] = None,
+    prepare: Optional[Callable[[Run], Run]] = None,
 ) -> tuple:
     """Train cfg to each mark, then row = {step, window-mean losses, evaluate(run)}; (rows, run, stopped_at).
 
     evaluate must draw from its own generators (never the run's), so that evaluating changes no training number.
     With a workdir, the rows and then a checkpoint are written atomically after each mark. A non-finite loss
     ends the curve (later marks are not trained) and is returned as stopped_at, the step it was seen at.
+    prepare(run) -> run, applied to the fresh or resumed run before it trains, may wrap its rule (e.g. to keep a
+    running quantity in the rule's state, which the checkpoint carries).
     """
     run, rows = resume_or_start(cfg, workdir)
+    run = prepare(run) if prepare is not None else run
     done = {r["step"] for r in rows}
     for mark in sorted(set(int(m) for m in marks)):
         if mark in done or mark < run.state["step"]:

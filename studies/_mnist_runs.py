@@ -1,6 +1,8 @@
-"""Shared by the MNIST dynamics studies (wgan_family, r1_convergence, dynamics_at_scale): one trainer run with
-FID (MNIST-classifier features) at a few G steps, the window-mean training losses between them, and optional
-cheap probes of D every few steps. Not a study (the leading underscore keeps it out of `all_studies`).
+"""Shared by the MNIST studies. The dynamics studies (wgan_family, r1_convergence, dynamics_at_scale): one trainer
+run with FID (MNIST-classifier features) at a few G steps, the window-mean training losses between them, and
+optional cheap probes of D every few steps. dcgan_mnist, vanishing_gradients and saturation_at_scale: one resumable
+DCGAN trajectory per seed (`dcgan_trajectory`) with G and D snapshots at its marks, which each of them trains when
+it is absent and reuses when another left it. Not a study (the leading underscore keeps it out of `all_studies`).
 
 Everything numeric is the library's: the run is `sandbox.trainer.loop.make_run` + `run_steps`, samples are
 `sandbox.trainer.runlog.generate` (G in eval mode on one fixed z per run, so FID differences between steps are not
@@ -8,9 +10,15 @@ sampling noise in z), FID is `sandbox.evaluation.mnist.fid` against the MNIST te
 losses are the trainer's own meter (`sandbox.trainer.runlog.meter_read`).
 """
 
+import contextlib
+import copy
+import fcntl
+import hashlib
+import json
 import math
 import time
-from typing import Callable, Optional, Sequence
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,8 +29,11 @@ from sandbox.penalties import grad_norm
 from sandbox.reporting import study
 from sandbox.reporting.figures import fid_axis  # noqa: F401 (moved to the kit; the studies import it here)
 from sandbox.trainer import runlog as tl
-from sandbox.trainer.config import Config, make_config
+from sandbox.trainer.checkpoint import load_checkpoint, save_checkpoint
+from sandbox.trainer.config import RESUME_EXEMPT, Config, config_dict, make_config
 from sandbox.trainer.loop import Run, make_run, run_steps
+from sandbox.trainer.presets import R1_EMA_HALF_LIFE, preset
+from studies import _curves
 
 
 def mnist_config(*layers: dict, device="cpu") -> Config:
@@ -130,3 +141,145 @@ def scale_note(scale: str, device) -> str:
     """The figure-title note on what was run: e.g. 'quick scale, cpu (1 threads): not the paper's full run'."""
     where = study.describe_device(torch.device(device))
     return f"{scale} scale, {where}" + ("" if scale == "full" else ": not the paper's full run")
+
+
+# ------------------------------------------------------------------------ the DCGAN trajectory of C6, C7 and C21
+# dcgan_mnist (C21), vanishing_gradients (C7) and saturation_at_scale (C6) read one DCGAN run per seed: G and D
+# snapshots at every mark, FID of G (and of its EMA) there. Each study trains it when it is absent and reuses it
+# when another study left it, in <records>/.work/dcgan_mnist_trajectory/ (never committed): same numbers either way.
+MNIST_TRAIN = 60_000  # training images: an epoch is 60,000 / batch G steps (937.5 at batch 64)
+TRAJECTORY = "dcgan_mnist_trajectory"
+SNAPSHOT_FORMAT = 2  # what a snapshot holds: G, D and D's optimiser state (format 1 had no optimiser)
+# Marks in epochs. trained: dcgan.torch's 25 epochs (its default niter) and its batch 64 (Radford et al.'s text says
+# 128; 64 halves the CPU of C7's 4000-iteration fresh-D probes), at width 1/4 (G 64-32, D 32-64 channels; the
+# paper's width 1 is ~6x slower on one CPU thread). The EMA of G (half-life 693 G steps, GAN_stability's beta 0.999)
+# feeds nothing back into training: its samples are reported beside G's.
+_LONG = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12.5, 15, 17.5, 20, 22.5, 25)
+DCGAN_TRAJECTORIES = {
+    "smoke": dict(width=0.125, batch=16, marks=(0, 0.001, 0.002), seeds=1, n_fid=200, ema_half_life=2.0),
+    "quick": dict(width=0.25, batch=64, marks=(0, 0.1, 0.25, 0.5, 1, 1.5, 2), seeds=1, n_fid=2000, ema_half_life=200.0),
+    "trained": dict(width=0.25, batch=64, marks=_LONG, seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE),
+    "paper": dict(width=1.0, batch=128, marks=_LONG, seeds=3, n_fid=10000, ema_half_life=R1_EMA_HALF_LIFE),
+}
+# G steps per CPU-second on one thread, evaluations at the marks included. trained: measured here, 1875 steps of
+# width 1/4 at batch 64 with 7 evaluated marks in 196 CPU-s under load (about 17/s on a quiet core); paper: a guess
+# for width 1 and batch 128, a GPU's job.
+TRAJECTORY_SPEED = {"trained": 9.6, "paper": 0.6}
+
+
+def epoch_steps(epochs: float, batch: int) -> int:
+    """ceil(epochs * 60000 / batch): the first G step at which G has seen `epochs` passes of MNIST's training set."""
+    return math.ceil(round(epochs * MNIST_TRAIN / batch, 6))
+
+
+def trajectory_steps(spec: dict) -> list:
+    """The trajectory's marks as G steps."""
+    return sorted({epoch_steps(e, spec["batch"]) for e in spec["marks"]})
+
+
+def trajectory_minutes(scale: str) -> float:
+    """CPU-minutes of every seed's trajectory at a scale on one thread (TRAJECTORY_SPEED)."""
+    spec = DCGAN_TRAJECTORIES[scale]
+    return spec["seeds"] * max(trajectory_steps(spec)) / TRAJECTORY_SPEED.get(scale, 9.6) / 60
+
+
+def run_seed(base: int, i: int) -> int:
+    """The training seed of a study's i-th seed under base seed `base` (as discriminator_size numbers them)."""
+    return 1000 * base + i
+
+
+def dcgan_config(spec: dict, seed: int, device="cpu") -> Config:
+    """The dcgan preset (Radford et al. 2016, Sec. 4) on MNIST at the trajectory's width, batch and EMA."""
+    w = spec["width"]
+    steps = max(trajectory_steps(spec))
+    layer = dict(g_width=w, d_width=w, batch=spec["batch"], steps=steps, seed=seed, ema_half_life=spec["ema_half_life"])
+    return mnist_config(preset("dcgan"), layer, device=device)
+
+
+def trajectory_folder(workdir, cfg: Config, spec: dict) -> Optional[Path]:
+    """<records>/.work/dcgan_mnist_trajectory/seed=S-HASH for a runner work folder <records>/<study>/<scale>/.work/
+    <key>, else workdir/trajectory/seed=S-HASH; HASH covers every setting that changes a number, so no stale run
+    is reused."""
+    if workdir is None:
+        return None
+    workdir = Path(workdir)
+    settings = {k: v for k, v in config_dict(cfg).items() if k not in RESUME_EXEMPT}
+    what = dict(settings, marks=list(spec["marks"]), n_fid=spec["n_fid"], snapshot=SNAPSHOT_FORMAT)
+    text = json.dumps(what, sort_keys=True, default=str)
+    name = f"seed={cfg.seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    root = workdir.parents[3] / ".work" / TRAJECTORY if workdir.parent.name == ".work" else workdir / "trajectory"
+    return root / name
+
+
+class Trajectory(NamedTuple):
+    rows: list  # per mark: step, epochs, window-mean losses, fid and fid_ema (MNIST-classifier features)
+    run: Run  # the run at its last mark
+    stopped_at: Optional[int]  # the step a non-finite loss stopped it, else None
+    snapshots: dict  # step -> {"G", "D", "opt_d": state_dict}, or step -> a file holding them
+    cpu_s: float  # CPU seconds this call spent (about 0 when another study had trained it)
+
+
+def dcgan_trajectory(spec: dict, seed: int, device="cpu", workdir=None) -> Trajectory:
+    """Train (or resume, or reuse) the DCGAN of `spec` to its last mark through `_curves.resumable_curve`;
+    G and D snapshots and FID of G and its EMA (BatchNorm statistics recomputed) at every mark."""
+    clock = time.process_time()
+    cfg = dcgan_config(spec, seed, device)
+    folder = trajectory_folder(workdir, cfg, spec)
+    snaps: dict = {}
+
+    def evaluate(run: Run) -> dict:
+        step = run.state["step"]
+        state = {k: copy.deepcopy(m.state_dict()) for k, m in (("G", run.G), ("D", run.D), ("opt_d", run.opt_d))}
+        if folder is None:
+            snaps[step] = state
+        else:
+            snaps[step] = save_checkpoint(
+                dict(state, format=1, step=step, config=config_dict(cfg)), snapshot_path(folder, step)
+            )
+        ema = run.state["ema"] is not None
+        return {
+            "epochs": step * cfg.batch / MNIST_TRAIN,
+            "fid": fid_now(run, spec["n_fid"]),
+            "fid_ema": fid_now(run, spec["n_fid"], use_ema=True) if ema else math.nan,
+        }
+
+    with _locked(folder):
+        rows, run, stopped = _curves.resumable_curve(cfg, trajectory_steps(spec), evaluate, folder)
+    if folder is not None:
+        snaps = {r["step"]: snapshot_path(folder, r["step"]) for r in rows}
+    return Trajectory(rows, run, stopped, snaps, time.process_time() - clock)
+
+
+def snapshot_path(folder: Path, step: int) -> Path:
+    return Path(folder) / f"snapshot_{step:07d}.pt"
+
+
+def snapshot_at(traj: Trajectory, step: int) -> dict:
+    """{"G", "D", "opt_d"}: the state dicts of the run's G, D and D's optimiser at a mark."""
+    snap = traj.snapshots[step]
+    return load_checkpoint(snap) if isinstance(snap, Path) else snap
+
+
+def players_at(traj: Trajectory, step: int) -> tuple:
+    """(G, D): copies of the run's nets holding the weights and BatchNorm statistics they had at a mark."""
+    state = snapshot_at(traj, step)
+    G, D = copy.deepcopy(traj.run.G), copy.deepcopy(traj.run.D)
+    G.load_state_dict(state["G"])
+    D.load_state_dict(state["D"])
+    return G, D
+
+
+@contextlib.contextmanager
+def _locked(folder: Optional[Path]):
+    """An exclusive lock on folder/lock while a trajectory trains: two studies wait for each other, never race;
+    the kernel drops it when its process dies, so a killed run leaves no stale lock."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

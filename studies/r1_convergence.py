@@ -1,271 +1,394 @@
-"""r1_convergence: the zero-centred gradient penalty R1 on real data, swept over gamma, on MNIST.
+"""r1_convergence: the zero-centred gradient penalty R1 on real data, swept over gamma, on MNIST (C11 at image scale).
 
-Claim C11 (Mescheder, Geiger, Nowozin 2018, "Which training methods for GANs do actually converge?", Sec. 4 and
-the image experiments of Sec. 5): zero-centred gradient penalties (R1 = gamma/2 E ||grad_x D(x)||^2 on real
-data) make GAN training converge locally; the gradient norm of D on real data goes to 0 and training is stable
-across gamma.
-Setting: preset `r1` (NS-GAN, RMSProp lr 1e-4 for G and D, batch 64, one D step per G step) with
-penalty_weight = gamma for gamma in GAMMAS; gamma = 0 runs with penalty 'none' (the same numbers as weight 0,
-without the double backward); the preset has no BatchNorm in D, as Mescheder et al.'s critics. Named deviation
-from the preset: ema_half_life=0
-(the study measures the raw iterate G; the EMA is an evaluation device, studied in dynamics_at_scale).
-Measured: FID (MNIST-classifier features, `sandbox.evaluation.mnist`; not Inception FID) of G on a fixed z at a few
-G steps; every PROBE steps, on 64 fresh real images from a generator of its own (the training stream is left
-alone), the mean per-sample ||grad_x D|| (`sandbox.penalties.grad_norm`, the quantity R1 penalises) and the
-mean real logit of D. Oscillation is the population std of the mean real logit over the last half of the
-probes (an equilibrium holds D's logits still; Mescheder et al.'s Dirac-GAN shows unregularised D oscillating),
-and beside it the std of FID over the last half of the eval steps.
-Scales: smoke (seconds, the test suite: width 1/8, batch 16, 8 G steps), quick (minutes on 2 CPU cores: DCGAN
-nets at width 1/4, batch 64, 600 G steps, FID on 2000 samples at 8 steps, one seed), full (GPU: DCGAN nets at
-width 1 (Mescheder et al.'s ResNets are not these nets), 50k G steps, FID on 10000 samples every 2500 steps,
-3 seeds, gamma also 100). A grid over (gamma, seed): `--shard i/n` spreads it.
+Claim C11 (Mescheder, Geiger, Nowozin 2018, "Which training methods for GANs do actually converge?", Sec. 4-5):
+zero-centred gradient penalties (R1 = gamma/2 E||grad_x D(x)||^2 on real data) make GAN training converge
+locally: D's input gradient on real data goes to 0, D stops oscillating, and training is stable across gamma.
+Setting: preset `r1` (GAN_stability's configs/default.yaml: the non-saturating loss, RMSProp lr 1e-4 for G and D,
+batch 64, one D step per G step, no BatchNorm in D) with gamma in GAMMAS = {0, 0.1, 1, 10} in our gamma/2
+convention, i.e. GAN_stability's reg_param = gamma/2 = {0, 0.05, 0.5, 5} (the preset's own gamma 20 is their
+reg_param 10); gamma = 0 runs with penalty 'none'. Named deviations: the DCGAN nets at width WIDTH (Mescheder et al.
+trained ResNets on CelebA/LSUN/ImageNet; MNIST's DCGAN at width 1 is a GPU's job), ema_half_life=0 (the study
+measures the raw G; the preset's EMA feeds nothing back into training).
+Measured per run (`studies._mnist_dynamics`): every `probe_every` G steps, on 512 fixed real training images and
+512 fixed latents drawn from generators of the probe's own, D's mean per-sample ||grad_x D|| on the real images
+(`penalties.grad_norm`, what R1 penalises) and D's mean real logit; FID (MNIST-classifier features, not Inception
+FID) of G on the run's fixed z every `fid_every` steps, and on `n_final` samples at the end. The oscillation measure
+is the population std of D's mean real logit over the probes of the last half of training.
+Checks, each with a control that must fail it: the final gradient norm falls strictly with gamma and is 10x lower at
+gamma = 10 than at 0 (control: the untrained D, the same for every gamma of a seed); the oscillation is larger at
+gamma = 0 than at gamma >= 1 for every seed (control: the untrained D); the final FIDs of gamma >= 0.1 overlap within
+their seed ranges (control: the same test with the untrained generators as a fourth group); every gamma > 0 trains
+(control: the untrained G); every gamma's FID curve has plateaued (control: the first half of the same curves).
+Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 1 seed, 800 G steps), trained (3 seeds, 5000
+G steps: the CPU budget, `estimate_minutes`; D's gradient norm has settled by then in a measured gamma = 10 run, its FID
+still falls about 5% per 500 steps, and the plateau check says whether it has stopped), paper (width 1, 50k G steps:
+a GPU).
 """
+
+import math
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from sandbox.evaluation import mnist as ev
-from sandbox.reporting import study
+from sandbox.reporting import figures, kit, study
 from sandbox.trainer.presets import preset
+from studies import _curves
+from studies import _mnist_dynamics as md
 from studies import _mnist_runs as mr
 
 CLAIM = (
-    "With R1 (gamma/2 E||grad_x D||^2 on real data) a DCGAN on MNIST trains at every gamma > 0, the real-data "
-    "gradient norm of D shrinks as gamma grows (an order of magnitude below the unregularised run at the "
-    "paper's gamma = 10), and D's real logits oscillate less than without the penalty."
+    "With R1 (gamma/2 E||grad_x D||^2 on real data) a DCGAN on MNIST trained to a plateau has D's real-data gradient "
+    "norm falling with gamma (10x below the unregularised run at gamma = 10), D's real logits oscillating less than "
+    "without the penalty, and FIDs that agree across gamma = 0.1, 1, 10."
 )
-NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 CLAIMS = ["C11"]
+LEVELS = {"C11": "X"}
+NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
+SMOKE_MUST_PASS = False  # smoke trains 8 steps of width-1/8 nets: no check can hold there
+GAMMAS = [0.0, 0.1, 1.0, 10.0]  # gamma/2 convention: GAN_stability's reg_param = gamma / 2
+WIDTH = 0.125  # G 32-16, D 16-32 channels: an eighth of the DCGAN nets, for the CPU budget (see STEP_S)
 SCALES = {
     "smoke": dict(
-        width=0.125, batch=16, steps=8, evals=[0, 4, 8], probe_every=2, n_fid=200, seeds=1, gammas=[0.0, 10.0]
+        width=0.125,
+        batch=16,
+        gammas=[0.0, 10.0],
+        seeds=1,
+        steps=8,
+        probe_every=2,
+        fid_every=4,
+        n_fid=200,
+        n_final=200,
+        n_probe=32,
     ),
     "quick": dict(
-        width=0.25,
+        width=WIDTH,
         batch=None,
-        steps=600,
-        evals=[0, 50, 100, 200, 300, 400, 500, 600],
-        probe_every=10,
-        n_fid=2000,
+        gammas=GAMMAS,
         seeds=1,
-        gammas=[0.0, 0.1, 1.0, 10.0],
+        steps=800,
+        probe_every=25,
+        fid_every=100,
+        n_fid=2000,
+        n_final=5000,
+        n_probe=512,
     ),
-    "full": dict(
+    "trained": dict(
+        width=WIDTH,
+        batch=None,
+        gammas=GAMMAS,
+        seeds=3,
+        steps=5000,
+        probe_every=50,
+        fid_every=250,
+        n_fid=2000,
+        n_final=10000,
+        n_probe=512,
+    ),
+    "paper": dict(
         width=1.0,
         batch=None,
-        steps=50_000,
-        evals=[0, 1000] + list(range(2500, 50_001, 2500)),
-        probe_every=100,
-        n_fid=10_000,
+        gammas=GAMMAS,
         seeds=3,
-        gammas=[0.0, 0.1, 1.0, 10.0, 100.0],
+        steps=50_000,
+        probe_every=500,
+        fid_every=2500,
+        n_fid=10000,
+        n_final=10000,
+        n_probe=512,
     ),
 }
-# smoke's 8 G steps of width-1/8 nets cannot lower FID or separate the gammas: smoke checks the pipeline only
-SMOKE_MUST_PASS = False
-PAPER_GAMMA = 10.0  # Mescheder et al. 2018's value for their image experiments
-PROBE_N = 64  # real images per probe (the preset's batch)
+# CPU-seconds per G step on one thread, measured here under load (2 shared cores; ~1.5x less on a quiet core), batch
+# 64, 300 steps: R1's double backward costs 1.3-1.6x a plain step. Width 1: 6x width 1/4's, an estimate (a GPU's job).
+STEP_S = {0.125: {"r1": 0.064, "none": 0.040}, 0.25: {"r1": 0.122, "none": 0.091}, 1.0: {"r1": 0.73, "none": 0.55}}
+PAPER_GAMMA = 10.0  # the issue's largest gamma (GAN_stability's reg_param 5)
+NORM_RATIO = 0.1  # "goes to 0": at gamma = 10 an order of magnitude below gamma = 0
 FID_DROP = 0.5  # "trains": the final FID at most half the untrained generator's
-FID_SPREAD = 2.0  # "stable across gamma": the worst final FID over gamma > 0 within 2x of the best
-NORM_RATIO = 0.1  # "goes to 0": at gamma = 10 an order of magnitude below gamma = 0 over the last quarter
-TAIL = 0.25  # the last quarter of the probes: where the gradient norms are compared
-HALF = 0.5  # the last half: where oscillation is measured
+TAIL, HALF = 0.25, 0.5  # gradient norms: the probes of the last quarter; oscillation: of the last half
 
 
 def points(scale: str) -> list:
-    """One grid point per (gamma, seed)."""
-    return [f"gamma={g:g},seed={k}" for g in SCALES[scale]["gammas"] for k in range(SCALES[scale]["seeds"])]
-
-
-def _parse(point: str) -> tuple:
-    kv = dict(item.split("=") for item in point.split(","))
-    return float(kv["gamma"]), int(kv["seed"])
-
-
-def config(gamma: float, scale: str, seed: int, device):
-    """Preset r1 with penalty weight gamma (penalty 'none' at 0), BatchNorm-free D, no EMA, the scale's sizes."""
+    """One run per (gamma, seed); the seeds are paired across gammas (the same initial G and D)."""
     s = SCALES[scale]
+    return [dict(gamma=g, seed=i) for g in s["gammas"] for i in range(s["seeds"])]
+
+
+def estimate_minutes(scale: str) -> float:
+    """The CPU-minutes of the whole grid on one thread: training at STEP_S plus the probes and FIDs."""
+    s, w = SCALES[scale], SCALES[scale]["width"]
+    train = sum(s["steps"] * STEP_S[w]["r1" if g > 0 else "none"] for g in s["gammas"])
+    probes = md.PROBE_S[w] * len(md.marks(s["steps"], s["probe_every"], s["fid_every"]))
+    fids = md.fid_cost(w, s["n_fid"]) * len(md.marks(s["steps"], s["fid_every"])) + md.fid_cost(w, s["n_final"])
+    return s["seeds"] * (train + len(s["gammas"]) * (probes + fids)) / 60
+
+
+def config(gamma: float, s: dict, run_seed: int, device):
+    """Preset r1 with penalty weight gamma (penalty 'none' at 0), no EMA, the scale's width and steps."""
     layer = dict(
         penalty="r1" if gamma > 0 else "none",
-        penalty_weight=gamma if gamma > 0 else 10.0,
-        batchnorm_d=False,
+        penalty_weight=gamma if gamma > 0 else preset("r1")["penalty_weight"],
         ema_half_life=0.0,
         g_width=s["width"],
         d_width=s["width"],
         steps=s["steps"],
-        seed=seed,
+        seed=run_seed,
     )
-    if s["batch"]:
-        layer["batch"] = s["batch"]
-    return mr.mnist_config(preset("r1"), layer, device=device)
+    return mr.mnist_config(preset("r1"), layer, dict(batch=s["batch"]) if s["batch"] else {}, device=device)
 
 
-def run_point(point: str, scale: str, seed: int, device) -> dict:
-    """Train at one gamma: FID at the eval steps, ||grad_x D|| and the real logit on real data every probe step."""
-    gamma, k = _parse(point)
+def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
+    """One gamma and seed: probes of D and FID over training (resumable from workdir), then the final FID."""
+    clock, s = time.process_time(), SCALES[scale]
+    device = torch.device(device or "cpu")
+    cfg = config(point["gamma"], s, 1000 * seed + int(point["seed"]), device)
+    probe = md.prober(s["n_probe"])
+
+    def evaluate(run) -> dict:
+        row = probe(run)
+        step = run.state["step"]
+        return dict(row, fid=mr.fid_now(run, s["n_fid"]) if step % s["fid_every"] == 0 or step == s["steps"] else None)
+
+    marks = md.marks(s["steps"], s["probe_every"], s["fid_every"])
+    rows, run, stopped = _curves.resumable_curve(cfg, marks, evaluate, workdir)
+    final = mr.fid_now(run, s["n_final"]) if stopped is None else math.nan
+    return dict(
+        gamma=point["gamma"],
+        seed=cfg.seed,
+        curve=rows,
+        stopped_at=stopped,
+        fid_final=final,
+        cpu_s=time.process_time() - clock,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- summary
+def _series(rows: list, key: str, after: float = -1.0) -> tuple:
+    """(steps, values) of a curve's rows holding `key`, at steps > after (as a fraction of the last step)."""
+    last = rows[-1]["step"] if rows else 0
+    kept = [(r["step"], r[key]) for r in rows if r.get(key) is not None and r["step"] > after * last]
+    return [k for k, _ in kept], [v for _, v in kept]
+
+
+def _per_run(r: dict) -> dict:
+    rows = r["curve"]
+    fid_steps, fid = _series(rows, "fid")
+    return dict(
+        grad_norm=float(np.mean(_series(rows, "grad_norm_real", 1 - TAIL)[1])) if rows else math.nan,
+        oscillation=float(np.std(_series(rows, "real_logit", 1 - HALF)[1])) if rows else math.nan,
+        fid_final=r["fid_final"],
+        grad_norm_start=rows[0]["grad_norm_real"] if rows else math.nan,
+        # the untrained D scored at every probe of the last half: its logits never move
+        oscillation_start=float(np.std([rows[0]["real_logit"]] * len(_series(rows, "real_logit", 1 - HALF)[1])))
+        if rows
+        else math.nan,
+        fid_start=fid[0] if fid else math.nan,
+        fid_steps=fid_steps,
+        fid=fid,
+        probe_steps=_series(rows, "grad_norm_real")[0],
+        grad_norm_curve=_series(rows, "grad_norm_real")[1],
+        real_logit_curve=_series(rows, "real_logit")[1],
+        stopped_at=r["stopped_at"],
+    )
+
+
+def summarise(results: dict, scale: str) -> dict:
+    """Per gamma: each seed's final gradient norm, oscillation and FID, their untrained values, the curves."""
+    s, out = SCALES[scale], {}
+    for g in s["gammas"]:
+        runs = [_per_run(results[kit.point_key(dict(gamma=g, seed=i))]) for i in range(s["seeds"])]
+        per = {k: [r[k] for r in runs] for k in runs[0]}
+        steps, mean_fid = md.mean_curve(per["fid_steps"], per["fid"])
+        out[f"{g:g}"] = dict(per, gamma=g, mean_fid_steps=steps, mean_fid=mean_fid, plateau=md.plateau(steps, mean_fid))
+    return out
+
+
+def _falls(values: list) -> bool:
+    return all(a > b for a, b in zip(values, values[1:]))
+
+
+def _overlap(groups: list) -> bool:
+    """Whether every pair of the groups' [min, max] ranges intersects."""
+    ranges = [kit.spread(g) for g in groups]
+    return all(max(a[0], b[0]) <= min(a[1], b[1]) for i, a in enumerate(ranges) for b in ranges[i + 1 :])
+
+
+def make_checks(st: dict, gammas: list) -> tuple:
+    """The checks and their controls, every one computed from the summary."""
+    mean = lambda g, k: kit.mean_std(st[f"{g:g}"][k])[0]  # noqa: E731
+    zero, high = st["0"], [st[f"{g:g}"] for g in gammas if g >= 1]
+    positive = [st[f"{g:g}"] for g in gammas if g > 0]
+    osc = lambda key: all(  # noqa: E731
+        zero[key][i] > v[key][i] for v in high for i in range(len(zero[key]))
+    )
+    trains = lambda key: all(  # noqa: E731
+        np.all(np.asarray(v[key]) <= FID_DROP * np.asarray(v["fid_start"])) and not any(v["stopped_at"])
+        for v in positive
+    )
+    checks = {
+        "c11_grad_norm_on_real_falls_with_gamma": _falls([mean(g, "grad_norm") for g in gammas]),
+        "c11_grad_norm_tenfold_lower_at_gamma_10": bool(
+            mean(PAPER_GAMMA, "grad_norm") <= NORM_RATIO * mean(0.0, "grad_norm")
+        ),
+        "c11_unregularised_d_oscillates_more": osc("oscillation"),
+        "c11_fid_overlaps_across_gamma": _overlap([v["fid_final"] for v in positive]),
+        "c11_every_gamma_trains": trains("fid_final"),
+        "c11_fid_plateaued_at_every_gamma": all(v["plateau"]["plateaued"] for v in st.values()),
+    }
+    untrained = "the untrained networks (step 0), the same for every gamma of a seed"
+    controls = {
+        "c11_grad_norm_on_real_falls_with_gamma": dict(
+            control=untrained, control_passes=_falls([mean(g, "grad_norm_start") for g in gammas])
+        ),
+        "c11_grad_norm_tenfold_lower_at_gamma_10": dict(
+            control=untrained,
+            control_passes=bool(mean(PAPER_GAMMA, "grad_norm_start") <= NORM_RATIO * mean(0.0, "grad_norm_start")),
+        ),
+        "c11_unregularised_d_oscillates_more": dict(
+            control=untrained + ", scored at every probe", control_passes=osc("oscillation_start")
+        ),
+        "c11_fid_overlaps_across_gamma": dict(
+            control="the same overlap test with the untrained generators (step 0) as a fourth group",
+            control_passes=_overlap([v["fid_final"] for v in positive] + [zero["fid_start"]]),
+        ),
+        "c11_every_gamma_trains": dict(control="the untrained generators (step 0)", control_passes=trains("fid_start")),
+        "c11_fid_plateaued_at_every_gamma": dict(
+            control="the same test on the first half of the curves (first quarter against the second)",
+            control_passes=all(v["plateau"]["early_flat"] for v in st.values()),
+        ),
+    }
+    return checks, controls
+
+
+def headline(st: dict, scale: str) -> list:
+    """Final gradient norms, oscillation and FID per gamma; no published image-scale values exist for these."""
     s = SCALES[scale]
-    cfg = config(gamma, scale, seed + k, device)
-    probe_gen = torch.Generator(torch.device(device)).manual_seed(seed + k + 10_000)
-    rec, _ = mr.train_curve(
-        cfg,
-        s["evals"],
-        s["n_fid"],
-        probe=lambda run: mr.real_probe(run, PROBE_N, probe_gen),
-        probe_every=s["probe_every"],
+    diff = (
+        f"DCGAN nets at width {s['width']} without D BatchNorm on MNIST, {s['steps']:,} G steps, {s['seeds']} seeds; "
+        "the paper trained ResNets on CelebA, LSUN and ImageNet with reg_param 10 (gamma 20 here)"
     )
-    rec.update(gamma=gamma, seed=seed + k)
-    return rec
-
-
-def _tail_mean(values, fraction: float) -> float:
-    return float(np.nanmean(mr.last_fraction(values, fraction)))
-
-
-def _tail_std(values, fraction: float) -> float:
-    return float(np.nanstd(mr.last_fraction(values, fraction)))
-
-
-def _setting(scale: str) -> str:
-    s = SCALES[scale]
-    return (
-        f"{scale} scale: DCGAN nets at width {s['width']} without D BatchNorm, {s['steps']} G steps, FID on "
-        f"{s['n_fid']} samples, {s['seeds']} seed(s); the paper trained ResNets on CelebA/LSUN/ImageNet"
-    )
+    src = "Mescheder et al. 2018, Sec. 4: grad_x D -> 0 at the equilibrium R1 makes locally stable (no MNIST value)"
+    rows = []
+    for g in s["gammas"]:
+        v = st[f"{g:g}"]
+        for key, what in (
+            ("grad_norm", "mean ||grad_x D|| on real data, last quarter"),
+            ("oscillation", "std of D's mean real logit, last half"),
+            ("fid_final", f"final {ev.FID_NAME} ({s['n_final']} samples)"),
+        ):
+            rows.append(
+                kit.Headline(
+                    "C11",
+                    f"{what}, gamma = {g:g}",
+                    *kit.mean_std(v[key]),
+                    None,
+                    src if key != "fid_final" else "no published value on these features",
+                    diff,
+                )._asdict()
+            )
+    return rows
 
 
 def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
-    """Every (gamma, seed) run; then gradient norms, oscillation and FID per gamma, and the checks."""
-    device = torch.device(device or "cpu")
-    results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
+    """Summarise every run's record, then the checks with their controls and the ledger rows."""
+    results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
     s = SCALES[scale]
-    gammas = s["gammas"]
+    st = summarise(results, scale)
+    checks, controls = make_checks(st, s["gammas"])
     cfg = dict(
         s,
         seed=seed,
-        probe_n=PROBE_N,
-        fid_drop=FID_DROP,
-        fid_spread=FID_SPREAD,
+        preset=dict(preset("r1"), ema_half_life=0.0),
+        reg_param=[g / 2 for g in s["gammas"]],
         norm_ratio=NORM_RATIO,
+        fid_drop=FID_DROP,
         tail=TAIL,
         half=HALF,
-        preset=dict(preset("r1"), batchnorm_d=False, ema_half_life=0.0),
+        plateau_tol=md.PLATEAU_TOL,
+        estimate_minutes=estimate_minutes(scale),
     )
-    summary = {}
-    for g in gammas:
-        runs = [results[p] for p in points(scale) if _parse(p)[0] == g]
-        summary[f"{g:g}"] = {
-            "gamma": g,
-            "fid_start": mr.mean_std([r["fid"][0] for r in runs]),
-            "fid_final": mr.mean_std([r["fid"][-1] for r in runs]),
-            "grad_norm_tail": mr.mean_std([_tail_mean(r["probe"]["grad_norm_real"], TAIL) for r in runs]),
-            "logit_oscillation": mr.mean_std([_tail_std(r["probe"]["real_logit"], HALF) for r in runs]),
-            "fid_oscillation": mr.mean_std([_tail_std(r["fid"], HALF) for r in runs]),
-            "stopped_at": [r["stopped_at"] for r in runs],
-        }
-    norms = [summary[f"{g:g}"]["grad_norm_tail"][0] for g in gammas]
-    positive = [summary[f"{g:g}"] for g in gammas if g > 0]
-    finals = [v["fid_final"][0] for v in positive]
-    zero, paper = summary.get("0"), summary.get(f"{PAPER_GAMMA:g}")
-    checks = {
-        "c11_grad_norm_on_real_falls_with_gamma": bool(all(a > b for a, b in zip(norms, norms[1:]))),
-        "c11_r1_grad_norm_near_zero": bool(paper["grad_norm_tail"][0] <= NORM_RATIO * zero["grad_norm_tail"][0]),
-        "c11_every_gamma_trains": bool(
-            all(v["fid_final"][0] <= FID_DROP * v["fid_start"][0] and not any(v["stopped_at"]) for v in positive)
-        ),
-        "c11_fid_similar_across_gamma": bool(max(finals) <= FID_SPREAD * min(finals)),
-        "c11_r1_oscillates_less_than_unregularised": bool(paper["logit_oscillation"][0] < zero["logit_oscillation"][0]),
-    }
-    setting = _setting(scale)
-    headline = [
-        {
-            "claim": "C11",
-            "quantity": f"mean ||grad_x D|| on real data, last quarter, gamma = {g:g}",
-            "ours": summary[f"{g:g}"]["grad_norm_tail"][0],
-            "ours_spread": summary[f"{g:g}"]["grad_norm_tail"][1],
-            "published": None,
-            "source": "Mescheder et al. 2018: goes to 0 at a local equilibrium (no image-scale value reported)",
-            "setting_difference": setting,
-        }
-        for g in (0.0, PAPER_GAMMA)
-    ] + [
-        {
-            "claim": "C11",
-            "quantity": f"final {ev.FID_NAME}, gamma = {g:g}",
-            "ours": summary[f"{g:g}"]["fid_final"][0],
-            "ours_spread": summary[f"{g:g}"]["fid_final"][1],
-            "published": None,
-            "source": "no published value on these features",
-            "setting_difference": setting,
-        }
-        for g in gammas
-    ]
-    data = {
-        "runs": results,
-        "summary": summary,
-        "fid_name": ev.FID_NAME,
-        "headline": headline,
-        "scale_note": mr.scale_note(scale, device),
-        "oscillation_note": f"population std of D's mean real logit over the last {HALF:.0%} of the probes "
-        f"(every {s['probe_every']} G steps, {PROBE_N} real images each)",
-    }
-    return study.Result(config=cfg, data=data, checks=checks)
+    data = dict(
+        summary=st,
+        headline=headline(st, scale),
+        fid_name=ev.FID_NAME,
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
+    )
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
+
+
+# --------------------------------------------------------------------------------------------------- figure
+def _curves_panel(ax, st: dict, steps_key: str, key: str, ylabel: str, title: str, axis: str) -> None:
+    """One quantity against G steps: each seed a faint line, coloured by gamma; axis 'fid', 'log' or 'linear'."""
+    colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(st)))
+    for colour, (g, v) in zip(colours, st.items()):
+        for j, (x, y) in enumerate(zip(v[steps_key], v[key])):
+            ax.plot(x, y, "-", color=colour, lw=1.0, alpha=0.7, label=f"gamma = {g}" if j == 0 else None)
+    figures.steps_axis(ax)
+    if axis == "fid":
+        figures.fid_axis(ax, ylabel)
+    elif axis == "log":
+        ax.set_yscale("log")
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+
+
+def _per_gamma(ax, st: dict, key: str, ylabel: str, title: str, log: bool) -> None:
+    """A final quantity per gamma: every seed a dot, the mean a line (no error bars on a log axis)."""
+    x = np.arange(len(st))
+    if log:
+        for i, v in enumerate(st.values()):
+            ax.plot(np.full(len(v[key]), i), v[key], "o", color="C0", alpha=0.5)
+        ax.plot(x, [np.mean(v[key]) for v in st.values()], "-", color="C0", label="mean over seeds (dots: seeds)")
+        ax.set_yscale("log")
+    else:
+        figures.seed_errorbars(ax, x, [v[key] for v in st.values()], label="mean +- std over seeds (dots: seeds)")
+    ax.set_xticks(x, [f"gamma = {g}" for g in st])
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
 
 
 def plot(result: study.Result):
-    """FID, ||grad_x D|| on real data and D's mean real logit against G steps, one line per gamma; oscillation bars."""
-    data, cfg = result.data, result.config
-    gammas = cfg["gammas"]
-    colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(gammas)))
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-    for g, colour in zip(gammas, colours):
-        for i, r in enumerate(r for r in data["runs"].values() if r["gamma"] == g):
-            label = f"gamma = {g:g}" if i == 0 else None
-            axes[0, 0].plot(r["steps"], r["fid"], "o-", color=colour, ms=3, label=label)
-            axes[0, 1].plot(r["probe_steps"], r["probe"]["grad_norm_real"], "-", color=colour, lw=1.2, label=label)
-            axes[1, 0].plot(r["probe_steps"], r["probe"]["real_logit"], "-", color=colour, lw=1.2, label=label)
-    mr.fid_axis(axes[0, 0], data["fid_name"])
-    axes[0, 0].set(xlabel="G steps", title="FID against G steps")
-    axes[0, 1].set(
-        yscale="log",
-        xlabel="G steps",
-        ylabel="mean ||grad_x D(x)||, x real",
-        title="D's input-gradient norm on real data (what R1 penalises)",
+    """FID, ||grad_x D|| on real data and D's real logit over training; final norm, oscillation and FID per gamma."""
+    st = result.data["summary"]
+    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    _curves_panel(axes[0, 0], st, "fid_steps", "fid", result.data["fid_name"], "C11: FID over training", "fid")
+    _curves_panel(
+        axes[0, 1],
+        st,
+        "probe_steps",
+        "grad_norm_curve",
+        "mean ||grad_x D(x)||, x real",
+        "C11: D's input-gradient norm on real data (what R1 penalises)",
+        "log",
     )
-    axes[1, 0].axhline(0.0, color="k", lw=0.8, ls=":")
-    axes[1, 0].set(
-        xlabel="G steps",
-        ylabel="mean D logit on real data",
-        title="D's real logit (0 = D(x) = 1/2, the equilibrium value)",
+    _curves_panel(
+        axes[0, 2],
+        st,
+        "probe_steps",
+        "real_logit_curve",
+        "mean D logit on 512 fixed real images",
+        "C11: D's real logit (oscillation: its std over the last half)",
+        "linear",
     )
-    for ax in axes.flat[:3]:
-        ax.legend(fontsize=8)
-    ax = axes[1, 1]
-    x = np.arange(len(gammas))
-    osc = [data["summary"][f"{g:g}"]["logit_oscillation"] for g in gammas]
-    norm = [data["summary"][f"{g:g}"]["grad_norm_tail"] for g in gammas]
-    err = lambda pairs: None if any(p[1] is None for p in pairs) else [p[1] for p in pairs]  # noqa: E731
-    ax.bar(
-        x - 0.2,
-        [p[0] for p in osc],
-        0.4,
-        yerr=err(osc),
-        color="tab:purple",
-        label="oscillation: std of real logit, last half",
+    _per_gamma(
+        axes[1, 0],
+        st,
+        "grad_norm",
+        "mean ||grad_x D|| on real, last quarter",
+        "C11: final gradient norm against gamma",
+        True,
     )
-    ax.bar(
-        x + 0.2,
-        [p[0] for p in norm],
-        0.4,
-        yerr=err(norm),
-        color="tab:orange",
-        label="mean ||grad_x D|| on real, last quarter",
+    _per_gamma(
+        axes[1, 1],
+        st,
+        "oscillation",
+        "std of D's real logit, last half",
+        "C11: oscillation of D's logits against gamma",
+        False,
     )
-    ax.set_xticks(x, [f"gamma = {g:g}" for g in gammas])
-    ax.set_yscale("log")
-    ax.set_title("Per gamma: oscillation and gradient norm at the end")
-    ax.legend(fontsize=8)
-    fig.suptitle(f"C11 R1 gamma sweep on MNIST ({data['scale_note']})", fontsize=12)
+    _per_gamma(axes[1, 2], st, "fid_final", f"final {result.data['fid_name']}", "C11: final FID against gamma", False)
+    fig.suptitle(f"r1_convergence ({result.config['steps']:,} G steps): {CLAIM}", fontsize=9)
     fig.tight_layout()
     return fig
 

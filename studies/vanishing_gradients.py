@@ -1,72 +1,77 @@
 """vanishing_gradients: a fresh D trained against a frozen DCGAN generator makes the saturating G gradient vanish.
 
-Claim C7 (Arjovsky & Bottou 2017, Sec. 2.2, Figs. 2-3): as D approaches optimal, the generator's gradients
-vanish. Train a DCGAN on MNIST for 1, 10 and 25 epochs; for each frozen G train a fresh D from scratch for up
-to 4000 iterations; ||grad_theta|| of the saturating loss E log(1 - D(G(z))) falls by orders of magnitude
-(Fig. 2), while the -log D loss's gradient grows instead (Fig. 3), and D's accuracy goes to 1.
-G is trained by the trainer (make_run + run_steps, DCGAN settings: Adam 2e-4, beta1 0.5, the non-saturating
-loss); the fresh D is the trainer's D with the trainer's optimiser (sandbox.trainer.probes.probe_fixed_g), its loss
-network_game's; the gradient norms differentiate the registered `minimax` and `nonsaturating` G terms on one
-fixed batch of latents, the same batch at every D iteration and for every G.
-Scales: smoke (seconds, the test suite: width 1/8, 2 and 8 G steps, 40 D iterations), quick (minutes on 2
-CPU cores: width 1/4, batch 64, G frozen after 19, 94 and 375 G steps = 0.02, 0.1 and 0.4 epochs, 400 D
-iterations), full (the paper's run for a GPU: width 1, batch 128, 1, 10 and 25 epochs, 4000 D iterations).
-The decay threshold scales with the D iterations a scale affords: 3 orders at full (the claim), 2 at quick,
-0.25 at smoke. The decay is roughly a power law in D iterations, so fewer iterations give fewer orders.
+Claim C7 (Arjovsky & Bottou 2017, Sec. 2.2, Figs. 1-3): as D approaches optimal, the generator's gradients vanish.
+A DCGAN is trained on MNIST and G is frozen after 1, 10 and 25 epochs; against each frozen G a fresh D is trained
+from scratch for 4000 iterations; ||grad_theta|| of the saturating loss E log(1 - D(G(z))) falls by orders of
+magnitude (Fig. 2: "in the best case 5 orders of magnitude after 4000 discriminator iterations"), D's accuracy goes
+to 1 (Fig. 1), and the -log D loss's gradient does not vanish (Fig. 3).
+How: G snapshots from the DCGAN trajectory of `studies._mnist_runs.dcgan_trajectory` (the trainer's dcgan preset;
+shared with dcgan_mnist and saturation_at_scale, trained here when no other study left it); the fresh D is the
+trainer's D with the trainer's optimiser (`sandbox.trainer.probes.probe_fixed_g`), its loss network_game's; the
+gradient norms differentiate the registered `minimax` and `nonsaturating` G terms on one fixed batch of latents,
+the same at every D iteration and for every G of a seed. Checks read the mean over seeds at the 10- and 25-epoch
+snapshots, each with a control that must fail it: the -log D norm for the saturating one and back, and the fresh
+D before training for the accuracy.
+Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: G after 0.1, 0.5 and 2 epochs, 400 D
+iterations, 1 seed), trained (1, 10 and 25 epochs of a width-1/4 DCGAN at batch 64, 4000 D iterations, 3 seeds:
+`estimate_minutes`), paper (Radford et al.'s width 1 and batch 128: a GPU). The decay threshold scales with the
+D iterations a scale affords: 3 orders in 4000 (issue 14's acceptance), 2 in 400, 0.25 in 40.
 """
 
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from sandbox.evaluation import probe
-from sandbox.reporting import study
+from sandbox.reporting import kit, study
 from sandbox.trainer import probes
-from sandbox.trainer.config import make_config
+from studies import _mnist_runs as mr
 
 CLAIM = (
-    "For a frozen DCGAN generator, a discriminator trained from scratch drives the saturating generator "
-    "loss's gradient norm down by orders of magnitude while D's accuracy goes to 1; the -log D loss's "
-    "gradient does not vanish."
+    "For DCGAN generators frozen after 10 and 25 epochs on MNIST, a discriminator trained from scratch drives the "
+    "saturating generator loss's gradient norm down by orders of magnitude within 4000 iterations while its "
+    "accuracy goes to 1; the -log D loss's gradient does not vanish."
 )
 CLAIMS = ["C7"]
-MNIST_TRAIN = 60000
+LEVELS = {"C7": "X"}
 NEEDS_DATA = "mnist"  # reads $SANDBOX_DATA/mnist (the trainer's data), never downloads
-SCALES = {
-    "smoke": dict(g_width=0.125, d_width=0.125, batch=16, g_steps=(2, 8), d_iters=40, eval_n=32, min_orders=0.25),
-    "quick": dict(g_width=0.25, d_width=0.25, batch=64, g_steps=(19, 94, 375), d_iters=400, eval_n=128, min_orders=2.0),
-    # 60000 / 128 = 468.75 G steps per epoch: 1, 10 and 25 epochs
-    "full": dict(
-        g_width=1.0, d_width=1.0, batch=128, g_steps=(469, 4688, 11719), d_iters=4000, eval_n=512, min_orders=3.0
+SMOKE_MUST_PASS = False  # smoke's G has trained 8 steps and its D 40: no check can hold there
+SCALES = {  # snapshots and checked: epochs (marks of the trajectory); d_iters: the fresh D's iterations
+    "smoke": dict(
+        trajectory="smoke", snapshots=(0.001, 0.002), checked=(0.002,), d_iters=40, eval_n=32, min_orders=0.25
+    ),
+    "quick": dict(
+        trajectory="quick", snapshots=(0.1, 0.5, 2), checked=(0.5, 2), d_iters=400, eval_n=128, min_orders=2.0
+    ),
+    "trained": dict(
+        trajectory="trained", snapshots=(1, 10, 25), checked=(10, 25), d_iters=4000, eval_n=256, min_orders=3.0
+    ),
+    "paper": dict(
+        trajectory="paper", snapshots=(1, 10, 25), checked=(10, 25), d_iters=4000, eval_n=512, min_orders=3.0
     ),
 }
+# fresh-D iterations per CPU-second, probes included. trained: measured here under load, 4000 iterations against a
+# width-1/4 G at batch 64 in 200 CPU-s (a width-1/2 fresh D took 438 s and behaved alike); paper: a guess for a GPU
+FRESH_D_SPEED = {"trained": 20.0, "paper": 1.0}
 MIN_ACCURACY = 0.99  # "D approaches optimal": it separates the evaluation batches almost perfectly
-PUBLISHED_D_ITERS = 4000
-
-
-def _trainer_config(scale: str, seed: int, device) -> object:
-    s = SCALES[scale]
-    # the DCGAN preset's values are the Config defaults; only sizes, data and device change here
-    return make_config(
-        dict(
-            data="mnist",
-            g_width=s["g_width"],
-            d_width=s["d_width"],
-            batch=s["batch"],
-            seed=seed,
-            device=str(device) if device is not None else "cpu",
-            progress=False,
-        )
-    )
+MAX_NS_ORDERS = 1.0  # the -log D norm may fall by at most one order of magnitude
+PUBLISHED = "up to 5 orders of magnitude (the best case) after 4000 D iterations"
+SOURCE = "Arjovsky & Bottou 2017, Fig. 2 caption (../shared/REFERENCES.md)"
 
 
 def points(scale: str) -> list:
-    """One grid point per frozen generator: 'g_steps=N'."""
-    return [f"g_steps={n}" for n in SCALES[scale]["g_steps"]]
+    """One grid point per training seed (its three frozen generators)."""
+    return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]
 
 
-_RUNS: dict = {}  # the latest trainer run, so an unsharded study trains G once for all its snapshots
+def estimate_minutes(scale: str) -> float:
+    """CPU-minutes alone on one thread: the shared trajectories plus every fresh-D run."""
+    s = SCALES[scale]
+    seeds = mr.DCGAN_TRAJECTORIES[s["trajectory"]]["seeds"]
+    probe_min = seeds * len(s["snapshots"]) * s["d_iters"] / FRESH_D_SPEED.get(scale, 20.0) / 60
+    return mr.trajectory_minutes(s["trajectory"]) + probe_min
 
 
 def probe_iterations(n: int) -> list:
@@ -74,171 +79,185 @@ def probe_iterations(n: int) -> list:
     return sorted(set(probe.log_iterations(n, 6)) | set(range(0, n + 1, max(1, n // 20))))
 
 
-def run_point(point: str, scale: str, seed: int, device) -> dict:
-    """Train G to the point's step with the trainer, freeze it, train a fresh D against it and probe G's gradients."""
-    steps = int(point.split("=")[1])
-    cfg, s = _trainer_config(scale, seed, device), SCALES[scale]
-    clock = time.perf_counter()
-    run = probes.advance(cfg, steps, _RUNS)
-    G = probe.snapshot(run.G)
-    train_s = time.perf_counter() - clock
-    log = probes.probe_fixed_g(
-        run, G, s["d_iters"], probe_iterations(s["d_iters"]), seed=seed + 100, eval_n=s["eval_n"]
+def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
+    """One seed's trajectory (trained, resumed or reused); against each frozen G a fresh D and G's gradient norms."""
+    clock, s = time.process_time(), SCALES[scale]
+    spec = mr.DCGAN_TRAJECTORIES[s["trajectory"]]
+    traj = mr.dcgan_trajectory(spec, mr.run_seed(seed, point["seed"]), torch.device(device or "cpu"), workdir)
+    out = dict(seed=traj.run.cfg.seed, stopped_at=traj.stopped_at, trajectory_cpu_s=traj.cpu_s, snapshots={})
+    if traj.stopped_at is not None:
+        return dict(out, cpu_s=time.process_time() - clock)
+    for e in s["snapshots"]:
+        step = mr.epoch_steps(e, spec["batch"])
+        G = mr.players_at(traj, step)[0]
+        # the same fresh-D initialisation, data and evaluation latents for every G of a seed
+        log = probes.probe_fixed_g(
+            traj.run, G, s["d_iters"], probe_iterations(s["d_iters"]), 20_000 + traj.run.cfg.seed, s["eval_n"]
+        )
+        out["snapshots"][f"{e:g}"] = dict(log, g_steps=step, epochs=step * spec["batch"] / mr.MNIST_TRAIN)
+    return dict(out, cpu_s=time.process_time() - clock)
+
+
+# ------------------------------------------------------------------------------------------------- summary
+def orders(values) -> float:
+    """log10(first / last): the orders of magnitude a norm fell over the fresh D's run (negative: it grew)."""
+    return probe.orders_of_decay(values)
+
+
+def summarise(runs: list, scale: str) -> dict:
+    """Per snapshot, over seeds: orders fallen by each loss's norm, final and initial accuracy, mean D(G(z))."""
+    out = {}
+    for e in SCALES[scale]["snapshots"]:
+        logs = [r["snapshots"][f"{e:g}"] for r in runs]
+        out[f"{e:g}"] = dict(
+            epochs=e,
+            g_steps=logs[0]["g_steps"],
+            saturating_orders=[orders(g["grad_norm"]["minimax"]) for g in logs],
+            nonsaturating_orders=[orders(g["grad_norm"]["nonsaturating"]) for g in logs],
+            accuracy=[g["accuracy"][-1] for g in logs],
+            accuracy_at_start=[g["accuracy"][0] for g in logs],
+            d_fake=[g["d_fake"][-1] for g in logs],
+        )
+    return out
+
+
+def make_checks(st: dict, scale: str) -> tuple:
+    """Means over seeds at the checked snapshots, each check with the same test on its control."""
+    s = SCALES[scale]
+    late = [st[f"{e:g}"] for e in s["checked"]]
+    falls = lambda q: all(np.mean(v[q]) >= s["min_orders"] for v in late)  # noqa: E731
+    holds = lambda q: all(np.mean(v[q]) <= MAX_NS_ORDERS for v in late)  # noqa: E731
+    separates = lambda q: all(np.mean(v[q]) >= MIN_ACCURACY for v in late)  # noqa: E731
+    checks = {
+        "saturating_grad_falls_min_orders_at_late_snapshots": falls("saturating_orders"),
+        "fresh_d_accuracy_reaches_99_percent_at_late_snapshots": separates("accuracy"),
+        "nonsaturating_grad_falls_at_most_1_order_at_late_snapshots": holds("nonsaturating_orders"),
+    }
+    controls = {
+        "saturating_grad_falls_min_orders_at_late_snapshots": dict(
+            control="the same test on the -log D loss's norm (same D, same z)",
+            control_passes=falls("nonsaturating_orders"),
+        ),
+        "fresh_d_accuracy_reaches_99_percent_at_late_snapshots": dict(
+            control="the same test on the fresh D before its first iteration",
+            control_passes=separates("accuracy_at_start"),
+        ),
+        "nonsaturating_grad_falls_at_most_1_order_at_late_snapshots": dict(
+            control="the same test on the saturating loss's norm", control_passes=holds("saturating_orders")
+        ),
+    }
+    return {k: bool(v) for k, v in checks.items()}, {
+        k: dict(v, control_passes=bool(v["control_passes"])) for k, v in controls.items()
+    }
+
+
+def headline(st: dict, scale: str) -> list:
+    """Orders of decay per snapshot beside Fig. 2's 'up to 5', D's accuracy and the -log D norm's change."""
+    s, t = SCALES[scale], mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]
+    diff = (
+        f"{scale} scale: DCGAN widths {t['width']:g} (paper 1), batch {t['batch']}, {t['seeds']} seed(s), "
+        f"{s['d_iters']} fresh-D iterations (paper 4000); mean +- std over seeds"
     )
-    return dict(
-        log,
-        g_steps=steps,
-        epochs=steps * s["batch"] / MNIST_TRAIN,
-        g_train_s=train_s,
-        d_probe_s=time.perf_counter() - clock - train_s,
+    rows = [
+        kit.Headline(
+            "C7",
+            f"orders of magnitude the saturating ||grad_theta|| falls in {s['d_iters']} fresh-D iterations, G after "
+            f"{k} epochs",
+            *kit.mean_std(v["saturating_orders"]),
+            PUBLISHED,
+            SOURCE,
+            diff,
+        )._asdict()
+        for k, v in st.items()
+    ]
+    last = st[f"{s['checked'][-1]:g}"]
+    rows.append(
+        kit.Headline(
+            "C7", "fresh D's final accuracy, last G", *kit.mean_std(last["accuracy"]), "1 (Fig. 1)", SOURCE, diff
+        )._asdict()
     )
+    rows.append(
+        kit.Headline(
+            "C7",
+            "orders the -log D norm falls (negative: it grows), last G",
+            *kit.mean_std(last["nonsaturating_orders"]),
+            "it grows (Fig. 3)",
+            SOURCE,
+            diff,
+        )._asdict()
+    )
+    return rows
 
 
 def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
-    """Every frozen G's fresh-D run, the decay in orders of magnitude, and the checks."""
-    results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
-    s = SCALES[scale]
+    """Every seed's fresh-D runs, the orders of decay over seeds, the checks with their controls, ledger rows."""
+    results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
+    runs = [results[kit.point_key(p)] for p in points(scale)]
+    done = [r for r in runs if r["stopped_at"] is None]
+    t = mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]
     cfg = dict(
-        s,
+        SCALES[scale],
         seed=seed,
-        scale=scale,
-        device=study.describe_device(study.pick_device(str(device or "cpu"))),
-        objective_for_g_training="nonsaturating",
-        optimiser="adam 2e-4, betas (0.5, 0.999)",
+        trajectory_spec=t,
+        steps_per_epoch=mr.MNIST_TRAIN / t["batch"],
+        fresh_d="the trajectory's D architecture and Adam (2e-4, betas 0.5, 0.999), from scratch",
         min_accuracy=MIN_ACCURACY,
+        max_ns_orders=MAX_NS_ORDERS,
+        estimate_minutes=estimate_minutes(scale),
     )
-    orders = {
-        k: {loss.name: probe.orders_of_decay(r["grad_norm"][loss.name]) for loss in probe.G_LOSSES}
-        for k, r in results.items()
-    }
-    # from the norm's peak: a fresh D starts random, so the saturating norm can first rise as D sharpens
-    from_peak = {
-        k: float(np.log10(max(r["grad_norm"]["minimax"]) / r["grad_norm"]["minimax"][-1])) for k, r in results.items()
-    }
-    final_acc = {k: r["accuracy"][-1] for k, r in results.items()}
-    latest = points(scale)[-1]
-    # a power-law fit of the saturating norm over the last half of the D run, read at the paper's 4000 iterations
-    extrapolated = {}
-    for k, r in results.items():
-        it, g = np.array(r["iteration"], float), np.array(r["grad_norm"]["minimax"])
-        tail = it >= it[-1] / 2
-        slope, icpt = np.polyfit(np.log10(it[tail]), np.log10(g[tail]), 1)
-        extrapolated[k] = float(np.log10(g[0]) - (icpt + slope * np.log10(PUBLISHED_D_ITERS)))
-    setting = (
-        f"{scale} scale: MNIST, widths {s['g_width']:g}, batch {s['batch']}, G frozen after "
-        f"{', '.join(str(n) for n in s['g_steps'])} G steps, {s['d_iters']} D iterations "
-        f"(paper: DCGAN after 1/10/25 epochs, 4000 D iterations)"
-    )
-    headline = [
-        {
-            "claim": "C7",
-            "quantity": f"orders of magnitude the saturating ||grad_theta|| falls in {s['d_iters']} "
-            f"fresh-D iterations, latest G ({latest})",
-            "ours": orders[latest]["minimax"],
-            "ours_spread": None,
-            "published": None,
-            "source": "Arjovsky & Bottou 2017, Fig. 2 (a log-scale plot; the text gives no number)",
-            "setting_difference": setting,
-        },
-        {
-            "claim": "C7",
-            "quantity": f"orders of magnitude the saturating ||grad_theta|| falls from its peak, latest G ({latest})",
-            "ours": from_peak[latest],
-            "ours_spread": None,
-            "published": None,
-            "source": "Arjovsky & Bottou 2017, Fig. 2",
-            "setting_difference": setting,
-        },
-        {
-            "claim": "C7",
-            "quantity": f"fresh D's accuracy after {s['d_iters']} iterations, latest G",
-            "ours": final_acc[latest],
-            "ours_spread": None,
-            "published": None,
-            "source": "Arjovsky & Bottou 2017, Fig. 1 (D's error goes to 0)",
-            "setting_difference": setting,
-        },
-        {
-            "claim": "C7",
-            "quantity": "orders of magnitude the -log D ||grad_theta|| falls (negative: it grows), latest G",
-            "ours": orders[latest]["nonsaturating"],
-            "ours_spread": None,
-            "published": None,
-            "source": "Arjovsky & Bottou 2017, Fig. 3 (the -log D gradient grows)",
-            "setting_difference": setting,
-        },
-    ]
-    data = dict(
-        results=results,
-        orders=orders,
-        saturating_orders_from_peak=from_peak,
-        final_accuracy=final_acc,
-        latest=latest,
-        extrapolated_saturating_orders_at_4000=extrapolated,
-        headline=headline,
-    )
-    checks = {
-        "saturating_grad_falls_min_orders_latest_g": orders[latest]["minimax"] >= s["min_orders"],
-        "saturating_grad_falls_min_orders_every_g": all(o["minimax"] >= s["min_orders"] for o in orders.values()),
-        "fresh_d_accuracy_reaches_99_percent_every_g": all(a >= MIN_ACCURACY for a in final_acc.values()),
-        # Fig. 3: the -log D gradient grows as D improves (its logit-space factor 1 - D goes to 1)
-        "nonsaturating_grad_grows_every_g": all(o["nonsaturating"] < 0 for o in orders.values()),
-    }
-    return study.Result(config=cfg, data=data, checks=checks)
+    if len(done) < len(runs):
+        checks = {"every_seed_trains_to_the_end": False}
+        controls = {"every_seed_trains_to_the_end": {"no_control": "a seed stopped on a non-finite loss"}}
+        return study.Result(config=cfg, data=dict(runs=results, headline=[]), checks=checks, controls=controls)
+    st = summarise(runs, scale)
+    checks, controls = make_checks(st, scale)
+    data = dict(runs=results, summary=st, headline=headline(st, scale), cpu_s_total=sum(r["cpu_s"] for r in runs))
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
 
 
+# --------------------------------------------------------------------------------------------------- figure
 def plot(result: study.Result):
-    """||grad_theta|| for both G losses, D's accuracy and mean D(G(z)) against fresh-D iterations, one colour per G."""
+    """Both G losses' norms, the fresh D's accuracy and mean D(G(z)) against D iterations, one colour per snapshot."""
     d, cfg = result.data, result.config
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    keys = list(d["results"])
-    colours = {k: f"C{i}" for i, k in enumerate(keys)}
-    label = {k: f"G after {d['results'][k]['g_steps']} steps ({d['results'][k]['epochs']:.3g} ep.)" for k in keys}
-
-    ax = axes[0]
-    for k in keys:
-        r = d["results"][k]
-        ax.semilogy(
-            r["iteration"],
-            r["grad_norm"]["minimax"],
-            color=colours[k],
-            lw=2,
-            label=f"{label[k]}: log(1-D), falls {d['orders'][k]['minimax']:.1f} orders",
-        )
-        ax.semilogy(r["iteration"], r["grad_norm"]["nonsaturating"], color=colours[k], lw=1.2, ls="--")
-    ax.plot([], [], color="k", ls="--", lw=1.2, label="dashed: -log D (same D, same z)")
-    ax.set_xlabel("fresh-D iterations against the frozen G")
-    ax.set_ylabel(r"$\|\nabla_\theta L_G\|$ (log scale)")
-    ax.set_title("(a) generator gradient norm (cf. Arjovsky & Bottou 2017, Figs. 2-3)")
-    top = max(max(r["grad_norm"]["nonsaturating"]) for r in d["results"].values())
-    ax.set_ylim(top=top * 10**1.8)  # headroom above the curves for the legend
-    ax.legend(fontsize=7, loc="upper right")
-
-    ax = axes[1]
-    for k in keys:
-        r = d["results"][k]
-        ax.plot(r["iteration"], r["accuracy"], color=colours[k], lw=2, label=label[k])
-    ax.axhline(cfg["min_accuracy"], color="grey", ls=":", lw=1, label=f"{cfg['min_accuracy']:g} (check)")
-    ax.set_ylim(0.45, 1.02)
-    ax.set_xlabel("fresh-D iterations")
-    ax.set_ylabel("D accuracy (real vs fake, threshold 1/2)")
-    ax.set_title("(b) the fresh D's accuracy")
-    ax.legend(fontsize=8, loc="lower right")
-
-    ax = axes[2]
-    for k in keys:
-        r = d["results"][k]
-        ax.semilogy(r["iteration"], r["d_fake"], color=colours[k], lw=2, label=f"{label[k]}: mean D(G(z))")
-        ax.semilogy(r["iteration"], 1 - np.array(r["d_real"]), color=colours[k], lw=1, ls=":")
-    ax.plot([], [], color="k", ls=":", lw=1, label="dotted: 1 - mean D(x), real")
-    ax.set_xlabel("fresh-D iterations")
-    ax.set_ylabel("probability (log scale)")
-    ax.set_title("(c) D rejects fakes: the saturating gradient carries the factor D(G(z))")
-    ax.legend(fontsize=8, loc="lower left")
+    for i, e in enumerate(f"{e:g}" for e in cfg["snapshots"]):
+        for j, r in enumerate(d["runs"].values()):
+            log = r["snapshots"].get(e)
+            if log is None:
+                continue
+            first = j == 0
+            it = np.maximum(np.asarray(log["iteration"], float), 0.5)
+            axes[0].loglog(
+                it,
+                log["grad_norm"]["minimax"],
+                color=f"C{i}",
+                lw=1.5,
+                label=f"G after {e} epochs: log(1 - D)" if first else None,
+            )
+            axes[0].loglog(it, log["grad_norm"]["nonsaturating"], color=f"C{i}", lw=1, ls="--")
+            axes[1].semilogx(it, log["accuracy"], color=f"C{i}", label=f"G after {e} epochs" if first else None)
+            axes[2].loglog(
+                it, log["d_fake"], color=f"C{i}", label=f"G after {e} epochs: mean D(G(z))" if first else None
+            )
+    axes[0].plot([], [], "k--", lw=1, label="dashed: -log D (same D, same z)")
+    axes[0].set(
+        xlabel="fresh-D iterations (0 drawn at 0.5)",
+        ylabel=r"$\|\nabla_\theta L_G\|$",
+        title="(a) generator gradient norms (cf. Figs. 2-3)",
+    )
+    axes[1].axhline(MIN_ACCURACY, color="grey", ls=":", label=f"{MIN_ACCURACY:g} (check)")
+    axes[1].set(
+        xlabel="fresh-D iterations",
+        ylabel="D accuracy (real vs fake at D = 1/2)",
+        ylim=(0.45, 1.02),
+        title="(b) the fresh D's accuracy",
+    )
+    axes[2].set(xlabel="fresh-D iterations", ylabel="mean D(G(z))", title="(c) D rejects the fakes")
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.suptitle(
-        f"C7 vanishing generator gradients, DCGAN on MNIST: {cfg['scale']} scale, {cfg['device']}, "
-        f"widths {cfg['g_width']:g}, {cfg['d_iters']} D iterations"
-        + (" - not the paper's full run" if cfg["scale"] != "full" else ""),
+        f"C7 vanishing generator gradients, DCGAN on MNIST: {cfg['trajectory']} trajectory, "
+        f"{cfg['d_iters']} D iterations, seeds as lines",
         fontsize=11,
     )
     fig.tight_layout()

@@ -1,86 +1,130 @@
-"""wgan_family: WGAN (weight clipping), WGAN-GP and NS-GAN + R1 on MNIST: FID over training, the critic loss
-as a sample-quality meter, and where clipping leaves the critic's weights.
+"""wgan_family: WGAN (weight clipping, Algorithm 1 with the official Diters schedule), WGAN-GP and NS-GAN + R1 on
+MNIST at matched G steps: FID over training, the critic's Wasserstein estimate as a quality meter, the clipped weights.
 
-Claim C10 (Arjovsky, Chintala, Bottou 2017; Gulrajani et al. 2017): WGAN Algorithm 1 (weight clipping
-c = 0.01, RMSProp lr 5e-5, m = 64, n_critic = 5; preset `wgan`) trains, and its critic loss tracks sample
-quality (Arjovsky et al. 2017, Sec. 4.2, Fig. 3). Clipping has pathologies that the gradient penalty removes
-(WGAN-GP: lam = 10, n_critic = 5, Adam 1e-4, betas (0, 0.9); preset `wgan-gp`): the clipped critic's weights
-pile up at +-c (Gulrajani et al. 2017, Fig. 1b) and training is slower. NS-GAN + R1 (preset `r1`, Mescheder
-et al. 2018) is the third arm.
-Measured: FID (MNIST-classifier features, `sandbox.evaluation.mnist`; not Inception FID) of G on a fixed z at a few G
-steps; the critic loss as the trainer's window mean between those steps (-d_loss is the critic's estimate of
-W1 for WGAN; for WGAN-GP -d_loss also subtracts the penalty, as in Gulrajani et al.'s curves); Spearman's
-rank correlation (scipy.stats.spearmanr) between -d_loss and FID over the eval steps after step 0; histograms
-of the critics' conv and linear weights at the end.
-Deviations from the presets, named: every arm runs with ema_half_life=0 (the study
-measures the raw iterate G; the EMA is an evaluation device and dynamics_at_scale studies it).
-Scales: smoke (seconds, the test suite: widths 1/8, batch 16, 8 G steps), quick (minutes on 2 CPU cores:
-widths 1/4, the presets' batch 64, 400 G steps, FID on 2000 samples at 9 steps, one seed), full (GPU: the
-presets at width 1, 200k G steps as in the WGAN-GP authors' MNIST script (ITERS = 200000), FID on 10000 samples
-every 10k steps, 3 seeds). Comparisons are at equal G steps: WGAN and WGAN-GP take 5 critic steps per G step, R1 one.
-A grid over (preset, seed): `--shard i/n` spreads it.
+Claim C10 (Arjovsky, Chintala, Bottou 2017; Gulrajani et al. 2017): WGAN Algorithm 1 (weight clipping c = 0.01,
+RMSProp lr 5e-5, m = 64, n_critic = 5, and the official code's Diters schedule: 100 critic steps for the first 25 G
+steps and every 500th; preset `wgan`) trains, and its critic's estimate of the Wasserstein distance tracks sample
+quality (Arjovsky et al. 2017, Sec. 4.2, Fig. 3), where the standard GAN's discriminator loss does not (their Fig. 4,
+the contrast the paper draws). Clipping has pathologies that the gradient penalty removes (WGAN-GP: lambda = 10,
+n_critic = 5, Adam 1e-4, betas (0, 0.9), no BatchNorm in the critic; preset `wgan-gp`): the clipped critic's weights
+pile up at +-c (Gulrajani et al. 2017, Fig. 1b) and WGAN-GP reaches a lower FID. The third arm is NS-GAN + R1
+(preset `r1`: GAN_stability's reg_param 10, gamma 20 in our gamma/2 convention), whose D loss is the NS-GAN loss.
+Named deviations: the DCGAN nets at width WIDTH (the papers' DCGANs at width 1 are a GPU's job); ema_half_life=0
+(the study measures the raw G; the r1 preset's EMA feeds nothing back into training).
+Measured per run (`studies._mnist_dynamics`), at every mark on 512 fixed real training images and 512 fixed
+latents from generators of the probe's own: D's objective loss without the penalty (for WGAN -loss is the critic's
+Wasserstein estimate E D(x) - E D(G(z)); for the R1 arm it is the NS-GAN D loss), ||grad_x D|| on real data and on
+WGAN-GP's interpolates, and the share of critic weights at +-c; FID (MNIST-classifier features, not Inception FID)
+of G on the run's fixed z every `fid_every` G steps and on `n_final` samples at the end.
+Checks, each with a control that must fail it: WGAN trains (control: the untrained G); the Wasserstein estimate
+tracks FID, Spearman rho >= 0.8 in the paper's direction for every seed (control: the same estimates in a shuffled
+order); the NS-GAN D loss does not, its |rho| below WGAN's for every seed (control: the NS-GAN's own FID on
+independent latents in place of its D loss); WGAN-GP's final FID is below WGAN's in the mean over seeds at matched G
+steps (control: the untrained generators, the same for every arm of a seed); clipped weights pile at +-c at least
+EDGE_MARGIN beyond the projected initialisation for every seed (control: the projected initialisation itself); every
+arm's FID curve has plateaued (control: the first half of the same curves).
+Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 1 seed, 500 G steps), trained (3 seeds, 3000
+G steps: the CPU budget, `estimate_minutes`; WGAN at lr 5e-5 still falls about 12% per 500 steps there in a measured
+run, so its plateau check is expected to fail), paper (width 1, 200k G steps as in the WGAN-GP authors' MNIST script:
+a GPU).
 """
 
 import math
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from scipy import stats
 
 from sandbox.evaluation import mnist as ev
-from sandbox.reporting import study
+from sandbox.reporting import figures, kit, study
+from sandbox.trainer.parts import wgan_critic_steps
 from sandbox.trainer.presets import preset
+from studies import _curves
+from studies import _mnist_dynamics as md
 from studies import _mnist_runs as mr
 
 CLAIM = (
-    "WGAN with weight clipping (Arjovsky et al. 2017, Alg. 1) trains on MNIST and its critic loss tracks "
-    "FID; its clipped critic weights pile up at +-c, and WGAN-GP (Gulrajani et al. 2017) reaches a lower FID "
-    "in the same G steps."
+    "On MNIST at matched G steps, WGAN with weight clipping (Algorithm 1 and its Diters schedule) trains and its "
+    "critic's Wasserstein estimate tracks FID (the NS-GAN D loss does not); its clipped weights pile up at +-c, and "
+    "WGAN-GP reaches a lower FID."
 )
-NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 CLAIMS = ["C10"]
+LEVELS = {"C10": "X"}
+NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
+SMOKE_MUST_PASS = False  # smoke trains 8 G steps of width-1/8 nets: no check can hold there
 ARMS = ("wgan", "wgan-gp", "r1")
 LABELS = {
-    "wgan": "WGAN (clip 0.01, RMSProp 5e-5)",
-    "wgan-gp": "WGAN-GP (lam 10, Adam 1e-4)",
-    "r1": "NS-GAN + R1 (gamma 10, RMSProp 1e-4)",
+    "wgan": "WGAN (clip 0.01, RMSProp 5e-5, Diters)",
+    "wgan-gp": "WGAN-GP (lambda 10, Adam 1e-4)",
+    "r1": "NS-GAN + R1 (gamma 20, RMSProp 1e-4)",
 }
-DEVIATIONS = {"wgan": {}, "wgan-gp": {}, "r1": dict(batchnorm_d=False)}  # batchnorm_d=False is the preset's own now
+WIDTH = 0.125  # G 32-16, D 16-32 channels: an eighth of the DCGAN nets, for the CPU budget (see STEP_S)
 SCALES = {
-    "smoke": dict(width=0.125, batch=16, steps=8, evals=[0, 2, 4, 6, 8], n_fid=200, seeds=1),
+    "smoke": dict(width=0.125, batch=16, seeds=1, steps=8, every=2, fid_every=4, n_fid=200, n_final=200, n_probe=32),
     "quick": dict(
-        width=0.25, batch=None, steps=400, evals=[0, 25, 50, 100, 150, 200, 250, 300, 400], n_fid=2000, seeds=1
+        width=WIDTH, batch=None, seeds=1, steps=500, every=50, fid_every=50, n_fid=2000, n_final=5000, n_probe=512
     ),
-    # full: the presets unchanged (batch 64 each) for the 200k G steps of the WGAN-GP authors' MNIST script
-    "full": dict(
+    "trained": dict(
+        width=WIDTH,
+        batch=None,
+        seeds=3,
+        steps=3000,
+        every=100,
+        fid_every=250,
+        n_fid=2000,
+        n_final=10000,
+        n_probe=512,
+    ),
+    # paper: the presets at width 1 for the 200k G steps of the WGAN-GP authors' MNIST script (ITERS = 200000)
+    "paper": dict(
         width=1.0,
         batch=None,
-        steps=200_000,
-        n_fid=10_000,
         seeds=3,
-        evals=[0, 1000, 2500, 5000] + list(range(10_000, 200_001, 10_000)),
+        steps=200_000,
+        every=2000,
+        fid_every=10_000,
+        n_fid=10000,
+        n_final=10000,
+        n_probe=512,
     ),
 }
-# smoke's 8 G steps of width-1/8 nets cannot lower FID or move weights to the clip boundary: smoke only checks
-# that the pipeline runs and the record is well formed
-SMOKE_MUST_PASS = False
+# CPU-seconds on one thread, measured here under load (2 shared cores; ~1.5x less on a quiet core), batch 64, 300 G
+# steps each: a G step with its D step(s) (WGAN: n_critic = 5; WGAN-GP: 5 penalised; R1: 1 penalised), and one WGAN
+# critic step alone (the Diters schedule's extra 95 per burst). Width 1: 6x width 1/4's, an estimate (a GPU's job).
+STEP_S = {
+    0.125: {"wgan": 0.150, "wgan-gp": 0.208, "r1": 0.064},
+    0.25: {"wgan": 0.266, "wgan-gp": 0.463, "r1": 0.122},
+    1.0: {"wgan": 1.6, "wgan-gp": 2.8, "r1": 0.73},
+}
+CRITIC_S = {0.125: 0.026, 0.25: 0.047, 1.0: 0.28}
 FID_DROP = 0.5  # "trains": the final FID at most half the untrained generator's
-RHO_MIN = 0.7  # "tracks": Spearman rho >= 0.7, the usual threshold of a strong monotone association
-AT_EDGE = 0.99  # a weight counts as at the clip boundary when |w| >= 0.99 c
-EDGE_MIN = 0.5  # "piles up": at least half the clipped critic's weights sit at +-c ...
-EDGE_RATIO = 10.0  # ... and at least 10x the share of WGAN-GP's weights within 1% of their own largest |w|
+RHO_MIN = 0.8  # "tracks": Spearman rho >= 0.8 over training (issue 14), estimate and FID falling together
+AT_EDGE = 0.99  # a weight is at the clip boundary when |w| >= 0.99 c
+EDGE_MARGIN = 0.05  # "piles up": the share at +-c at least 5 points above the projected initialisation's
 BINS = 41
 
 
 def points(scale: str) -> list:
-    """One grid point per (preset, seed)."""
-    return [f"arm={arm},seed={k}" for arm in ARMS for k in range(SCALES[scale]["seeds"])]
+    """One run per (arm, seed); the seeds are paired across arms (the same initial G)."""
+    return [dict(arm=a, seed=i) for a in ARMS for i in range(SCALES[scale]["seeds"])]
 
 
-def _parse(point: str) -> tuple:
-    kv = dict(item.split("=") for item in point.split(","))
-    return kv["arm"], int(kv["seed"])
+def estimate_minutes(scale: str) -> float:
+    """The CPU-minutes of the whole grid on one thread: training (the Diters bursts included) plus the evaluations."""
+    s, w = SCALES[scale], SCALES[scale]["width"]
+    bursts = sum(wgan_critic_steps(t, 5) - 5 for t in range(s["steps"]))  # the schedule's extra critic steps
+    train = sum(STEP_S[w].values()) * s["steps"] + CRITIC_S[w] * bursts
+    probes = md.PROBE_S[w] * len(md.marks(s["steps"], s["every"], s["fid_every"]))
+    n_fids = len(md.marks(s["steps"], s["fid_every"])) * (len(ARMS) + 1)  # + the R1 arm's FID on independent z
+    fids = md.fid_cost(w, s["n_fid"]) * n_fids + md.fid_cost(w, s["n_final"]) * len(ARMS)
+    return s["seeds"] * (train + len(ARMS) * probes + fids) / 60
+
+
+def config(arm: str, s: dict, run_seed: int, device):
+    """The arm's preset with no EMA and the scale's width and steps (and batch, at smoke)."""
+    layer = dict(g_width=s["width"], d_width=s["width"], steps=s["steps"], seed=run_seed, ema_half_life=0.0)
+    return mr.mnist_config(preset(arm), layer, dict(batch=s["batch"]) if s["batch"] else {}, device=device)
 
 
 def critic_weights(D: torch.nn.Module) -> np.ndarray:
@@ -89,217 +133,283 @@ def critic_weights(D: torch.nn.Module) -> np.ndarray:
 
 
 def edge_fraction(w: np.ndarray, bound: float) -> float:
-    """The share of weights with |w| >= AT_EDGE * bound: at the boundary of [-bound, bound]."""
+    """The share of weights with |w| >= AT_EDGE * bound: at the boundary of [-bound, bound] once projected."""
     return float((np.abs(w) >= AT_EDGE * bound).mean())
 
 
-def config(arm: str, scale: str, seed: int, device):
-    """The preset of `arm` with the study's named deviations and the scale's width/steps (batch too at smoke)."""
-    s = SCALES[scale]
-    layer = dict(
-        g_width=s["width"], d_width=s["width"], steps=s["steps"], seed=seed, ema_half_life=0.0, **DEVIATIONS[arm]
-    )
-    if s["batch"]:
-        layer["batch"] = s["batch"]
-    return mr.mnist_config(preset(arm), layer, device=device)
+def histogram(w: np.ndarray, bound: float) -> list:
+    """Counts of the weights projected onto [-bound, bound] in BINS equal bins (the outer bins hold +-bound)."""
+    return np.histogram(np.clip(w, -bound, bound), bins=BINS, range=(-bound, bound))[0].tolist()
 
 
-def run_point(point: str, scale: str, seed: int, device) -> dict:
-    """Train one arm; FID and window losses at the eval steps; the critic's weight histogram at the end."""
-    arm, k = _parse(point)
-    cfg = config(arm, scale, seed + k, device)
-    # the share of the untrained critic's weights that the first projection alone puts at +-c (DCGAN's N(0, 0.02)
-    # init has 62% of its weights beyond c = 0.01): the baseline that training must raise for "piles up"
-    start = (lambda run: {"edge_fraction": edge_fraction(critic_weights(run.D), cfg.clip)}) if cfg.clip else None
-    rec, run = mr.train_curve(cfg, SCALES[scale]["evals"], SCALES[scale]["n_fid"], at_start=start)
+def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
+    """One arm and seed: the probes and FID over training (resumable from workdir), the final FID and histograms."""
+    clock, s = time.process_time(), SCALES[scale]
+    device = torch.device(device or "cpu")
+    cfg = config(point["arm"], s, 1000 * seed + int(point["seed"]), device)
+    probe = md.prober(s["n_probe"])
+
+    def evaluate(run) -> dict:
+        row, step = probe(run), run.state["step"]
+        w = critic_weights(run.D)
+        row["edge"] = edge_fraction(w, cfg.clip) if cfg.clip else None
+        row["weights_init"] = histogram(w, cfg.clip) if cfg.clip and step == 0 else None
+        if step % s["fid_every"] == 0 or step == s["steps"]:
+            row["fid"] = mr.fid_now(run, s["n_fid"])
+            row["fid_alt"] = md.fid_independent(run, s["n_fid"]) if cfg.objective == "nonsaturating" else None
+        return row
+
+    marks = md.marks(s["steps"], s["every"], s["fid_every"])
+    rows, run, stopped = _curves.resumable_curve(cfg, marks, evaluate, workdir)
     w = critic_weights(run.D)
-    bound = cfg.clip if cfg.clip else float(np.abs(w).max())
-    counts, edges = np.histogram(w, bins=BINS, range=(-bound, bound))
-    rec.update(
-        arm=arm,
-        seed=seed + k,
+    bound = cfg.clip or float(np.abs(w).max())
+    return dict(
+        arm=point["arm"],
+        seed=cfg.seed,
+        curve=rows,
+        stopped_at=stopped,
+        fid_final=mr.fid_now(run, s["n_final"]) if stopped is None else math.nan,
         clip=cfg.clip,
         weight_bound=bound,
-        weight_counts=counts.tolist(),
-        weight_edges=edges.tolist(),
-        edge_fraction=edge_fraction(w, bound),
-        n_weights=int(w.size),
+        weights_final=histogram(w, bound),
+        edge_final=edge_fraction(w, bound),
+        cpu_s=time.process_time() - clock,
     )
-    return rec
 
 
-def _spearman(loss_like, fid) -> float:
-    """Spearman rho between -d_loss and FID over the eval steps after step 0 (nan-free pairs only)."""
-    a, b = -np.asarray(loss_like[1:], dtype=np.float64), np.asarray(fid[1:], dtype=np.float64)
-    keep = np.isfinite(a) & np.isfinite(b)
-    if keep.sum() < 3:
-        return math.nan
-    return float(stats.spearmanr(a[keep], b[keep]).statistic)
+# ------------------------------------------------------------------------------------------------- summary
+def _at_fid_marks(rows: list, key: str, sign: float = 1.0) -> list:
+    """sign * row[key] at the rows that hold a FID, after step 0 (an untrained critic estimates nothing yet)."""
+    return [sign * r[key] for r in rows if r.get("fid") is not None and r["step"] > 0]
 
 
-def _setting(scale: str) -> str:
+def _per_run(r: dict, arm: str, k: int) -> dict:
+    rows = r["curve"]
+    fid = _at_fid_marks(rows, "fid")
+    estimate = _at_fid_marks(rows, "d_objective", -1.0)  # -D loss: WGAN's W estimate; the NS loss, negated
+    loss = _at_fid_marks(rows, "d_objective")
+    return dict(
+        fid_start=rows[0]["fid"] if rows else math.nan,
+        fid_final=r["fid_final"],
+        rho=md.rho(estimate if arm != "r1" else loss, fid),
+        rho_shuffled=md.rho(md.shuffled(estimate, 1000 + k), fid),
+        rho_train_window=md.rho([-v for v in _at_fid_marks(rows, "d_loss")], fid),
+        rho_alt=md.rho(_at_fid_marks(rows, "fid_alt"), fid) if arm == "r1" else None,
+        edge_init=rows[0]["edge"] if rows and r["clip"] else None,
+        edge_final=r["edge_final"],
+        fid_steps=[row["step"] for row in rows if row.get("fid") is not None],
+        fid=[row["fid"] for row in rows if row.get("fid") is not None],
+        probe_steps=[row["step"] for row in rows],
+        estimate=[-row["d_objective"] for row in rows],
+        grad_norm_interp=[row["grad_norm_interp"] for row in rows],
+        edge=[row["edge"] for row in rows],
+        stopped_at=r["stopped_at"],
+    )
+
+
+def summarise(results: dict, scale: str) -> dict:
+    """Per arm: each seed's final FID, rank correlations and weight shares, their controls, and the curves."""
+    s, out = SCALES[scale], {}
+    for arm in ARMS:
+        recs = [results[kit.point_key(dict(arm=arm, seed=i))] for i in range(s["seeds"])]
+        runs = [_per_run(r, arm, i) for i, r in enumerate(recs)]
+        per = {k: [r[k] for r in runs] for k in runs[0]}
+        steps, mean_fid = md.mean_curve(per["fid_steps"], per["fid"])
+        out[arm] = dict(
+            per,
+            mean_fid_steps=steps,
+            mean_fid=mean_fid,
+            plateau=md.plateau(steps, mean_fid),
+            weights_init=recs[0]["curve"][0]["weights_init"] if recs[0]["curve"] else None,
+            weights_final=recs[0]["weights_final"],
+            weight_bound=recs[0]["weight_bound"],
+        )
+    return out
+
+
+def _trains(fid: list, start: list, stopped: list) -> bool:
+    """Every seed's FID at most FID_DROP of its untrained G's, and no run stopped by a non-finite loss."""
+    return all(f <= FID_DROP * s for f, s in zip(fid, start)) and not any(stopped)
+
+
+def _tracks(rhos: list) -> bool:
+    """Every seed's rho at least RHO_MIN: the estimate falls with FID, the paper's direction (nan fails)."""
+    return all(r >= RHO_MIN for r in rhos)
+
+
+def _below(rhos: list, reference: list) -> bool:
+    """Every |rho| below RHO_MIN and below every |rho| of the reference seeds (nan fails)."""
+    return all(abs(r) < min([RHO_MIN] + [abs(x) for x in reference]) for r in rhos)
+
+
+def _piles(edge: list, init: list) -> bool:
+    """Every seed's share of weights at +-c at least EDGE_MARGIN above its projected initialisation's."""
+    return all(e >= i + EDGE_MARGIN for e, i in zip(edge, init))
+
+
+def make_checks(st: dict) -> tuple:
+    """The checks and their controls, every one computed from the summary."""
+    w, gp, ns = st["wgan"], st["wgan-gp"], st["r1"]
+    mean = lambda v: kit.mean_std(v)[0]  # noqa: E731
+    checks = {
+        "c10_wgan_trains": _trains(w["fid_final"], w["fid_start"], w["stopped_at"]),
+        "c10_wgan_estimate_tracks_fid": _tracks(w["rho"]),
+        "c10_ns_gan_d_loss_does_not_track_fid": _below(ns["rho"], w["rho"]),
+        "c10_gp_final_fid_below_wgan": bool(mean(gp["fid_final"]) < mean(w["fid_final"])),
+        "c10_clipped_weights_pile_at_pm_c": _piles(w["edge_final"], w["edge_init"]),
+        "c10_fid_plateaued_in_every_arm": all(v["plateau"]["plateaued"] for v in st.values()),
+    }
+    controls = {
+        "c10_wgan_trains": dict(
+            control="the untrained generators (step 0)",
+            control_passes=_trains(w["fid_start"], w["fid_start"], w["stopped_at"]),
+        ),
+        "c10_wgan_estimate_tracks_fid": dict(
+            control="each seed's Wasserstein estimates in a fixed shuffled order",
+            control_passes=_tracks(w["rho_shuffled"]),
+        ),
+        "c10_ns_gan_d_loss_does_not_track_fid": dict(
+            control="the NS-GAN's own FID on independent latents in place of its D loss",
+            control_passes=_below(ns["rho_alt"], w["rho"]),
+        ),
+        "c10_gp_final_fid_below_wgan": dict(
+            control="the untrained generators (step 0), the same for every arm of a seed",
+            control_passes=bool(mean(gp["fid_start"]) < mean(w["fid_start"])),
+        ),
+        "c10_clipped_weights_pile_at_pm_c": dict(
+            control="the projected initialisation (the critic at step 0, clipped) in place of the trained critic",
+            control_passes=_piles(w["edge_init"], w["edge_init"]),
+        ),
+        "c10_fid_plateaued_in_every_arm": dict(
+            control="the same test on the first half of the curves (first quarter against the second)",
+            control_passes=all(v["plateau"]["early_flat"] for v in st.values()),
+        ),
+    }
+    return checks, controls
+
+
+def headline(st: dict, scale: str) -> list:
+    """Rank correlations, weight shares and final FIDs beside what the papers show (curves, no numbers)."""
     s = SCALES[scale]
-    return (
-        f"{scale} scale: DCGAN nets at width {s['width']}, {s['steps']} G steps, FID on {s['n_fid']} samples, "
-        f"{s['seeds']} seed(s); the papers ran LSUN/CIFAR-10 (Arjovsky et al.) and toy data (Gulrajani Fig. 1b)"
+    diff = (
+        f"DCGAN nets at width {s['width']} on MNIST, {s['steps']:,} G steps, {s['seeds']} seeds, FID on MNIST-"
+        "classifier features; the papers trained DCGAN/MLP/ResNet nets on LSUN and CIFAR-10 (Gulrajani Fig. 1b: toys)"
     )
+    w, ns = st["wgan"], st["r1"]
+    rows = [
+        (
+            "Spearman rho(critic's W estimate, FID) over training, WGAN",
+            w["rho"],
+            "Arjovsky et al. 2017, Fig. 3: the estimate falls with sample quality (curves, no correlation reported)",
+        ),
+        (
+            "Spearman rho(NS-GAN D loss, FID) over training, NS-GAN + R1",
+            ns["rho"],
+            "Arjovsky et al. 2017, Fig. 4: the GAN's JS estimate does not track quality (curves, no number)",
+        ),
+        (
+            f"share of clipped critic weights at +-c (|w| >= {AT_EDGE} c), end of training",
+            w["edge_final"],
+            "Gulrajani et al. 2017, Fig. 1b: most clipped weights at +-c (a histogram, no number)",
+        ),
+        ("the same share of the projected initialisation (the control)", w["edge_init"], "N(0, 0.02) init, c = 0.01"),
+    ] + [
+        (
+            f"final {ev.FID_NAME} ({s['n_final']} samples), {LABELS[a]}",
+            st[a]["fid_final"],
+            "no published value on these features",
+        )
+        for a in ARMS
+    ]
+    return [kit.Headline("C10", q, *kit.mean_std(v), None, src, diff)._asdict() for q, v, src in rows]
 
 
 def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
-    """Every (arm, seed) run, then FID drops, Spearman rho of the critic loss against FID, and weight shares."""
-    device = torch.device(device or "cpu")
-    results = study.run_grid(points(scale), lambda p: run_point(p, scale, seed, device), results)
+    """Summarise every run's record, then the checks with their controls and the ledger rows."""
+    results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
+    st = summarise(results, scale)
+    checks, controls = make_checks(st)
     cfg = dict(
         SCALES[scale],
         seed=seed,
         arms=list(ARMS),
-        deviations=DEVIATIONS,
+        presets={a: dict(preset(a), ema_half_life=0.0) for a in ARMS},
         fid_drop=FID_DROP,
         rho_min=RHO_MIN,
         at_edge=AT_EDGE,
-        edge_min=EDGE_MIN,
-        edge_ratio=EDGE_RATIO,
-        presets={arm: dict(preset(arm), **DEVIATIONS[arm], ema_half_life=0.0) for arm in ARMS},
+        edge_margin=EDGE_MARGIN,
+        plateau_tol=md.PLATEAU_TOL,
+        estimate_minutes=estimate_minutes(scale),
     )
-    by_arm = {arm: [results[p] for p in points(scale) if _parse(p)[0] == arm] for arm in ARMS}
-    summary = {}
-    for arm, runs in by_arm.items():
-        summary[arm] = {
-            "fid_start": mr.mean_std([r["fid"][0] for r in runs]),
-            "fid_final": mr.mean_std([r["fid"][-1] for r in runs]),
-            "rho": mr.mean_std([_spearman(r["d_loss"], r["fid"]) for r in runs]),
-            "edge_fraction": mr.mean_std([r["edge_fraction"] for r in runs]),
-            "stopped_at": [r["stopped_at"] for r in runs],
-            "train_seconds": float(sum(r["seconds"]["train"] for r in runs)),
-        }
-    w, gp = summary["wgan"], summary["wgan-gp"]
-    edge_init = mr.mean_std([r["start"]["edge_fraction"] for r in by_arm["wgan"]])
-    w["edge_fraction_projected_init"] = edge_init
-    checks = {
-        "c10_wgan_trains": bool(w["fid_final"][0] <= FID_DROP * w["fid_start"][0]),
-        "c10_wgan_critic_loss_tracks_fid": bool(w["rho"][0] >= RHO_MIN),
-        "c10_clipped_weights_pile_at_pm_c": bool(
-            w["edge_fraction"][0] >= EDGE_MIN and w["edge_fraction"][0] > edge_init[0]
-        ),
-        "c10_gp_weights_do_not_pile_at_edges": bool(EDGE_RATIO * gp["edge_fraction"][0] <= w["edge_fraction"][0]),
-        "c10_gp_beats_clipping_at_equal_steps": bool(gp["fid_final"][0] < w["fid_final"][0]),
-    }
-    setting = _setting(scale)
-    headline = [
-        {
-            "claim": "C10",
-            "quantity": "Spearman rho(-critic loss, FID) over training, WGAN (clipping)",
-            "ours": w["rho"][0],
-            "ours_spread": w["rho"][1],
-            "published": None,
-            "source": "Arjovsky et al. 2017, Fig. 3-4: the critic's W estimate falls with sample quality "
-            "(shown as curves, no correlation reported)",
-            "setting_difference": setting,
-        },
-        {
-            "claim": "C10",
-            "quantity": f"share of clipped critic weights at +-c (|w| >= {AT_EDGE} c), end of training",
-            "ours": w["edge_fraction"][0],
-            "ours_spread": w["edge_fraction"][1],
-            "published": None,
-            "source": "Gulrajani et al. 2017, Fig. 1b (histogram on toy data, no number reported); the projected "
-            f"N(0, 0.02) init alone puts {edge_init[0]:.2f} there",
-            "setting_difference": setting,
-        },
-    ] + [
-        {
-            "claim": "C10",
-            "quantity": f"final {ev.FID_NAME}, {LABELS[arm]}",
-            "ours": summary[arm]["fid_final"][0],
-            "ours_spread": summary[arm]["fid_final"][1],
-            "published": None,
-            "source": "no published value on these features",
-            "setting_difference": setting,
-        }
-        for arm in ARMS
-    ]
-    data = {
-        "runs": results,
-        "summary": summary,
-        "fid_name": ev.FID_NAME,
-        "labels": LABELS,
-        "headline": headline,
-        "scale_note": mr.scale_note(scale, device),
-        "spearman_note": "rho between -d_loss (the trainer's window mean since the previous eval step; WGAN-GP's "
-        "includes the penalty) and FID at the eval steps after step 0",
-    }
-    return study.Result(config=cfg, data=data, checks=checks)
+    data = dict(
+        summary=st,
+        labels=LABELS,
+        headline=headline(st, scale),
+        fid_name=ev.FID_NAME,
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
+    )
+    return study.Result(config=cfg, data=data, checks=checks, controls=controls)
 
 
+# --------------------------------------------------------------------------------------------------- figure
 COLOURS = {"wgan": "tab:red", "wgan-gp": "tab:blue", "r1": "tab:green"}
 
 
+def _lines(ax, st: dict, arms, steps_key: str, key: str) -> None:
+    """Each seed of each arm a line against G steps."""
+    for arm in arms:
+        for j, (x, y) in enumerate(zip(st[arm][steps_key], st[arm][key])):
+            ax.plot(x, y, "-", color=COLOURS[arm], lw=1.0, alpha=0.7, label=LABELS[arm] if j == 0 else None)
+    figures.steps_axis(ax)
+    ax.legend(fontsize=7)
+
+
+def _scatter(ax, v: dict, key: str, label: str, title: str) -> None:
+    """A per-mark quantity against FID, one colour per seed, with each seed's Spearman rho."""
+    for j, (steps, fid, est) in enumerate(zip(v["fid_steps"], v["fid"], v[key])):
+        pairs = [(f, e) for st_, f, e in zip(steps, fid, est) if st_ > 0]
+        if pairs:
+            ax.plot(*zip(*pairs), "o-", ms=3, lw=0.6, color=f"C{j}", label=f"seed {j}: rho = {v['rho'][j]:.2f}")
+    ax.set(xlabel="FID (MNIST-classifier features), marks after step 0", ylabel=label, title=title)
+    ax.legend(fontsize=7)
+
+
+def _weights(ax, v: dict) -> None:
+    """The clipped critic's weight histogram at the end against the projected initialisation (step outlines)."""
+    c = v["weight_bound"]
+    edges = np.linspace(-c, c, BINS + 1)
+    if v["weights_init"] is not None:
+        ax.stairs(v["weights_init"], edges, color="0.5", label=f"projected init: {np.mean(v['edge_init']):.0%} at +-c")
+    ax.stairs(v["weights_final"], edges, color=COLOURS["wgan"], label=f"trained: {np.mean(v['edge_final']):.0%} at +-c")
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="critic weight (conv and linear), clipped to [-c, c]",
+        ylabel="count (seed 0)",
+        title="C10: WGAN critic weights pile at +-c",
+    )
+    ax.legend(fontsize=7)
+
+
 def plot(result: study.Result):
-    """FID against G steps per arm; WGAN's -critic loss beside its FID; the two critics' weight histograms."""
-    data = result.data
-    runs, summary = data["runs"], data["summary"]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-    ax = axes[0, 0]
-    for arm in ARMS:
-        arm_runs = [r for r in runs.values() if r["arm"] == arm]
-        for i, r in enumerate(arm_runs):
-            ax.plot(
-                r["steps"],
-                r["fid"],
-                "o-",
-                color=COLOURS[arm],
-                ms=3,
-                alpha=1.0 if len(arm_runs) == 1 else 0.6,
-                label=f"{LABELS[arm]}" if i == 0 else None,
-            )
-    mr.fid_axis(ax, data["fid_name"])
-    ax.set_xlabel("G steps")
-    ax.set_title("FID against G steps (lower is better)")
-    ax.legend(fontsize=8)
-
-    ax = axes[0, 1]
-    twin = ax.twinx()
-    for i, r in enumerate(r for r in runs.values() if r["arm"] == "wgan"):
-        ax.plot(
-            r["steps"][1:],
-            [-v for v in r["d_loss"][1:]],
-            "s-",
-            color="tab:red",
-            ms=3,
-            label="-critic loss (W1 estimate)" if i == 0 else None,
-        )
-        twin.plot(r["steps"][1:], r["fid"][1:], "o--", color="k", ms=3, label="FID" if i == 0 else None)
-    rho = summary["wgan"]["rho"]
-    spread = f" +- {rho[1]:.2f}" if rho[1] is not None else ""
-    ax.set_title(f"WGAN: critic loss and FID, Spearman rho = {rho[0]:.2f}{spread}")
-    ax.set_xlabel("G steps")
-    ax.set_ylabel("-d_loss (window mean)", color="tab:red")
-    twin.set_ylabel(data["fid_name"])
-    lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper right")
-
-    for ax, arm in ((axes[1, 0], "wgan"), (axes[1, 1], "wgan-gp")):
-        r = next(r for r in runs.values() if r["arm"] == arm)
-        edges = np.asarray(r["weight_edges"])
-        ax.bar(edges[:-1], r["weight_counts"], width=np.diff(edges), align="edge", color=COLOURS[arm], alpha=0.8)
-        ax.set_yscale("log")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
-        ax.set_xlabel("critic weight (conv and linear)")
-        ax.set_ylabel("count")
-        share = summary[arm]["edge_fraction"][0]
-        if arm == "wgan":
-            for c in (-r["clip"], r["clip"]):
-                ax.axvline(c, color="k", ls=":", lw=1)
-            init = summary["wgan"]["edge_fraction_projected_init"][0]
-            ax.set_title(
-                f"WGAN critic weights (seed {r['seed']}): {share:.0%} at +-c = +-{r['clip']}\n"
-                f"(the projected init alone: {init:.0%})"
-            )
-        else:
-            ax.set_title(
-                f"WGAN-GP critic weights (seed {r['seed']}): {share:.1%} within 1% of max|w| = {r['weight_bound']:.3g}"
-            )
-    fig.suptitle(f"C10 WGAN family on MNIST ({data['scale_note']})", fontsize=12)
+    """FID per arm; WGAN's estimate over training and against FID; the NS loss against FID; GP norms; weights."""
+    st, name = result.data["summary"], result.data["fid_name"]
+    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    _lines(axes[0, 0], st, ARMS, "fid_steps", "fid")
+    figures.fid_axis(axes[0, 0], name)
+    axes[0, 0].set_title("C10: FID at matched G steps")
+    _lines(axes[0, 1], st, ["wgan"], "probe_steps", "estimate")
+    axes[0, 1].set(ylabel="E D(x) - E D(G(z)) on fixed probes", title="C10: WGAN critic's Wasserstein estimate")
+    _scatter(axes[0, 2], st["wgan"], "estimate", "critic's W estimate", "C10: WGAN estimate against FID")
+    ns = dict(st["r1"], loss=[[-e for e in seed] for seed in st["r1"]["estimate"]])
+    _scatter(axes[1, 0], ns, "loss", "NS-GAN D loss (no penalty)", "C10: NS-GAN + R1 D loss against FID")
+    _lines(axes[1, 1], st, ARMS, "probe_steps", "grad_norm_interp")
+    axes[1, 1].set_yscale("log")
+    axes[1, 1].axhline(1.0, color="k", lw=0.8, ls=":")
+    axes[1, 1].set(
+        ylabel="mean ||grad D(x_hat)||, x_hat on real-fake lines", title="C10: gradient norm on interpolates"
+    )
+    _weights(axes[1, 2], st["wgan"])
+    fig.suptitle(f"wgan_family ({result.config['steps']:,} G steps): {CLAIM}", fontsize=9)
     fig.tight_layout()
     return fig
 
