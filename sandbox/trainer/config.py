@@ -207,7 +207,11 @@ class Config:
         ("auto", "on", "off"),
     )
     channels_last: str = _f(
-        "auto", "run", "channels_last memory format for image nets: auto = on CUDA only.", ("auto", "on", "off")
+        "auto",
+        "run",
+        "channels_last memory format for image nets: auto = on CUDA, and on a CPU for the metz nets and grouped "
+        "ensembles, where it was measured to help (benchmarks.metz, benchmarks.ensemble).",
+        ("auto", "on", "off"),
     )
     threads: int = _f(
         0,
