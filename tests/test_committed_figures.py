@@ -1,0 +1,58 @@
+"""The committed figures are evidence only if each check can fail: every check in every figures/*.json has a
+recorded control that fails it, or a sentence on why it needs none, and every figure comes from a clean tree."""
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox.reporting.outputs import check_controls
+
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+RECORDS = sorted(FIGURES.glob("*.json"))
+
+
+def test_there_are_committed_figures():
+    assert len(RECORDS) >= 20, [p.name for p in RECORDS]
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_every_check_has_a_control_that_fails_it_or_a_reason(path):
+    rec = json.loads(path.read_text())
+    checks, controls = rec["checks"], rec.get("controls")
+    assert checks, f"{path.name} records no checks"
+    assert controls is not None, f"{path.name} records no controls"
+    check_controls(controls, checks)  # each names a check and has the right shape
+    assert sorted(controls) == sorted(checks), f"{path.name}: checks without a control entry"
+    passing_controls = [k for k, c in controls.items() if c.get("control_passes") is True]
+    assert passing_controls == [], f"{path.name}: these checks pass on their own control, so cannot fail"
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_every_figure_comes_from_a_clean_tree_with_its_png(path):
+    rec = json.loads(path.read_text())
+    assert not rec["code_version"].endswith("+dirty"), f"{path.name} was written from a dirty tree"
+    assert rec["study"] == path.stem
+    assert (FIGURES / f"{path.stem}.png").is_file()
+
+
+def _grid_figures() -> list:
+    """(name, scale, seed) of every committed figure whose point records are committed beside it."""
+    out = []
+    for path in RECORDS:
+        rec = json.loads(path.read_text())
+        if (FIGURES / "records" / rec["study"] / rec["scale"]).is_dir():
+            out.append((rec["study"], rec["scale"], rec["seed"]))
+    return out
+
+
+@pytest.mark.parametrize("name, scale, seed", _grid_figures(), ids=lambda v: str(v))
+def test_replot_from_the_committed_records_reproduces_the_committed_checks(name, scale, seed, tmp_path):
+    module = importlib.import_module(f"studies.{name}")
+    committed = json.loads((FIGURES / f"{name}.json").read_text())
+    args = ["--scale", scale, "--seed", str(seed), "--out", str(tmp_path), "--records", str(FIGURES / "records")]
+    again = module.main([*args, "--replot"])
+    assert again["runner"]["points_run"] == 0
+    assert again["checks"] == committed["checks"]
+    assert again.get("controls") == committed.get("controls")
