@@ -51,6 +51,23 @@ def fid_now(run: Run, n: int, use_ema: bool = False) -> float:
     return ev.fid(ref, ev.digit_features(x, run.device))
 
 
+def sampler(G: torch.nn.Module, chunk: int = 500) -> Callable:
+    """sample_fn(n, generator) -> G(z), z ~ N(0, I) from the generator, G in eval mode (BatchNorm running stats)."""
+
+    def sample(n: int, g: torch.Generator) -> torch.Tensor:
+        z = torch.randn(n, G.z_dim, generator=g, device=g.device)
+        was_training = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                dev = next(G.parameters()).device
+                return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
+        finally:
+            G.train(was_training)
+
+    return sample
+
+
 def real_probe(run: Run, n: int, generator: torch.Generator) -> dict:
     """On n fresh real images: mean ||grad_x D|| (per sample, penalties.grad_norm) and the mean real logit of D."""
     x = run.source.sample(n, generator)

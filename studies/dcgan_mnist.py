@@ -70,21 +70,7 @@ def estimate_minutes(scale: str) -> float:
     return mr.trajectory_minutes(name) + EVAL_MINUTES[scale] * mr.DCGAN_TRAJECTORIES[name]["seeds"]
 
 
-def sampler(G: torch.nn.Module, chunk: int = 500):
-    """sample_fn(n, generator) -> G(z), z ~ N(0, I) from the generator, G in eval mode (BatchNorm running stats)."""
-
-    def sample(n: int, g: torch.Generator) -> torch.Tensor:
-        z = torch.randn(n, G.z_dim, generator=g, device=g.device)
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                dev = next(G.parameters()).device
-                return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
-        finally:
-            G.train(was_training)
-
-    return sample
+sampler = mr.sampler  # G in eval mode on z ~ N(0, I): shared with vae_vs_gan
 
 
 def _summary(m: dict) -> dict:

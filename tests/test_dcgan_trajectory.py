@@ -6,21 +6,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from _mnist import needs_mnist
 
-from sandbox.data import data_root, holds_mnist
 from sandbox.records import jsonable
 from studies import _mnist_runs as mr
 from studies import dcgan_mnist, saturation_at_scale
 
-
-def mnist_present() -> bool:
-    try:
-        return holds_mnist(data_root(), every=True)
-    except FileNotFoundError:
-        return False
-
-
-needs_mnist = pytest.mark.skipif(not mnist_present(), reason="needs MNIST under $SANDBOX_DATA/mnist")
 SMOKE = mr.DCGAN_TRAJECTORIES["smoke"]
 
 

@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from _mnist import mnist_present
 
-from sandbox.data import data_root, holds_mnist
 from sandbox.reporting.kit import point_key
 from studies import all_studies, load
 
@@ -22,13 +22,6 @@ REQUIRED_KEYS = {
     "passed",
     "torch",
 }
-
-
-def mnist_present() -> bool:
-    try:
-        return holds_mnist(data_root(), every=True)
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.parametrize("name", all_studies())
