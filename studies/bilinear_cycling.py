@@ -323,7 +323,7 @@ def plot(result: study.Result):
 
 def main(argv=None) -> dict:
     # one float64 game of two scalars: the CPU is the right device
-    return study.main("bilinear_cycling", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

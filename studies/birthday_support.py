@@ -503,7 +503,7 @@ def _stacked_panels(ax_val, ax_gen, d: dict) -> None:
 
 
 def main(argv=None) -> dict:
-    return study.main("birthday_support", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="quick")
+    return study.main_of(__name__, argv, default_scale="quick")
 
 
 if __name__ == "__main__":

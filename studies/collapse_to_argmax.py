@@ -407,9 +407,7 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main(
-        "collapse_to_argmax", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="paper", cpu_only=True
-    )
+    return study.main_of(__name__, argv, default_scale="paper", cpu_only=True)
 
 
 if __name__ == "__main__":

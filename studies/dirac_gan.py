@@ -552,7 +552,7 @@ def plot(result: study.Result):
 
 def main(argv=None) -> dict:
     # 2-parameter float64 games: the CPU is the right device whatever --device says
-    return study.main("dirac_gan", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

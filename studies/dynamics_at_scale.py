@@ -333,18 +333,7 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main(
-        "dynamics_at_scale",
-        __doc__,
-        CLAIM,
-        CLAIMS,
-        run,
-        plot,
-        argv,
-        default_scale="quick",
-        points=points,
-        run_point=run_point,
-    )
+    return study.main_of(__name__, argv, default_scale="quick")
 
 
 if __name__ == "__main__":

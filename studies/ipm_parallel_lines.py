@@ -390,7 +390,7 @@ def plot(result: study.Result):
 
 def main(argv=None) -> dict:
     # tiny 2-D critics: the CPU is the right device
-    return study.main("ipm_parallel_lines", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

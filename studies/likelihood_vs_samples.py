@@ -372,7 +372,7 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main("likelihood_vs_samples", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

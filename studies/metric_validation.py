@@ -895,7 +895,7 @@ def main(argv=None) -> dict:
     # the runner's default of one thread on CPU suits this study: the two-sample and birthday loops are thousands
     # of small ops, and on the shared 2-core machine OpenMP hand-offs made the quick scale cost 215 CPU seconds at
     # 2 threads against 41 at 1
-    return study.main("metric_validation", __doc__, CLAIM, CLAIMS, run, plot, argv, default_scale="paper")
+    return study.main_of(__name__, argv, default_scale="paper")
 
 
 if __name__ == "__main__":

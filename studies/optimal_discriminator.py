@@ -284,7 +284,7 @@ def plot(result: study.Result):
 
 def main(argv=None) -> dict:
     # 1-D nets and grids: a GPU would only add launch latency
-    return study.main("optimal_discriminator", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

@@ -394,7 +394,7 @@ def plot(result: study.Result):
 
 def main(argv=None) -> dict:
     # scalar G and a tiny D: a GPU would only add launch latency
-    return study.main("saturation", __doc__, CLAIM, CLAIMS, run, plot, argv, cpu_only=True)
+    return study.main_of(__name__, argv, cpu_only=True)
 
 
 if __name__ == "__main__":

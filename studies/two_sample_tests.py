@@ -310,18 +310,7 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main(
-        "two_sample_tests",
-        __doc__,
-        CLAIM,
-        CLAIMS,
-        run,
-        plot,
-        argv,
-        default_scale="paper",
-        points=points,
-        run_point=run_point,
-    )
+    return study.main_of(__name__, argv, default_scale="paper")
 
 
 if __name__ == "__main__":

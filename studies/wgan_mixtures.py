@@ -495,19 +495,7 @@ def plot(result: study.Result):
 
 
 def main(argv=None) -> dict:
-    return study.main(
-        "wgan_mixtures",
-        __doc__,
-        CLAIM,
-        CLAIMS,
-        run,
-        plot,
-        argv,
-        default_scale="paper",
-        cpu_only=True,
-        points=points,
-        run_point=run_point,
-    )
+    return study.main_of(__name__, argv, default_scale="paper", cpu_only=True)
 
 
 if __name__ == "__main__":

@@ -283,6 +283,15 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
     return rec
 
 
+def main_of(module: str, argv=None, **options) -> dict:
+    """main() for the study module named `module` (pass __name__), from what it defines: its file's name, __doc__,
+    CLAIM, CLAIMS, run, plot and, for a grid study, points and run_point; `options` as main's (default_scale, ...)."""
+    m = sys.modules[module]
+    grid = dict(points=m.points, run_point=m.run_point) if hasattr(m, "run_point") else {}
+    # the file's stem, not __name__: run as `python -m studies.NAME` the module is called __main__
+    return main(Path(m.__file__).stem, m.__doc__, m.CLAIM, m.CLAIMS, m.run, m.plot, argv, **grid, **options)
+
+
 def main(
     name: str,
     doc: str,
