@@ -45,3 +45,14 @@ def test_stacked_generators_reads_trained_point_records_per_d_size(tmp_path):
     assert [(r["seed"], r["modes"], r["step"]) for r in got["0.25"]] == [(0, 12, 20000), (1, 30, 20000)]
     assert got["0.25"][1]["support"] == float("inf") and got["0.5"][0]["support"] == 900.0
     assert bs.stacked_generators(tmp_path / "nothing") == {}
+
+
+def test_the_trained_generators_support_rows_name_the_floor_and_the_modes():
+    stacked = {
+        "0.5": [dict(seed=1, support=28803.2, modes=770), dict(seed=0, support=float("nan"), modes=1)],
+        "0.25": [dict(seed=0, support=float("nan"), modes=1)],
+    }
+    rows = bs.stacked_headline(stacked)
+    assert [r["quantity"].split("D = ")[1].split(" G")[0] for r in rows] == ["0.25", "0.5"]
+    assert rows[1]["ours"] == "< 256, 28,803"  # by seed; duplicates at 16 samples put the support below 16^2
+    assert rows[1]["source"].endswith("modes covered of 1000 per seed: 1, 770")
