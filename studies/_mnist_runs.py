@@ -54,18 +54,19 @@ def fid_now(run: Run, n: int, use_ema: bool = False) -> float:
 def sampler(G: torch.nn.Module, chunk: int = 500) -> Callable:
     """sample_fn(n, generator) -> G(z), z ~ N(0, I) from the generator, G in eval mode (BatchNorm running stats)."""
 
-    def sample(n: int, g: torch.Generator) -> torch.Tensor:
-        z = torch.randn(n, G.z_dim, generator=g, device=g.device)
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                dev = next(G.parameters()).device
-                return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
-        finally:
-            G.train(was_training)
+    return lambda n, g: eval_images(G, torch.randn(n, G.z_dim, generator=g, device=g.device), chunk)
 
-    return sample
+
+def eval_images(G: torch.nn.Module, z: torch.Tensor, chunk: int = 500) -> torch.Tensor:
+    """G(z) in float32, G in eval mode (BatchNorm running statistics: one code, one image), chunks of `chunk`."""
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.no_grad():
+            dev = next(G.parameters()).device
+            return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, z.shape[0], chunk)]).float()
+    finally:
+        G.train(was_training)
 
 
 def real_probe(run: Run, n: int, generator: torch.Generator) -> dict:

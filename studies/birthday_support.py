@@ -40,6 +40,7 @@ from sandbox.reporting import study
 from sandbox.reporting.workers import read_point
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps
+from studies import _mnist_runs as mr
 
 CLAIM = (
     "The birthday-paradox test recovers the support of laws of known support (N = s^2 at P(dup) = 1/2, the "
@@ -114,14 +115,7 @@ def image_sampler(G: torch.nn.Module, z_dim: int, bank=None, chunk: int = 500):
             z = torch.randn(n, z_dim, generator=g, device=g.device)
         else:
             z = bank[torch.randint(0, bank.shape[0], (n,), generator=g, device=g.device).to(bank.device)]
-        was_training = G.training
-        G.eval()  # BatchNorm running statistics: the same code gives the same image
-        try:
-            with torch.no_grad():
-                dev = next(G.parameters()).device
-                return torch.cat([G(z[i : i + chunk].to(dev)) for i in range(0, n, chunk)]).float()
-        finally:
-            G.train(was_training)
+        return mr.eval_images(G, z, chunk)  # eval mode: the same code gives the same image
 
     return sample
 
