@@ -122,8 +122,10 @@ def fit_vae(s: dict, seed: int, device, workdir=None) -> tuple:
 def model_stats(sample_fn, s: dict, seed: int, device, shares: np.ndarray) -> dict:
     """FID, KID, score, precision/recall, classes (evaluate_generator) and, on the same n_eval images: mean top-class
     probability, ambiguous share, grey-pixel share, class shares and their total variation from the test labels'."""
-    m = ev.evaluate_generator(sample_fn, s["n_eval"], seed=seed, device=device, kid_subsets=s["kid_subsets"])
-    x = sample_fn(s["n_eval"], torch.Generator(device=device).manual_seed(seed)).clamp(-1, 1)
+    with torch.no_grad():
+        x = sample_fn(s["n_eval"], torch.Generator(device=device).manual_seed(seed)).clamp(-1, 1)
+    # evaluate_generator draws from the same seed, so handing it these images changes no number, only the cost
+    m = ev.evaluate_generator(lambda n, g: x, s["n_eval"], seed=seed, device=device, kid_subsets=s["kid_subsets"])
     top = clf.probabilities(ev.classifier(device), x).max(1)
     share = torch.bincount(top.indices.cpu(), minlength=10).double().numpy() / x.shape[0]
     return dict(
