@@ -56,3 +56,20 @@ def test_replot_from_the_committed_records_reproduces_the_committed_checks(name,
     assert again["runner"]["points_run"] == 0
     assert again["checks"] == committed["checks"]
     assert again.get("controls") == committed.get("controls")
+
+
+def _readme_scales() -> dict:
+    """study -> the 'committed scale' column of the README's study table."""
+    readme = (FIGURES.parent / "README.md").read_text()
+    studies = {p.stem for p in (FIGURES.parent / "studies").glob("[a-z]*.py")}
+    rows = [line.split("|")[1:-1] for line in readme.splitlines() if line.startswith("| `")]
+    names = [(cells[0].strip().strip("`"), cells) for cells in rows if len(cells) == 4]
+    return {name: cells[2].strip() for name, cells in names if name in studies}
+
+
+def test_readme_study_table_names_each_figures_committed_scale():
+    table = _readme_scales()
+    committed = {p.stem: json.loads(p.read_text())["scale"] for p in RECORDS}
+    assert len(table) >= 20, sorted(table)
+    wrong = {name: (scale, committed.get(name)) for name, scale in table.items() if committed.get(name) != scale}
+    assert wrong == {}, "README says (scale, figure JSON says)"
