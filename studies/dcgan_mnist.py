@@ -4,7 +4,8 @@ Claim C21 (Radford, Metz, Chintala 2016; Ilin lecture assignment): a DCGAN (stri
 BatchNorm, Adam 2e-4, beta1 0.5, the non-saturating loss: preset `dcgan`) learns MNIST; its samples, latent walks
 and nearest training neighbours show that it does not memorise the training set.
 How: per seed one DCGAN trajectory (`studies._mnist_runs.dcgan_trajectory`, shared with vanishing_gradients and
-saturation_at_scale, resumable): FID of G on a fixed z at every mark, to show where it plateaus; at the end G's
+saturation_at_scale, resumable): FID of G on a fixed z at every mark, and its classifier score (reported, not
+checked), to show where they plateau; at the end G's
 classifier score, FID, KID, precision/recall and classes of `n_eval` samples (`evaluation.mnist.evaluate_generator`
 on the project's MNIST classifier: "FID (MNIST-classifier features)", not Inception FID), beside the same metrics of
 real training digits (the ceiling) and of the untrained G (step 0). The EMA of G (BatchNorm statistics recomputed)
@@ -26,7 +27,9 @@ import torch
 
 from sandbox import plots
 from sandbox.data import load_mnist, to_unit
+from sandbox.evaluation import classifier as clf
 from sandbox.evaluation import mnist as ev
+from sandbox.evaluation.metrics import classifier_score
 from sandbox.evaluation.support import nearest_neighbours
 from sandbox.reporting import figures, kit, study
 from sandbox.trainer import runlog as tl
@@ -111,8 +114,19 @@ def _jumps(frames: torch.Tensor) -> list:
     return [float(m / e) if e > 0 else float("inf") for m, e in zip(steps.max(1).values, even)]
 
 
+def score_curve(traj: mr.Trajectory, n: int, seed: int, device) -> list:
+    """The classifier score (one split) of n samples of G at every mark of the trajectory, the same z at each:
+    whether the score, not only FID, has stopped rising."""
+    model, out = ev.classifier(device), []
+    for row in traj.rows:
+        x = sampler(mr.players_at(traj, row["step"])[0])(n, torch.Generator(device=device).manual_seed(seed))
+        out.append(classifier_score(clf.probabilities(model, x)).mean)
+    return out
+
+
 def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
-    """One seed: the trajectory (trained, resumed or reused), G's FID curve, final metrics, neighbours and walks."""
+    """One seed: the trajectory (trained, resumed or reused), G's FID and score curves, final metrics, neighbours
+    and walks."""
     clock, s = time.process_time(), SCALES[scale]
     device = torch.device(device or "cpu")
     spec = mr.DCGAN_TRAJECTORIES[s["trajectory"]]
@@ -122,6 +136,7 @@ def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> 
     if traj.stopped_at is not None:
         return dict(out, final=None, cpu_s=time.process_time() - clock)
     G, eval_seed = traj.run.G, 10_000 + traj.run.cfg.seed  # evaluation draws: never the run's own streams
+    curve["score"] = score_curve(traj, spec["n_fid"], eval_seed, device)
     train = _train_images(s)
     fake = sampler(G)(s["n_nn"], torch.Generator(device=device).manual_seed(eval_seed))
     shown = nearest_neighbours(fake[:8].flatten(1), train.flatten(1), 3).indices  # the figure's neighbours
@@ -335,7 +350,14 @@ def _fid_panel(ax, d: dict) -> None:
     ax.set_xscale("log")
     figures.fid_axis(ax, d["fid_name"])
     ax.set(xlabel="epochs (step 0 drawn at 0.05)", title="FID over training (fixed z per seed)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
+    scored = [(i, r) for i, r in enumerate(d["runs"].values()) if "score" in r["curve"]]  # older records have none
+    if scored:
+        right = ax.twinx()
+        for i, r in scored:
+            e = np.maximum(np.asarray(r["curve"]["epochs"], float), 0.05)
+            right.plot(e, r["curve"]["score"], "^:", ms=3, color=f"C{i}", alpha=0.8)
+        right.set(ylim=(0, 10), ylabel="classifier score of G (triangles, dotted; max 10)")
 
 
 def _table_panel(ax, d: dict, cfg: dict) -> None:

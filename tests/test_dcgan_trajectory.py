@@ -93,3 +93,22 @@ def test_the_ratio_prediction_is_1_minus_d_over_d_at_the_mean_d():
     p = saturation_at_scale.probes_of([run])
     np.testing.assert_allclose(p["predicted"], [1.0, 99.0, 4.0], rtol=1e-12)
     np.testing.assert_allclose(p["measured"], [1.0, 99.0, 8.0], rtol=1e-12)
+
+
+@needs_mnist
+def test_the_score_curve_scores_each_marks_snapshot_and_ends_at_the_final_generator():
+    from sandbox.evaluation import classifier as clf
+    from sandbox.evaluation import mnist as ev
+    from sandbox.evaluation.metrics import classifier_score
+
+    torch.set_num_threads(1)
+    traj = mr.dcgan_trajectory(SMOKE, 5)
+    curve = dcgan_mnist.score_curve(traj, 200, 11, "cpu")
+    assert len(curve) == len(traj.rows) == 3
+    x = dcgan_mnist.sampler(traj.run.G)(200, torch.Generator().manual_seed(11))
+    final = classifier_score(clf.probabilities(ev.classifier("cpu"), x)).mean
+    assert curve[-1] == pytest.approx(final, rel=1e-12)
+    G0 = mr.players_at(traj, 0)[0]
+    x0 = dcgan_mnist.sampler(G0)(200, torch.Generator().manual_seed(11))
+    assert curve[0] == pytest.approx(classifier_score(clf.probabilities(ev.classifier("cpu"), x0)).mean, rel=1e-12)
+    assert curve[0] != curve[-1]  # the snapshots differ, so do their scores (both near 1 after 8 smoke steps)
