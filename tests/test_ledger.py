@@ -66,6 +66,22 @@ def test_a_failed_check_makes_the_claim_partial_and_is_named(tmp_path):
     assert "failed checks d_close_to_dstar (full scale)" in text
 
 
+def test_the_reason_a_check_fails_is_printed_while_it_fails_and_only_then(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "WHY_FAILED", {("optimal_discriminator", "d_close_to_dstar"): "D is too small"})
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    failing = write_tree(tmp_path / "a", {"d_close_to_dstar": False, "v_at_dstar": True})
+    assert "why optimal_discriminator.d_close_to_dstar fails: D is too small" in failing
+    passing = write_tree(tmp_path / "b", {"d_close_to_dstar": True, "v_at_dstar": True})
+    assert "D is too small" not in passing
+
+
+def test_every_reason_for_a_failure_names_a_check_of_a_committed_figure():
+    figures = ledger.REPO / "figures"
+    for study, check in ledger.WHY_FAILED:
+        rec = json.loads((figures / f"{study}.json").read_text())
+        assert check in rec["checks"], (study, check)
+
+
 def test_real_ledger_covers_every_claim_and_every_study_has_a_level():
     from studies import all_studies
 

@@ -5,7 +5,8 @@ study, X image-scale study), the evidence found, a status and the key numbers, o
 Evidence is found, never typed in: S and P are the test functions named `test_cN_...` (S when the test calls
 sympy through `sandbox.theory.symbolic*`, P otherwise); T and X are the committed `figures/NAME.json` records whose
 `claims` list names the claim, with their checks. Tests pass on main (CI runs them before anything lands);
-study checks are read from the JSONs. A claim that lacks wanted evidence says so, and NOT_YET says why.
+study checks are read from the JSONs. A claim that lacks wanted evidence says so, and NOT_YET says why; a failed
+check is named, with the reason WHY_FAILED gives for it (what the records show).
 """
 
 import argparse
@@ -58,6 +59,48 @@ SCALE_WORDS = {"paper": "supported", "full": "supported", "trained": "supported 
 
 # Why a wanted kind of evidence is missing, where it is missing on purpose or for a reason outside the code.
 NOT_YET: dict = {}
+
+# Why a check of a committed study fails, as its records show (the numbers are in the figure and its key numbers):
+# (study, check) -> one sentence. Printed only while that check fails; a test holds each key to a real check.
+WHY_FAILED = {
+    ("dcgan_mnist", "classifier_score_best_seed_at_least_9"): (
+        "the nets are a quarter of Radford et al.'s width (the CPU budget); the score curve on the FID panel "
+        "shows how little the last epochs add at this width"
+    ),
+    ("dcgan_mnist", "classifier_score_mean_at_least_8_5"): "the cause of the best-seed score check's failure",
+    ("dcgan_mnist", "fid_curve_plateaus_every_seed"): (
+        "FID still falls over the last 40% of the 25 epochs by more than the 1.2x the check allows in one seed"
+    ),
+    ("dcgan_mnist", "fid_mean_within_10x_real_train_digits"): "a stretch goal, far off at this width and budget",
+    ("dcgan_mnist", "latent_walks_have_no_jumps_every_seed"): (
+        "some walks of the sharper trained G take a frame-to-frame step a little above 5 even steps (the quick "
+        "run's blurrier G stayed below); the memoriser control's walks jump about 3x further"
+    ),
+    ("vanishing_gradients", "saturating_grad_falls_min_orders_at_late_snapshots"): (
+        "the saturating norm is about D(G(z)) times the logit's gradient norm; as the fresh width-1/4 D learns, "
+        "mean D(G(z)) falls by 1 to 3.5 orders but the logit's gradient (the -log D norm) grows by about 2.4, so "
+        "the product falls by at most about one order in 4,000 iterations"
+    ),
+    ("vanishing_gradients", "fresh_d_accuracy_reaches_99_percent_at_late_snapshots"): (
+        "the seed mean ends just under 99% against the 25-epoch G, held down by one seed's D"
+    ),
+    ("vanishing_gradients", "nonsaturating_grad_holds_within_1_order_while_saturating_falls"): (
+        "the saturating norm does not fall (the first reason), so the contrast this check needs never forms"
+    ),
+    ("wgan_family", "c10_ns_gan_d_loss_does_not_track_fid"): (
+        "the comparison arm is NS-GAN + R1, whose regularised D loss rises steadily as FID falls; Arjovsky et al. "
+        "contrast an unregularised GAN's saturated JS estimate, which this arm is not"
+    ),
+    ("wgan_family", "c10_clipped_weights_pile_at_pm_c"): (
+        "the DCGAN initialisation N(0, 0.02) already puts most weights beyond c = 0.01, so the clipped initial "
+        "critic has at least as large a share at +-c; training empties the middle of the histogram instead"
+    ),
+    ("wgan_family", "c10_fid_plateaued_in_every_arm"): "FID still falls at the budget's 3,000 G steps in every arm",
+    ("saturation_at_scale", "run_d_trained_on_frozen_early_g_rejects_confidently"): (
+        "against the half-epoch G, 500 D iterations leave mean D(G(z)) just above the 0.01 threshold in 2 of 3 "
+        "seeds (the 0- and 0.1-epoch G are rejected in every seed)"
+    ),
+}
 
 
 class Claim(NamedTuple):
@@ -181,6 +224,12 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
         status = "supported"
     reasons = [f"{k}: {NOT_YET.get((claim.id, k), 'no evidence yet')}" for k in missing]
     reasons += [f"{s.name}: failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in failing]
+    reasons += [
+        f"why {s.name}.{c} fails: {WHY_FAILED[s.name, c]}"
+        for s in failing
+        for c in s.failed
+        if (s.name, c) in WHY_FAILED
+    ]
     reasons += [
         f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in extra_failing
     ]
