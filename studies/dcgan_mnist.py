@@ -62,15 +62,23 @@ COPY_CONTROL_SHARE = 0.10  # the copying control: held-out digits with 10% swapp
 JUMP_MAX = 5.0  # latent walk: no frame-to-frame step longer than 5 even steps (a third of the ends' distance)
 
 
-def points(scale: str) -> list:
+REAL = dict(side="real")  # the point that scores real digits and the controls: a record, so --replot recomputes none
+
+
+def seed_points(scale: str) -> list:
     """One grid point per training seed."""
     return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]
+
+
+def points(scale: str) -> list:
+    """The seeds' points and the real-data point (real_side)."""
+    return seed_points(scale) + [REAL]
 
 
 def estimate_minutes(scale: str) -> float:
     """CPU-minutes of the whole study alone on one thread: the shared trajectories plus the evaluations."""
     name = SCALES[scale]["trajectory"]
-    return mr.trajectory_minutes(name) + EVAL_MINUTES[scale] * mr.DCGAN_TRAJECTORIES[name]["seeds"]
+    return mr.trajectory_minutes(name) + EVAL_MINUTES[scale] * (mr.DCGAN_TRAJECTORIES[name]["seeds"] + 1)
 
 
 sampler = mr.sampler  # G in eval mode on z ~ N(0, I): shared with vae_vs_gan
@@ -126,9 +134,11 @@ def score_curve(traj: mr.Trajectory, n: int, seed: int, device) -> list:
 
 def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
     """One seed: the trajectory (trained, resumed or reused), G's FID and score curves, final metrics, neighbours
-    and walks."""
+    and walks; the real-data point returns real_side."""
     clock, s = time.process_time(), SCALES[scale]
     device = torch.device(device or "cpu")
+    if point == REAL:
+        return dict(real_side(scale, seed, device), cpu_s=time.process_time() - clock)
     spec = mr.DCGAN_TRAJECTORIES[s["trajectory"]]
     traj = mr.dcgan_trajectory(spec, mr.run_seed(seed, point["seed"]), device, workdir)
     curve = {k: [r[k] for r in traj.rows] for k in ("step", "epochs", "fid", "fid_ema", "d_loss", "g_loss")}
@@ -294,8 +304,8 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     """Every seed's record, the real-data side and its controls, the checks and the ledger rows."""
     device = torch.device(device or "cpu")
     results = study.run_grid(points(scale), lambda k: run_point(kit.parse_point(k), scale, seed, device), results)
-    runs = [results[kit.point_key(p)] for p in points(scale)]
-    real = real_side(scale, seed, device)
+    runs = [results[kit.point_key(p)] for p in seed_points(scale)]
+    real = {k: v for k, v in results[kit.point_key(REAL)].items() if k != "cpu_s"}
     done = [r for r in runs if r["final"] is not None]
     if done:
         checks, controls, memo = make_checks(done, real)
@@ -327,13 +337,17 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
         ),
     )
     data = dict(
-        runs=results,
+        runs={kit.point_key(p): r for p, r in zip(seed_points(scale), runs)},
         real=real,
         memorisation=memo,
-        plateau_change={k: plateau_change(r["curve"]) for k, r in results.items() if len(r["curve"]["step"]) > 1},
+        plateau_change={
+            kit.point_key(p): plateau_change(r["curve"])
+            for p, r in zip(seed_points(scale), runs)
+            if len(r["curve"]["step"]) > 1
+        },
         fid_name=ev.FID_NAME,
         headline=heads,
-        cpu_s_total=sum(r["cpu_s"] for r in runs),
+        cpu_s_total=sum(r["cpu_s"] for r in results.values()),
     )
     return study.Result(config=cfg, data=data, checks=checks, controls=controls)
 
