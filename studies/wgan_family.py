@@ -1,5 +1,6 @@
-"""wgan_family: WGAN (weight clipping, Algorithm 1 with the official Diters schedule), WGAN-GP and NS-GAN + R1 on
-MNIST at matched G steps: FID over training, the critic's Wasserstein estimate as a quality meter, the clipped weights.
+"""wgan_family: WGAN (weight clipping, Algorithm 1 with the official Diters schedule), WGAN-GP, NS-GAN + R1 and NS-GAN
+without a penalty on MNIST at matched G steps: FID over training, the critic's Wasserstein estimate as a quality
+meter, the clipped weights.
 
 Claim C10 (Arjovsky, Chintala, Bottou 2017; Gulrajani et al. 2017): WGAN Algorithm 1 (weight clipping c = 0.01,
 RMSProp lr 5e-5, m = 64, n_critic = 5, and the official code's Diters schedule: 100 critic steps for the first 25 G
@@ -8,21 +9,24 @@ quality (Arjovsky et al. 2017, Sec. 4.2, Fig. 3), where the standard GAN's discr
 the contrast the paper draws). Clipping has pathologies that the gradient penalty removes (WGAN-GP: lambda = 10,
 n_critic = 5, Adam 1e-4, betas (0, 0.9), no BatchNorm in the critic; preset `wgan-gp`): the clipped critic's weights
 pile up at +-c (Gulrajani et al. 2017, Fig. 1b) and WGAN-GP reaches a lower FID. The third arm is NS-GAN + R1
-(preset `r1`: GAN_stability's reg_param 10, gamma 20 in our gamma/2 convention), whose D loss is the NS-GAN loss.
+(preset `r1`: GAN_stability's reg_param 10, gamma 20 in our gamma/2 convention), whose D loss is the NS-GAN loss;
+the fourth is the GAN of Arjovsky et al.'s Fig. 4 itself, NS-GAN with no penalty (preset `dcgan`: Radford et al.'s
+Adam 2e-4, beta1 0.5, batch 128, BatchNorm in D). The R1 arm alone did not make the paper's contrast: its penalty
+keeps D from saturating, so its D loss follows FID as closely as WGAN's estimate (rho -0.998 at trained scale).
 Named deviations: the DCGAN nets at width WIDTH (the papers' DCGANs at width 1 are a GPU's job); ema_half_life=0
 (the study measures the raw G; the r1 preset's EMA feeds nothing back into training).
 Measured per run (`studies._mnist_dynamics`), at every mark on 512 fixed real training images and 512 fixed
 latents from generators of the probe's own: D's objective loss without the penalty (for WGAN -loss is the critic's
-Wasserstein estimate E D(x) - E D(G(z)); for the R1 arm it is the NS-GAN D loss), ||grad_x D|| on real data and on
+Wasserstein estimate E D(x) - E D(G(z)); for the NS arms it is the NS-GAN D loss), ||grad_x D|| on real data and on
 WGAN-GP's interpolates, and the share of critic weights at +-c; FID (MNIST-classifier features, not Inception FID)
 of G on the run's fixed z every `fid_every` G steps and on `n_final` samples at the end.
 Checks, each with a control that must fail it: WGAN trains (control: the untrained G); the Wasserstein estimate
 tracks FID, Spearman rho >= 0.8 in the paper's direction for every seed (control: the same estimates in a shuffled
-order); the NS-GAN D loss does not, its |rho| below WGAN's for every seed (control: the NS-GAN's own FID on
-independent latents in place of its D loss); WGAN-GP's final FID is below WGAN's in the mean over seeds at matched G
-steps (control: the untrained generators, the same for every arm of a seed); clipped weights pile at +-c at least
-EDGE_MARGIN beyond the projected initialisation for every seed (control: the projected initialisation itself); every
-arm's FID curve has plateaued (control: the first half of the same curves).
+order); the NS-GAN D loss does not, its |rho| below WGAN's for every seed, once for each NS arm (control: the
+arm's own FID on independent latents in place of its D loss); WGAN-GP's final FID is below WGAN's in the mean over
+seeds at matched G steps (control: the untrained generators, the same for every arm of a seed); clipped weights
+pile at +-c at least EDGE_MARGIN beyond the projected initialisation for every seed (control: the projected
+initialisation itself); every arm's FID curve has plateaued (control: the first half of the same curves).
 Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 1 seed, 500 G steps), trained (3 seeds, 3000
 G steps: the CPU budget, `estimate_minutes`; WGAN at lr 5e-5 still falls about 12% per 500 steps there in a measured
 run, so its plateau check is expected to fail), paper (width 1, 200k G steps as in the WGAN-GP authors' MNIST script:
@@ -53,11 +57,13 @@ CLAIMS = ["C10"]
 LEVELS = {"C10": "X"}
 NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 SMOKE_MUST_PASS = False  # smoke trains 8 G steps of width-1/8 nets: no check can hold there
-ARMS = ("wgan", "wgan-gp", "r1")
+ARMS = ("wgan", "wgan-gp", "r1", "dcgan")
+NS_ARMS = ("r1", "dcgan")  # the arms whose D loss is the NS-GAN loss: rho of that loss, FID on independent z
 LABELS = {
     "wgan": "WGAN (clip 0.01, RMSProp 5e-5, Diters)",
     "wgan-gp": "WGAN-GP (lambda 10, Adam 1e-4)",
     "r1": "NS-GAN + R1 (gamma 20, RMSProp 1e-4)",
+    "dcgan": "NS-GAN, no penalty (DCGAN: Adam 2e-4, BN in D)",
 }
 WIDTH = 0.125  # G 32-16, D 16-32 channels: an eighth of the DCGAN nets, for the CPU budget (see STEP_S)
 SCALES = {
@@ -92,10 +98,12 @@ SCALES = {
 # CPU-seconds on one thread, measured here under load (2 shared cores; ~1.5x less on a quiet core), batch 64, 300 G
 # steps each: a G step with its D step(s) (WGAN: n_critic = 5; WGAN-GP: 5 penalised; R1: 1 penalised), and one WGAN
 # critic step alone (the Diters schedule's extra 95 per burst). Width 1: 6x width 1/4's, an estimate (a GPU's job).
+# DCGAN (batch 128, one unpenalised D step): measured at width 1/8 beside R1 in one process, 1.43x R1's step; its
+# widths 1/4 and 1 are R1's times 1.43, estimates.
 STEP_S = {
-    0.125: {"wgan": 0.150, "wgan-gp": 0.208, "r1": 0.064},
-    0.25: {"wgan": 0.266, "wgan-gp": 0.463, "r1": 0.122},
-    1.0: {"wgan": 1.6, "wgan-gp": 2.8, "r1": 0.73},
+    0.125: {"wgan": 0.150, "wgan-gp": 0.208, "r1": 0.064, "dcgan": 0.091},
+    0.25: {"wgan": 0.266, "wgan-gp": 0.463, "r1": 0.122, "dcgan": 0.174},
+    1.0: {"wgan": 1.6, "wgan-gp": 2.8, "r1": 0.73, "dcgan": 1.04},
 }
 CRITIC_S = {0.125: 0.026, 0.25: 0.047, 1.0: 0.28}
 FID_DROP = 0.5  # "trains": the final FID at most half the untrained generator's
@@ -116,7 +124,7 @@ def estimate_minutes(scale: str) -> float:
     bursts = sum(wgan_critic_steps(t, 5) - 5 for t in range(s["steps"]))  # the schedule's extra critic steps
     train = sum(STEP_S[w].values()) * s["steps"] + CRITIC_S[w] * bursts
     probes = md.PROBE_S[w] * len(md.marks(s["steps"], s["every"], s["fid_every"]))
-    n_fids = len(md.marks(s["steps"], s["fid_every"])) * (len(ARMS) + 1)  # + the R1 arm's FID on independent z
+    n_fids = len(md.marks(s["steps"], s["fid_every"])) * (len(ARMS) + len(NS_ARMS))  # + NS arms' FID on new z
     fids = md.fid_cost(w, s["n_fid"]) * n_fids + md.fid_cost(w, s["n_final"]) * len(ARMS)
     return s["seeds"] * (train + len(ARMS) * probes + fids) / 60
 
@@ -191,10 +199,10 @@ def _per_run(r: dict, arm: str, k: int) -> dict:
     return dict(
         fid_start=rows[0]["fid"] if rows else math.nan,
         fid_final=r["fid_final"],
-        rho=md.rho(estimate if arm != "r1" else loss, fid),
+        rho=md.rho(loss if arm in NS_ARMS else estimate, fid),
         rho_shuffled=md.rho(md.shuffled(estimate, 1000 + k), fid),
         rho_train_window=md.rho([-v for v in _at_fid_marks(rows, "d_loss")], fid),
-        rho_alt=md.rho(_at_fid_marks(rows, "fid_alt"), fid) if arm == "r1" else None,
+        rho_alt=md.rho(_at_fid_marks(rows, "fid_alt"), fid) if arm in NS_ARMS else None,
         edge_init=rows[0]["edge"] if rows and r["clip"] else None,
         edge_final=r["edge_final"],
         fid_steps=[row["step"] for row in rows if row.get("fid") is not None],
@@ -249,12 +257,13 @@ def _piles(edge: list, init: list) -> bool:
 
 def make_checks(st: dict) -> tuple:
     """The checks and their controls, every one computed from the summary."""
-    w, gp, ns = st["wgan"], st["wgan-gp"], st["r1"]
+    w, gp, ns, plain = st["wgan"], st["wgan-gp"], st["r1"], st["dcgan"]
     mean = lambda v: kit.mean_std(v)[0]  # noqa: E731
     checks = {
         "c10_wgan_trains": _trains(w["fid_final"], w["fid_start"], w["stopped_at"]),
         "c10_wgan_estimate_tracks_fid": _tracks(w["rho"]),
         "c10_ns_gan_d_loss_does_not_track_fid": _below(ns["rho"], w["rho"]),
+        "c10_unpenalised_ns_gan_d_loss_does_not_track_fid": _below(plain["rho"], w["rho"]),
         "c10_gp_final_fid_below_wgan": bool(mean(gp["fid_final"]) < mean(w["fid_final"])),
         "c10_clipped_weights_pile_at_pm_c": _piles(w["edge_final"], w["edge_init"]),
         "c10_fid_plateaued_in_every_arm": all(v["plateau"]["plateaued"] for v in st.values()),
@@ -271,6 +280,10 @@ def make_checks(st: dict) -> tuple:
         "c10_ns_gan_d_loss_does_not_track_fid": dict(
             control="the NS-GAN's own FID on independent latents in place of its D loss",
             control_passes=_below(ns["rho_alt"], w["rho"]),
+        ),
+        "c10_unpenalised_ns_gan_d_loss_does_not_track_fid": dict(
+            control="the unpenalised NS-GAN's own FID on independent latents in place of its D loss",
+            control_passes=_below(plain["rho_alt"], w["rho"]),
         ),
         "c10_gp_final_fid_below_wgan": dict(
             control="the untrained generators (step 0), the same for every arm of a seed",
@@ -295,7 +308,7 @@ def headline(st: dict, scale: str) -> list:
         f"DCGAN nets at width {s['width']} on MNIST, {s['steps']:,} G steps, {s['seeds']} seeds, FID on MNIST-"
         "classifier features; the papers trained DCGAN/MLP/ResNet nets on LSUN and CIFAR-10 (Gulrajani Fig. 1b: toys)"
     )
-    w, ns = st["wgan"], st["r1"]
+    w, ns, plain = st["wgan"], st["r1"], st["dcgan"]
     rows = [
         (
             "Spearman rho(critic's W estimate, FID) over training, WGAN",
@@ -306,6 +319,11 @@ def headline(st: dict, scale: str) -> list:
             "Spearman rho(NS-GAN D loss, FID) over training, NS-GAN + R1",
             ns["rho"],
             "Arjovsky et al. 2017, Fig. 4: the GAN's JS estimate does not track quality (curves, no number)",
+        ),
+        (
+            "Spearman rho(NS-GAN D loss, FID) over training, NS-GAN without a penalty (DCGAN preset)",
+            plain["rho"],
+            "Arjovsky et al. 2017, Fig. 4 (a DCGAN without a penalty): the JS estimate does not track quality",
         ),
         (
             f"share of clipped critic weights at +-c (|w| >= {AT_EDGE} c), end of training",
@@ -352,7 +370,7 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
 
 
 # --------------------------------------------------------------------------------------------------- figure
-COLOURS = {"wgan": "tab:red", "wgan-gp": "tab:blue", "r1": "tab:green"}
+COLOURS = {"wgan": "tab:red", "wgan-gp": "tab:blue", "r1": "tab:green", "dcgan": "tab:purple"}
 
 
 def _lines(ax, st: dict, arms, steps_key: str, key: str) -> None:
@@ -391,17 +409,21 @@ def _weights(ax, v: dict) -> None:
 
 
 def plot(result: study.Result):
-    """FID per arm; WGAN's estimate over training and against FID; the NS loss against FID; GP norms; weights."""
+    """FID per arm; WGAN's estimate over training and against FID; the NS losses over training and against FID; GP
+    norms; weights."""
     st, name = result.data["summary"], result.data["fid_name"]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    fig, axes = plt.subplots(2, 4, figsize=(24, 10))
     _lines(axes[0, 0], st, ARMS, "fid_steps", "fid")
     figures.fid_axis(axes[0, 0], name)
     axes[0, 0].set_title("C10: FID at matched G steps")
     _lines(axes[0, 1], st, ["wgan"], "probe_steps", "estimate")
     axes[0, 1].set(ylabel="E D(x) - E D(G(z)) on fixed probes", title="C10: WGAN critic's Wasserstein estimate")
     _scatter(axes[0, 2], st["wgan"], "estimate", "critic's W estimate", "C10: WGAN estimate against FID")
-    ns = dict(st["r1"], loss=[[-e for e in seed] for seed in st["r1"]["estimate"]])
-    _scatter(axes[1, 0], ns, "loss", "NS-GAN D loss (no penalty)", "C10: NS-GAN + R1 D loss against FID")
+    ns = {a: dict(st[a], loss=[[-e for e in seed] for seed in st[a]["estimate"]]) for a in NS_ARMS}
+    _lines(axes[0, 3], ns, NS_ARMS, "probe_steps", "loss")
+    axes[0, 3].set(ylabel="NS-GAN D loss on fixed probes (no penalty term)", title="C10: NS-GAN D losses over training")
+    _scatter(axes[1, 0], ns["r1"], "loss", "NS-GAN D loss (no penalty term)", "C10: NS-GAN + R1 D loss against FID")
+    _scatter(axes[1, 3], ns["dcgan"], "loss", "NS-GAN D loss", "C10: unpenalised NS-GAN D loss against FID")
     _lines(axes[1, 1], st, ARMS, "probe_steps", "grad_norm_interp")
     axes[1, 1].set_yscale("log")
     axes[1, 1].axhline(1.0, color="k", lw=0.8, ls=":")
