@@ -101,6 +101,21 @@ WHY_FAILED = {
         "critic has at least as large a share at +-c; training empties the middle of the histogram instead"
     ),
     ("wgan_family", "c10_fid_plateaued_in_every_arm"): "FID still falls at the budget's 3,000 G steps in every arm",
+    ("r1_convergence", "c11_fid_overlaps_across_gamma"): (
+        "the final FIDs separate by gamma, best at the largest: 196-209 at gamma 10, 237-247 at 1, 248-286 at "
+        "0.1; FID is still falling at every gamma (the plateau check), fastest at 10, so at 5,000 G steps a "
+        "larger gamma is ahead, which says nothing yet about where the curves end"
+    ),
+    ("r1_convergence", "c11_fid_plateaued_at_every_gamma"): (
+        "the mean FID still changes by 11-29% from the third to the last quarter of the 5,000 G steps (the "
+        "check allows 10%), most at gamma 10"
+    ),
+    ("vae_vs_gan", "vae_recall_above_gan_mean_over_seeds"): (
+        "recall is k-NN recall in the MNIST classifier's features; the VAE's blurred means (8.5% grey pixels "
+        "against 5.1% in real digits, top-class probability 0.79) sit off the real digits' feature manifold, so "
+        "few real digits fall in their k-NN balls (0.35, Bernoulli draws 0.28, DCGAN 0.72); the VAE's mass "
+        "covering shows in its class shares (total variation 0.118 from the test labels, DCGAN 0.161) instead"
+    ),
     ("saturation_at_scale", "run_d_trained_on_frozen_early_g_rejects_confidently"): (
         "against the half-epoch G, 500 D iterations leave mean D(G(z)) just above the 0.01 threshold in 2 of 3 "
         "seeds (the 0- and 0.1-epoch G are rejected in every seed)"
