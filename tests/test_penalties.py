@@ -189,4 +189,4 @@ def test_spectral_norm_helper_normalises_every_layer():
         assert hasattr(layer, "parametrizations")
         sigma = torch.linalg.matrix_norm(layer.weight.reshape(layer.weight.shape[0], -1), ord=2)
         assert float(sigma.detach()) == pytest.approx(1.0, abs=1e-3)
-    assert math.isfinite(float(net(torch.randn(1, 1, 6, 6))))
+    assert math.isfinite(float(net(torch.randn(1, 1, 6, 6)).detach()))
