@@ -91,7 +91,8 @@ SCALES = {
 SMOKE_MUST_PASS = False
 SIZE_FACTORS = np.geomspace(0.25, 4.0, 8)  # batch sizes s = f sqrt(N): P(dup) from about 0.03 to 1
 FIT_TOL = 0.2  # fitted N within 20% of the true N (100 trials x 8 sizes give a few % error)
-HALF_FACTOR = 3.0  # the read-off rule within a factor 3: it overestimates by 1/(2 log 2) = 1.44 times the grid step
+HALF_FACTOR = 3.0  # the read-off rule within a factor 3 (set before any run). P = 1/2 at s^2 = 2 ln 2 N = 1.39 N,
+# and the first grid size past it overshoots s by up to the grid step 16^(1/7) = 1.49: up to 1.39 x 2.21 = 3.1 N
 HEAVY_TOL = 0.25  # non-uniform: estimate within 25% of 1/sum p^2
 HEAVY_BELOW = 0.05  # ... and below 5% of its atom count (0.4% at quick scale: 400 of 100100)
 BANK_RANGE = (0.5, 1.5)  # collapsed G: estimate within [K/2, 1.5 K]; near-duplicates between codes pull it down
