@@ -140,7 +140,7 @@ WHY_FAILED = {
     ("birthday_support", "paper_half_rule_within_factor_3"): (
         "the read-off rule takes s^2 at the first batch size whose duplicate rate reaches 1/2; P = 1/2 falls at "
         "s^2 = 2 ln 2 N = 1.39 N, and the sizes step by 16^(1/7) = 1.49, so s^2 overshoots by up to 3.1 N before "
-        "trial noise: 3.24 N at N = 100 and 3.28 N at N = 1e5 (the fitted estimate stays within 8%)"
+        "trial noise: 3.24 N at N = 100 and 3.28 N at N = 1e5 (the fitted estimate stays within 9%)"
     ),
     ("birthday_support", "collapsed_generator_support_near_k"): (
         "the generator fed from K = 300 latent codes gets 147.5 (0.49 K; the check wants 0.5-1.5 K): the test counts "
