@@ -172,6 +172,21 @@ WHY_FAILED = {
         "clipping the initialisation already puts 88.9% of the weights at +-c; training moves some back inside "
         "(72.1% at the end), so there is no pile-up beyond the initial one"
     ),
+    ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_covers_990_modes"): (
+        "RpGAN + R1 + R2 covers 639-746 modes (mean 696) at 8,000 steps and is still rising; R3GAN's 1000 come "
+        "from larger ResNets trained for an unstated, far longer schedule"
+    ),
+    ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_reverse_kl_below_gan_r1_r2"): (
+        "lower in the mean (1.24 +- 0.19 against 1.39 +- 0.31 nats) but not for every pair of seeds: GAN + R1 + R2 "
+        "seed 0 (1.03) is below RpGAN + R1 + R2 seeds 1 and 2 (1.28, 1.46)"
+    ),
+    ("rpgan_stacked_mnist", "c22_stacked_r1_only_runs_diverge"): (
+        "no R1-only run diverged in 8,000 steps: the largest fake-side ||grad_x D|| is 0.47 (RpGAN) and 0.59 "
+        "(GAN) against the limit 100; with these small nets (D 6.5k parameters) R1 alone trained as stably as R1 + R2"
+    ),
+    ("rpgan_stacked_mnist", "c22_stacked_r1_r2_never_diverge_where_r1_only_does"): (
+        "no run diverged, R1-only included (the previous reason), so the contrast never forms"
+    ),
     ("saturation_at_scale", "run_d_trained_on_frozen_early_g_rejects_confidently"): (
         "against the half-epoch G, 500 D iterations leave mean D(G(z)) just above the 0.01 threshold in 2 of 3 "
         "seeds (the 0- and 0.1-epoch G are rejected in every seed)"
