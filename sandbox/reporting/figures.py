@@ -62,6 +62,7 @@ def steps_axis(ax, label: str = "generator steps", log: bool = False) -> None:
 
     if log:
         ax.set_xscale("symlog", linthresh=1.0)  # symlog: step 0 (the untrained run) stays on the axis
+        ax.set_xmargin(0.0)  # symlog's default margin reaches below step 0 and draws negative step ticks
     else:
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _steps_text(v)))
