@@ -118,8 +118,10 @@ def test_each_point_leaves_a_claim_free_record_and_a_rerun_trains_nothing(fake, 
         "torch",
         "seconds",
         "result",
+        "settings",
     }
     assert one["point"] == {"k": 1, "width": 0.5} and one["scale"] == "smoke" and one["seed"] == 0
+    assert one["settings"] == {"n": 2}  # the study's SCALES entry the point ran at
     assert one["result"]["value"] == 0.5 and one["result"]["nan"] == "nan" and one["result"]["threads"] == 1
     assert not list((out / "records").rglob("*.tmp"))  # atomic writes leave no temp files behind
     assert rec["checks"] == {"total_positive": True, "nan_comes_back_as_a_float": True, "widths_parse_back": True}
@@ -141,6 +143,27 @@ def test_a_partial_run_resumes_with_only_the_missing_points(fake, tmp_path):
     resumed = run(fake, out, "--workers", "1")
     assert [p["k"] for p in fake.calls()] == [0, 0, 1, 1, 1] and fake.calls()[-1] == {"k": 1, "width": 1.0}
     assert resumed["data"]["results"] == first["data"]["results"] and resumed["runner"]["points_run"] == 1
+
+
+def test_a_record_made_at_other_scale_settings_is_stale_and_one_without_settings_is_kept(fake, tmp_path, capsys):
+    out = tmp_path / "out"
+    first = run(fake, out, "--workers", "1")
+    folder = out / "records" / "fake_grid" / "smoke"
+    path = folder / "k=1,width=1.0.json"
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(rec, settings={"n": 1})))  # as if the scale had 1 k when it ran
+    with pytest.raises(SystemExit, match=r"1 of 4 point records .*\(1 made at other settings: n\): k=1,width=1.0"):
+        run(fake, out, "--replot")
+    again = run(fake, out, "--workers", "1")
+    assert (
+        fake.calls()[4:] == [{"k": 1, "width": 1.0}]
+        and "1 record(s) made at other settings (n)" in capsys.readouterr().out
+    )
+    assert again["data"]["results"] == first["data"]["results"]
+    legacy = {k: v for k, v in json.loads(path.read_text()).items() if k != "settings"}  # written before settings were
+    path.write_text(json.dumps(legacy))
+    run(fake, out, "--workers", "1")
+    assert len(fake.calls()) == 5  # a record without settings matches on key, scale and seed, as before
 
 
 def test_replot_rebuilds_from_records_alone_and_names_a_missing_point(fake, tmp_path):

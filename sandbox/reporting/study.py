@@ -142,15 +142,21 @@ def _workers(requested: Optional[int], device: torch.device, executor: str, n_po
     return max(1, min(n, n_points))
 
 
-def _run_points(args, name, scale, own, pts, keys, records, run_point, device) -> tuple:
-    """Run the points without a matching record (all of them under --rerun); returns (run, reused, workers)."""
+def _run_points(args, name, scale, own, pts, keys, records, run_point, device, settings=None) -> tuple:
+    """Run the points without a matching record (all of them under --rerun; a record made at other `settings`,
+    the study's SCALES entry, is stale: its point runs again and resumes from its work folder where it can);
+    returns (run, reused, workers)."""
     folder = records / name / scale
+    recs = {k: wk.read_point(wk.record_path(records, name, scale, k)) for k in keys}
     todo = [
         (p, k)
         for p, k in zip(pts, keys)
-        if args.rerun
-        or not wk.matches(wk.read_point(wk.record_path(records, name, scale, k)), k, scale, args.seed, ALIASES)
+        if args.rerun or not wk.matches(recs[k], k, scale, args.seed, ALIASES, settings)
     ]
+    stale = [k for _, k in todo if wk.settings_differ(recs[k], settings)]
+    if stale and not args.rerun:
+        changed = ", ".join(wk.settings_differ(recs[stale[0]], settings))
+        print(f"{name} [{scale}]: {len(stale)} record(s) made at other settings ({changed}) run again", flush=True)
     if not todo:
         return 0, len(pts), 0
     n = _workers(args.workers, device, args.executor, len(todo))
@@ -170,6 +176,7 @@ def _run_points(args, name, scale, own, pts, keys, records, run_point, device) -
             threads,
             version,
             str(wk.record_path(records, name, scale, k)),
+            wk.canonical_settings(settings),
         )
         for p, k in todo
     ]
@@ -194,14 +201,22 @@ def _run_points(args, name, scale, own, pts, keys, records, run_point, device) -
     return len(jobs), len(pts) - len(jobs), n
 
 
-def _gather(name, scale, seed, keys, records) -> tuple:
-    """({key: result}, [point records]) from the records of every point; SystemExit naming any missing one."""
+def _gather(name, scale, seed, keys, records, settings=None) -> tuple:
+    """({key: result}, [point records]) from the records of every point; SystemExit naming any missing one (a
+    record made at other settings of the scale counts as missing)."""
     folder = records / name / scale
     recs = {k: wk.read_point(wk.record_path(records, name, scale, k)) for k in keys}
-    missing = [k for k in keys if not wk.matches(recs[k], k, scale, seed, ALIASES)]
+    missing = [k for k in keys if not wk.matches(recs[k], k, scale, seed, ALIASES, settings)]
     if missing:
+        stale = [k for k in missing if wk.settings_differ(recs[k], settings)]
         raise SystemExit(
-            f"{name}: {len(missing)} of {len(keys)} point records (scale {scale}, seed {seed}) missing in {folder}: "
+            f"{name}: {len(missing)} of {len(keys)} point records (scale {scale}, seed {seed}) missing in {folder}"
+            + (
+                f" ({len(stale)} made at other settings: {', '.join(wk.settings_differ(recs[stale[0]], settings))})"
+                if stale
+                else ""
+            )
+            + ": "
             + ", ".join(missing[:10])
             + (" ..." if len(missing) > 10 else "")
             + f". Run them first: python -m studies.{name} --scale {scale} --seed {seed} (or its --shard i/n)"
@@ -238,6 +253,7 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
             where = describe_device(device)
     else:
         pts = list(points(own))
+        settings = getattr(module, "SCALES", {}).get(own)  # recorded with each point; other settings: stale
         keys = [point_key(p) for p in pts]
         if len(set(keys)) != len(keys):
             raise SystemExit(
@@ -246,15 +262,17 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
         if shard is not None and shard[0] != "merge":
             pts, keys = pts[shard[0] :: shard[1]], keys[shard[0] :: shard[1]]
         ran, reused, workers = (
-            (0, len(keys), 0) if replot else _run_points(args, name, scale, own, pts, keys, records, run_point, device)
+            (0, len(keys), 0)
+            if replot
+            else _run_points(args, name, scale, own, pts, keys, records, run_point, device, settings)
         )
         if shard is not None and shard[0] != "merge":
-            results, _ = _gather(name, scale, args.seed, keys, records)
+            results, _ = _gather(name, scale, args.seed, keys, records, settings)
             print(
                 f"{name} [{scale}] shard {shard[0]}/{shard[1]}: {len(keys)} point records in {records / name / scale}"
             )
             return dict(study=name, scale=scale, seed=args.seed, shard=list(shard), results=results)
-        results, point_recs = _gather(name, scale, args.seed, [point_key(p) for p in points(own)], records)
+        results, point_recs = _gather(name, scale, args.seed, [point_key(p) for p in points(own)], records, settings)
         with torch_threads(threads):
             result = run(own, args.seed, device, results=results)
         where = "; ".join(sorted({r["device"] for r in point_recs}))

@@ -13,6 +13,7 @@ extra). A failed point is reported by its key; the records already written stay,
 
 import importlib
 import inspect
+import json
 import os
 import random
 import sys
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from sandbox.devices import describe_device, threads
-from sandbox.records import read_json, unjsonable, write_json
+from sandbox.records import jsonable, read_json, unjsonable, write_json
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 SUBMITIT_TIMEOUT_MIN = 24 * 60  # submitit's local default is 2 minutes: far below an image run
@@ -45,6 +46,7 @@ class Job(NamedTuple):
     threads: int  # torch CPU threads inside the job (0: leave them)
     code_version: str
     path: str  # the record file
+    settings: Any = None  # the study's SCALES entry for this scale, recorded: a record made at others is stale
 
 
 class Failure(NamedTuple):
@@ -128,6 +130,8 @@ def run_job(job: Job) -> dict:
         "seconds": seconds,
         "result": result,
     }
+    if job.settings is not None:
+        rec["settings"] = job.settings
     write_json(job.path, rec)
     return read_point(job.path)  # what a later --replot will read: the same numbers on every path
 
@@ -143,12 +147,30 @@ def read_point(path) -> Optional[dict]:
         return None  # atomic writes make this rare: a hand-edited or foreign file; the point is run again
 
 
-def matches(rec: Optional[dict], key: str, scale: str, seed: int, aliases: dict) -> bool:
-    """Whether a record holds this point: same key, scale (old names via aliases) and seed; code may differ."""
+def matches(rec: Optional[dict], key: str, scale: str, seed: int, aliases: dict, settings=None) -> bool:
+    """Whether a record holds this point: same key, scale (old names via aliases), seed and, where both the record
+    and the caller have them, the scale's settings (a study's SCALES entry: more steps or seeds make old records
+    stale); code may differ. Records written before settings were recorded match on the rest."""
     if rec is None:
         return False
     old = aliases.get(rec.get("scale"), rec.get("scale"))
-    return rec.get("key") == key and old == scale and rec.get("seed") == seed
+    same = rec.get("key") == key and old == scale and rec.get("seed") == seed
+    return same and not settings_differ(rec, settings)
+
+
+def canonical_settings(settings) -> Any:
+    """settings as a record holds them: JSON types (tuples as lists), non-finite floats as the records write them."""
+    return None if settings is None else json.loads(json.dumps(jsonable(settings), sort_keys=True))
+
+
+def settings_differ(rec: Optional[dict], settings) -> list:
+    """The top-level settings whose recorded value differs from `settings` ([] when either side has none)."""
+    if rec is None or settings is None or "settings" not in rec:
+        return []
+    old, new = canonical_settings(rec["settings"]), canonical_settings(settings)
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if old == new else ["settings"]
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def _in_process(jobs: Sequence[Job]) -> Iterator[Tuple[Job, Optional[dict], Optional[Failure]]]:
