@@ -9,10 +9,12 @@ read-off rule N = s^2 at the first s with P >= 1/2 ("half").
    support 1 / sum_i p_i^2 (the Renyi-2 effective support), here about 400, not the 100100 atoms: the test
    finds mass piled on few points, which is what it is for.
 2. Generators (`evaluate.birthday_test`: near-duplicates in MNIST-classifier feature space, the threshold the
-   1st percentile of nearest-neighbour distances between distinct MNIST test digits): a DCGAN trained here
-   with the trainer (preset `dcgan`), the same G fed from a bank of K latent codes (a deliberately collapsed
-   generator whose support is K by construction), and the MNIST test set itself as the reference. The closest
-   pairs of each are shown for a human to judge, as the paper did.
+   1st percentile of nearest-neighbour distances between distinct MNIST test digits): a DCGAN (preset `dcgan`;
+   at smoke and quick trained here for a few hundred steps, at trained and paper seed 0 of the DCGAN trajectory
+   that dcgan_mnist, vanishing_gradients, saturation_at_scale and vae_vs_gan read, its last mark, 25 epochs),
+   the same G fed from a bank of K latent codes (a deliberately collapsed generator whose support is K by
+   construction), and the MNIST test set itself as the reference. The closest pairs of each are shown for a
+   human to judge, as the paper did. This part is the study's one grid point (its record is committed).
 3. The same validation at the sample sizes the Stacked MNIST generators are tested with (`discriminator_size`
    at trained scale: batch sizes 16 to 512, 50 trials), on uniform laws whose support those sizes can resolve,
    and the trained Stacked MNIST generators' estimates read from discriminator_size's committed point records
@@ -22,10 +24,13 @@ generator in the healthy one's place), or why it needs none.
 Published numbers: CLAIMS.md states the rule (support about s^2) but no value; the paper's CelebA estimates
 could not be checked with this project's search tool, so no published number is quoted here.
 Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: a width-1/4 DCGAN, 800 G steps,
-20 trials per batch size), paper (DCGAN at width 1, batch 128, 10000 G steps; larger batches, 50 trials; a GPU).
+20 trials per batch size), trained (the trained trajectory's seed-0 DCGAN, width 1/4, 25 epochs at batch 64:
+`estimate_minutes`, about 41 CPU-minutes when that trajectory has to be trained, 2 when another study left it; 50
+trials per batch size), paper (the paper trajectory: width 1, batch 128, 25 epochs; larger batches; a GPU).
 """
 
 import math
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -37,6 +42,7 @@ from sandbox.data import data_root, load_mnist, to_unit
 from sandbox.evaluation import mnist as ev
 from sandbox.evaluation.support import birthday_support_estimate, duplicate_probability
 from sandbox.reporting import study
+from sandbox.reporting.kit import point_key
 from sandbox.reporting.workers import read_point
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps
@@ -74,13 +80,21 @@ SCALES = {
         gen_trials=20,
         n_fid=2000,
     ),
+    "trained": dict(  # the generator: seed 0 of the trained DCGAN trajectory (mr.DCGAN_TRAJECTORIES)
+        uniform=[100, 1000, 10000, 100000, 1000000],
+        trials=100,
+        heavy=(100, 100000),
+        trajectory="trained",
+        bank=300,
+        sizes=[10, 25, 50, 100, 200, 400, 800],
+        gen_trials=50,
+        n_fid=2000,
+    ),
     "paper": dict(
         uniform=[100, 1000, 10000, 100000, 1000000],
         trials=200,
         heavy=(100, 100000),
-        width=1.0,
-        batch=128,
-        steps=10000,
+        trajectory="paper",
         bank=1000,
         sizes=[25, 50, 100, 200, 400, 800, 1600, 3200],
         gen_trials=50,
@@ -218,28 +232,56 @@ def stacked_generators(records=None) -> dict:
     return out
 
 
-def generators(cfg: dict, seed: int, device) -> dict:
-    """Train a DCGAN, then the birthday test on it, on it fed from a bank of K codes, and on the MNIST test set."""
-    root = data_root()
-    run = make_run(
-        C.make_config(
-            C.preset("dcgan"),
-            dict(
-                data="mnist",
-                data_dir=str(root),
-                g_width=cfg["width"],
-                d_width=cfg["width"],
-                batch=cfg["batch"],
-                steps=cfg["steps"],
-                seed=seed,
-                device=str(device),
-                progress=False,
-            ),
-        )
-    )
+EVAL_MINUTES = 2.0  # the three sources' birthday tests (50 trials x 7 sizes) and the FID, measured: about 1.5
+
+
+def points(scale: str) -> list:
+    """One grid point: the generator part (seed 0 of the scale's DCGAN); the validations run in `run`."""
+    return [dict(seed=0)]
+
+
+def estimate_minutes(scale: str) -> float:
+    """CPU-minutes on one core: one DCGAN trajectory seed (0 when another study left it) and the tests."""
+    cfg = SCALES[scale]
+    if "trajectory" not in cfg:
+        return cfg["steps"] / mr.TRAJECTORY_SPEED["trained"] / 60 + EVAL_MINUTES
+    return mr.trajectory_minutes(cfg["trajectory"]) / mr.DCGAN_TRAJECTORIES[cfg["trajectory"]]["seeds"] + EVAL_MINUTES
+
+
+def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
+    """The generator part for one seed: the birthday test on the DCGAN, on it fed from K codes, on MNIST test."""
+    clock = time.process_time()
+    device = torch.device(device or "cpu")
+    cfg = SCALES[scale]
+    train_seed = mr.run_seed(seed, int(point["seed"]))
+    G = dcgan_generator(cfg, train_seed, device, workdir)
+    return dict(generators(G, cfg, train_seed, device), cpu_s=time.process_time() - clock)
+
+
+def dcgan_generator(cfg: dict, seed: int, device, workdir=None) -> torch.nn.Module:
+    """The DCGAN generator the test runs on: trained here (smoke, quick) or the trajectory's at its last mark."""
+    if "trajectory" in cfg:
+        return mr.dcgan_trajectory(mr.DCGAN_TRAJECTORIES[cfg["trajectory"]], seed, device, workdir).run.G
+    layer = dict(g_width=cfg["width"], d_width=cfg["width"], batch=cfg["batch"], steps=cfg["steps"], seed=seed)
+    run = make_run(mr.mnist_config(C.preset("dcgan"), layer, device=device))
     run_steps(run, cfg["steps"])
-    z_dim = run.G.z_dim
-    healthy = image_sampler(run.G, z_dim)
+    return run.G
+
+
+def generator_setting(cfg: dict) -> str:
+    """The generator's width, batch and G steps, for the figure and the headline rows."""
+    if "trajectory" in cfg:
+        spec = mr.DCGAN_TRAJECTORIES[cfg["trajectory"]]
+        steps, what = max(mr.trajectory_steps(spec)), f"seed 0 of the {cfg['trajectory']} DCGAN trajectory, "
+        return f"{what}width {spec['width']}, batch {spec['batch']}, {steps} G steps ({max(spec['marks'])} epochs)"
+    return f"DCGAN width {cfg['width']}, batch {cfg['batch']}, {cfg['steps']} G steps"
+
+
+def generators(G: torch.nn.Module, cfg: dict, seed: int, device) -> dict:
+    """The birthday test on G (z ~ N(0, I)), on G fed from a bank of K codes, and on the MNIST test set."""
+    root = data_root()
+    z_dim = G.z_dim
+    healthy = image_sampler(G, z_dim)
     bank = torch.randn(cfg["bank"], z_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
     fid = ev.fid(
         ev.reference_stats("test", root, device),
@@ -247,7 +289,7 @@ def generators(cfg: dict, seed: int, device) -> dict:
     )
     sources = {
         "DCGAN, z ~ N(0, I)": healthy,
-        f"same G, z from {cfg['bank']} codes": image_sampler(run.G, z_dim, bank),
+        f"same G, z from {cfg['bank']} codes": image_sampler(G, z_dim, bank),
         "MNIST test set": per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"], cfg["sizes"]),
     }
     out = {}
@@ -267,12 +309,12 @@ def generators(cfg: dict, seed: int, device) -> dict:
     return {"sources": out, "fid": fid, "bank": cfg["bank"]}
 
 
-def run(scale: str = "quick", seed: int = 0, device=None) -> study.Result:
-    """Validation on known supports, then the test on the generators; checks computed from the estimates."""
+def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study.Result:
+    """Validation on known supports, then the generators' point record; checks computed from the estimates."""
     cfg = SCALES[scale]
     device = torch.device(device or "cpu")
     val = validate(cfg, seed)
-    gen = generators(cfg, seed, device)
+    gen = (results or {})[point_key(points(scale)[0])]
     at_stacked = validate_stacked(seed)
     stacked = stacked_generators()
     src = gen["sources"]
@@ -282,8 +324,8 @@ def run(scale: str = "quick", seed: int = 0, device=None) -> study.Result:
     heavy = val["half mass on few atoms"]
     slope = float(np.polyfit(np.log([r["support"] for r in uniform]), np.log([r["fit"] for r in uniform]), 1)[0])
     setting = (
-        f"{scale} scale: MNIST, DCGAN widths {cfg['width']}, {cfg['steps']} G steps, batch sizes up to "
-        f"{max(cfg['sizes'])}, {cfg['gen_trials']} trials; duplicates in MNIST-classifier feature space"
+        f"{scale} scale: MNIST, {generator_setting(cfg)}; batch sizes up to {max(cfg['sizes'])}, "
+        f"{cfg['gen_trials']} trials; duplicates in MNIST-classifier feature space"
     )
     paper = (
         "Arora, Risteski, Zhang 2018: support about s^2 where P(dup) = 1/2; their GAN estimates (CelebA) are "
@@ -345,7 +387,15 @@ def run(scale: str = "quick", seed: int = 0, device=None) -> study.Result:
     }
     data["headline"] += stacked_headline(stacked)
     checks, controls = make_checks(uniform, heavy, slope, healthy, banked, cfg["bank"], at_stacked)
-    config = dict(cfg, seed=seed, preset="dcgan", scale_name=scale, device=study.describe_device(device))
+    config = dict(
+        cfg,
+        seed=seed,
+        preset="dcgan",
+        generator=generator_setting(cfg),
+        estimate_minutes=estimate_minutes(scale),
+        scale_name=scale,
+        device=study.describe_device(device),
+    )
     return study.Result(config=config, data=data, checks=checks, controls=controls)
 
 
