@@ -277,6 +277,12 @@ def generator_setting(cfg: dict) -> str:
     return f"DCGAN width {cfg['width']}, batch {cfg['batch']}, {cfg['steps']} G steps"
 
 
+def source_names(bank: int) -> tuple:
+    """The three sources of the generator part, in this order: healthy G, G on a bank of K codes, MNIST test set.
+    Read them by name: a record's JSON stores its keys sorted, so their order there is not this one."""
+    return ("DCGAN, z ~ N(0, I)", f"same G, z from {bank} codes", "MNIST test set")
+
+
 def generators(G: torch.nn.Module, cfg: dict, seed: int, device) -> dict:
     """The birthday test on G (z ~ N(0, I)), on G fed from a bank of K codes, and on the MNIST test set."""
     root = data_root()
@@ -287,11 +293,8 @@ def generators(G: torch.nn.Module, cfg: dict, seed: int, device) -> dict:
         ev.reference_stats("test", root, device),
         ev.digit_features(healthy(cfg["n_fid"], torch.Generator(device=device).manual_seed(seed)), device),
     )
-    sources = {
-        "DCGAN, z ~ N(0, I)": healthy,
-        f"same G, z from {cfg['bank']} codes": image_sampler(G, z_dim, bank),
-        "MNIST test set": per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"], cfg["sizes"]),
-    }
+    test_set = per_trial_sampler(to_unit(load_mnist("test", root)[0]), cfg["gen_trials"], cfg["sizes"])
+    sources = dict(zip(source_names(cfg["bank"]), (healthy, image_sampler(G, z_dim, bank), test_set)))
     out = {}
     for name, fn in sources.items():
         r = ev.birthday_test(
@@ -317,9 +320,8 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     gen = (results or {})[point_key(points(scale)[0])]
     at_stacked = validate_stacked(seed)
     stacked = stacked_generators()
-    src = gen["sources"]
-    names = list(src)
-    healthy, banked, real = (src[n] for n in names)
+    gen = dict(gen, sources={n: gen["sources"][n] for n in source_names(gen["bank"])})
+    healthy, banked, real = gen["sources"].values()
     uniform = [r for k, r in val.items() if k.startswith("uniform")]
     heavy = val["half mass on few atoms"]
     slope = float(np.polyfit(np.log([r["support"] for r in uniform]), np.log([r["fit"] for r in uniform]), 1)[0])

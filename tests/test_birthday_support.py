@@ -56,3 +56,17 @@ def test_the_trained_generators_support_rows_name_the_floor_and_the_modes():
     assert [r["quantity"].split("D = ")[1].split(" G")[0] for r in rows] == ["0.25", "0.5"]
     assert rows[1]["ours"] == "< 256, 28,803"  # by seed; duplicates at 16 samples put the support below 16^2
     assert rows[1]["source"].endswith("modes covered of 1000 per seed: 1, 770")
+
+
+def test_run_reads_the_generator_sources_by_name_not_by_their_order_in_the_record():
+    bank = bs.SCALES["smoke"]["bank"]
+    healthy, banked, real = bs.source_names(bank)
+    row = lambda fit: dict(
+        sizes=[5, 10], probs=[0.0, 0.1], threshold=1.0, note="", pair_distances=[], pairs=None, fit=fit, half=fit
+    )  # noqa: E731
+    # a record's JSON sorts its keys: "DCGAN...", "MNIST test set", "same G..." (the collapsed G last)
+    sources = {n: row(f) for n, f in sorted({healthy: float("inf"), banked: float(bank), real: 1e6}.items())}
+    result = bs.run("smoke", 0, "cpu", results={"seed=0": dict(sources=sources, fid=1.0, bank=bank, cpu_s=0.0)})
+    assert list(result.data["generators"]["sources"]) == [healthy, banked, real]
+    assert result.checks["collapsed_generator_support_near_k"] is True  # the bank's fit, exactly K
+    assert result.checks["healthy_generator_support_above_10x_collapsed"] is True
