@@ -25,7 +25,7 @@ Published numbers: CLAIMS.md states the rule (support about s^2) but no value; t
 could not be checked with this project's search tool, so no published number is quoted here.
 Scales: smoke (seconds, the test suite), quick (a few minutes on 2 CPU cores: a width-1/4 DCGAN, 800 G steps,
 20 trials per batch size), trained (the trained trajectory's seed-0 DCGAN, width 1/4, 25 epochs at batch 64:
-`estimate_minutes`, about 41 CPU-minutes when that trajectory has to be trained, 2 when another study left it; 50
+`estimate_minutes`, about 43 CPU-minutes when that trajectory has to be trained, 2 when another study left it; 50
 trials per batch size), paper (the paper trajectory: width 1, batch 128, 25 epochs; larger batches; a GPU).
 """
 
@@ -494,8 +494,8 @@ def _fmt(n: float) -> str:
 def plot(result: study.Result):
     """Validation curves and estimates; generator curves; the closest pairs of each source for a human to judge."""
     d, cfg = result.data, result.config
-    fig = plt.figure(figsize=(17, 15))
-    grid = fig.add_gridspec(3, 3, height_ratios=[1.1, 1, 1.1], hspace=0.4, wspace=0.25)
+    fig = plt.figure(figsize=(17, 13))
+    grid = fig.add_gridspec(3, 3, height_ratios=[1.1, 0.55, 1.1], hspace=0.45, wspace=0.25)
     ax = fig.add_subplot(grid[0, 0])
     for i, (name, r) in enumerate(d["validation"].items()):
         s = np.asarray(r["sizes"], dtype=float)
@@ -559,7 +559,9 @@ def _stacked_panels(ax_val, ax_gen, d: dict) -> None:
         ax_val.plot(r["sizes"], r["probs"], "o-", ms=4, color=f"C{i}", label=f"{name}: fit {_fmt(r['fit'])}")
     ax_val.axhline(0.5, color="k", ls=":", lw=1)
     ax_val.set_xscale("log"), ax_val.set_xlabel("batch size s"), ax_val.set_ylabel("P(batch holds a duplicate)")
-    ax_val.set_title(f"known laws at the Stacked MNIST test's sizes ({st['trials']} trials each)")
+    ax_val.set_xticks(st["sizes"], [str(v) for v in st["sizes"]], minor=False)
+    ax_val.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax_val.set_title(f"known laws at the Stacked MNIST test's sizes\n({st['trials']} trials each)")
     ax_val.legend(fontsize=7)
     gens = d["stacked_generators"]
     if not gens:
@@ -588,7 +590,7 @@ def _stacked_panels(ax_val, ax_gen, d: dict) -> None:
             )
     ax_gen.set_xscale("symlog", linthresh=1), ax_gen.set_yscale("log")
     ax_gen.set_xlabel("modes covered (of 1000)"), ax_gen.set_ylabel("birthday support estimate")
-    ax_gen.set_title("trained Stacked MNIST generators (discriminator_size records)")
+    ax_gen.set_title("trained Stacked MNIST generators\n(discriminator_size's point records)")
     ax_gen.legend(fontsize=7)
 
 
