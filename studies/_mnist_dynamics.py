@@ -115,8 +115,18 @@ def prober(n: int) -> Callable[[Run], dict]:
 def with_uniform_average(run: Run, start: int = 0) -> Run:
     """The run with its rule wrapped so that every G step after `start` folds G's parameters into a uniform average
     (dynamics.average_update: z_bar += (z - z_bar) / t) kept in the rule's own state, which the trainer checkpoints
-    and restores with the run: a resumed run continues the same average bit for bit."""
+    and restores with the run: a resumed run continues the same average bit for bit. A resumed run whose average
+    began at another step (a run extended to a longer budget moves `start`, half of it) is refused: continuing it
+    would not be the average a fresh run of that budget keeps."""
     rule = run.rule
+    _, count = uniform_weights(run)
+    if count != max(0, run.state["step"] - start):
+        began = run.state["step"] - count if count else "not yet"
+        raise ValueError(
+            f"this run is at step {run.state['step']} with a uniform average of {count} iterates (begun: {began}), "
+            f"but the average should start after step {start}: a run extended to a longer budget cannot continue "
+            "its average; remove its work folder to train it from the start"
+        )
 
     def averaged(game, step_x, step_y, state: dict) -> None:
         rule(game, step_x, step_y, state)

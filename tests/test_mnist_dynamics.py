@@ -60,6 +60,17 @@ def test_a_resumed_uniform_average_equals_an_unbroken_one(tmp_path):
         assert torch.equal(x, y)
 
 
+def test_a_run_extended_past_a_moved_average_start_is_refused(tmp_path):
+    prepare = lambda start: lambda r: md.with_uniform_average(r, start=start)  # noqa: E731
+    _curves.resumable_curve(make_config(dict(TINY, steps=20)), [0, 20], _nothing, tmp_path, prepare=prepare(10))
+    with pytest.raises(
+        ValueError, match=r"at step 20 with a uniform average of 10 iterates \(begun: 10\).*after step 15"
+    ):
+        _curves.resumable_curve(make_config(TINY), [0, 20, 30], _nothing, tmp_path, prepare=prepare(15))
+    resumed, _, _ = _curves.resumable_curve(make_config(TINY), [0, 20, 30], _nothing, tmp_path, prepare=prepare(10))
+    assert [r["step"] for r in resumed] == [0, 20, 30]  # the same start: the run continues
+
+
 def test_window_change_and_plateau_on_known_curves():
     steps = [0, 100, 200, 300, 400, 500, 600, 700, 800]
     falling = [1000, 800, 600, 400, 300, 220, 200, 190, 180]
