@@ -50,10 +50,16 @@ def resumable_curve(
     With a workdir, the rows and then a checkpoint are written atomically after each mark. A non-finite loss
     ends the curve (later marks are not trained) and is returned as stopped_at, the step it was seen at.
     prepare(run) -> run, applied to the fresh or resumed run before it trains, may wrap its rule (e.g. to keep a
-    running quantity in the rule's state, which the checkpoint carries).
+    running quantity in the rule's state, which the checkpoint carries). A run resumed with marks beyond its
+    checkpoint (a longer run: `steps` may grow on resume) evaluates the checkpoint's row again.
     """
     run, rows = resume_or_start(cfg, workdir)
     run = prepare(run) if prepare is not None else run
+    if rows and rows[-1]["step"] == run.state["step"] and any(int(m) > run.state["step"] for m in marks):
+        # An extended run (more marks than before): the row at the checkpoint may have been scored as the last
+        # mark (studies score more samples there), so it is evaluated again as the intermediate mark it now is;
+        # its losses are kept, and a row that was already intermediate gets the same numbers again.
+        rows[-1] = {**rows[-1], **evaluate(run)}
     done = {r["step"] for r in rows}
     for mark in sorted(set(int(m) for m in marks)):
         if mark in done or mark < run.state["step"]:

@@ -40,8 +40,9 @@ init); every R1-only run diverges (control: the R1 + R2 runs); no R1 + R2 run di
 does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets without normalisation, their
 unknown step count).
 Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~10 CPU-minutes), trained
-(3 seeds x 8000 steps, `estimate_minutes`: ~225 CPU-minutes on one core, less where runs stop), paper (more
-steps and seeds: a GPU or a cluster).
+(3 seeds x 16,000 steps, `estimate_minutes`: ~370 CPU-minutes on one core, less where runs stop; first run to
+8,000 steps, whose modes were still rising, then extended from the same checkpoints), paper (more steps and
+seeds: a GPU or a cluster).
 """
 
 import math
@@ -93,15 +94,16 @@ LOSSES = {  # key -> (objective, penalty, label as in R3GAN Table 1)
 SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks before it; probe: the gradient batches
     "smoke": dict(seeds=1, steps=4, every=2, early=(), n_eval=256, n_curve=256, probe=16),
     "quick": dict(seeds=1, steps=1000, every=500, early=(100, 250), n_eval=5120, n_curve=5120, probe=128),
-    "trained": dict(seeds=3, steps=8000, every=1000, early=(100, 250, 500), n_eval=25600, n_curve=5120, probe=128),
+    "trained": dict(seeds=3, steps=16000, every=1000, early=(100, 250, 500), n_eval=25600, n_curve=5120, probe=128),
     "paper": dict(
         seeds=5, steps=100_000, every=5000, early=(100, 250, 500, 1000, 2500), n_eval=25600, n_curve=25600, probe=128
     ),
 }
-# CPU-minutes on one core, measured here (a shared, busy 2-core machine, 300 steps after 10): per 1000 steps of
-# training by penalty (R1 + R2: 6.7 it/s; R1: 8.7 it/s; D at width 2 with R1 + R2: 5.4 it/s), and per 1000 samples
-# scored (25,600 samples: 20 s; 5,120: 4.4 s). The probe (0.04 s) is left out.
-MINUTES_PER_1000_STEPS = {"r1_r2": 2.5, "r1": 1.92}
+# CPU-minutes on one core: per 1000 steps of training by penalty, from the 12 runs of 8,000 steps (process CPU
+# time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted; a first timing of
+# 300 steps on the busy machine had said 2.5 and 1.92), and per 1000 samples scored (25,600 samples: 20 s; 5,120:
+# 4.4 s). The probe (0.04 s) is left out.
+MINUTES_PER_1000_STEPS = {"r1_r2": 2.0, "r1": 1.65}
 MINUTES_PER_1000_SCORED = 0.8 / 60
 FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
 MODES_AT_LEAST = 990

@@ -36,3 +36,16 @@ def test_a_resume_with_another_config_is_refused(tmp_path):
         assert "lr_d" in str(err)
     else:
         raise AssertionError("a changed config resumed")
+
+
+def test_an_extended_curve_equals_one_run_to_the_longer_budget(tmp_path):
+    def evaluate(run):  # like the Stacked MNIST studies: a larger score at the last mark of the budget
+        last = run.state["step"] >= run.cfg.steps
+        return dict(_evaluate(run), n_scored=4 if last else 1)
+
+    whole, _, _ = _curves.resumable_curve(make_config(TINY), [0, 10, 20, 30], evaluate)
+    short, _, _ = _curves.resumable_curve(make_config(dict(TINY, steps=10)), [0, 10], evaluate, tmp_path)
+    assert short[-1]["n_scored"] == 4  # step 10 was that run's last mark
+    longer, _, _ = _curves.resumable_curve(make_config(TINY), [0, 10, 20, 30], evaluate, tmp_path)
+    assert [r["n_scored"] for r in longer] == [1, 1, 1, 4]  # step 10 scored again as an intermediate mark
+    assert jsonable(longer) == jsonable(whole)
