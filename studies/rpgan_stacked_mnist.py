@@ -234,6 +234,8 @@ def summarise(results: dict, scale: str) -> dict:
                 for r in runs
             ],
             steps=curve("step"),
+            n_scored=curve("n_scored"),
+            modes_late_change=[late_change(r["curve"], s["n_curve"]) for r in runs],
             modes_curve=curve("modes"),
             kl_curve=curve("reverse_kl"),
             grad_real_curve=curve("grad_real"),
@@ -242,6 +244,16 @@ def summarise(results: dict, scale: str) -> dict:
             d_loss_curve=curve("d_loss"),
         )
     return out
+
+
+def late_change(rows: list, n: int) -> float:
+    """Relative change of the mean modes (rows scored on n samples) from the third to the last quarter of the
+    steps: how far coverage still moves at the end (the final mark, scored on more samples, is left out)."""
+    last = rows[-1]["step"] if rows else 0
+    pts = [(r["step"], r["modes"]) for r in rows if r.get("n_scored") == n and r["step"] > last / 2]
+    third = [m for t, m in pts if t <= 0.75 * last]
+    fourth = [m for t, m in pts if t > 0.75 * last]
+    return float(np.mean(fourth) / np.mean(third) - 1) if third and fourth and np.mean(third) > 0 else math.nan
 
 
 def _separated(low, high) -> bool:
@@ -359,25 +371,24 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
 
 
 # -------------------------------------------------------------------------------------------------------- figure
-def _curves_panel(ax, st: dict, q: str, ylabel: str, log: bool = False) -> None:
-    """One quantity against steps, one line per run, one colour per loss; a stopped run's last step as an x."""
+def _curves_panel(ax, st: dict, q: str, ylabel: str, log: bool = False, log_steps: bool = True, n=None) -> None:
+    """One quantity against steps, one line per run, one colour per loss; a stopped run's last step as a dotted
+    line. With n, the line joins the marks scored on n samples and any other mark (the final one, scored on more)
+    is an open circle, so a change of sample size does not read as training progress."""
     for i, v in enumerate(st.values()):
         for j, (steps, values) in enumerate(zip(v["steps"], v[q])):
-            y = np.asarray(values, dtype=float)
-            ax.plot(
-                steps,
-                np.where(np.isfinite(y), y, np.nan),
-                "o-",
-                ms=2.5,
-                color=f"C{i}",
-                alpha=0.7,
-                label=v["label"] if j == 0 else None,
-            )
+            y = np.where(np.isfinite(np.asarray(values, dtype=float)), np.asarray(values, dtype=float), np.nan)
+            steps = np.asarray(steps)
+            same = np.ones(len(steps), bool) if n is None else np.asarray(v["n_scored"][j]) == n
+            label = v["label"] if j == 0 else None
+            ax.plot(steps[same], y[same], "o-", ms=2.5, color=f"C{i}", alpha=0.7, label=label)
+            if (~same).any():
+                ax.plot(steps[~same], y[~same], "o", ms=6, mfc="none", color=f"C{i}", alpha=0.9)
             if v["stopped_at"][j] is not None:
                 ax.axvline(v["stopped_at"][j], color=f"C{i}", ls=":", lw=0.8)
     if log:
         ax.set_yscale("log")
-    figures.steps_axis(ax, log=True)
+    figures.steps_axis(ax, log=log_steps)
     ax.set(ylabel=ylabel)
     ax.legend(fontsize=7)
 
@@ -392,8 +403,9 @@ def _final_panel(ax, st: dict) -> None:
         if not isinstance(PUBLISHED[key], dict):
             n = sum(d is not None for d in v["diverged_at"])
             text = f"Table 1: {PUBLISHED[key]}\nours: {n}/{len(v['diverged_at'])} diverged"
-            ax.annotate(text, (xi, 500), ha="center", fontsize=7)
-    ax.set(xticks=x, ylim=(0, 1050), ylabel="modes covered of 1000", title="final modes beside R3GAN Table 1")
+            ax.annotate(text, (xi, 120), ha="center", fontsize=7)
+    ax.set(xticks=x, xlim=(-0.6, len(st) - 0.4), ylim=(0, 1050), ylabel="modes covered of 1000")
+    ax.set_title("final modes beside R3GAN Table 1")
     ax.set_xticklabels([v["label"] for v in st.values()], fontsize=7)
     ax.legend(fontsize=7)
 
@@ -402,14 +414,22 @@ def plot(result: study.Result):
     """Modes, reverse KL, D's gradient norms and G's loss over training; the final modes beside Table 1."""
     st = result.data["stacked"]
     fig, axes = plt.subplots(2, 3, figsize=(19, 10))
-    _curves_panel(axes[0, 0], st, "modes_curve", "modes covered of 1000")
-    _curves_panel(axes[0, 1], st, "kl_curve", "reverse KL(q || uniform), nats")
+    n, n_eval = result.config["n_curve"], result.config["n_eval"]
+    _curves_panel(axes[0, 0], st, "modes_curve", "modes covered of 1000", log_steps=False, n=n)
+    late = ", ".join(f"{v['label']} {np.nanmean(v['modes_late_change']):+.0%}" for v in st.values())
+    axes[0, 0].set_title(
+        f"lines: {n:,} samples per mark; open circles: the last mark, {n_eval:,} samples\n"
+        f"mean change, third to last quarter: {late}",
+        fontsize=8,
+    )
+    _curves_panel(axes[0, 1], st, "kl_curve", "reverse KL(q || uniform), nats", log_steps=False, n=n)
+    axes[0, 1].set_title(f"as left (KL on {n:,} samples is biased up by about (modes - 1) / 2n)", fontsize=8)
     _final_panel(axes[0, 2], st)
     _curves_panel(axes[1, 0], st, "grad_fake_curve", "mean ||grad_x D|| on fixed fakes", log=True)
     axes[1, 0].axhline(FAKE_NORM_LIMIT, color="k", ls="--", lw=0.8)
     axes[1, 0].set_title(f"fake side (dashed: divergence limit {FAKE_NORM_LIMIT:g})", fontsize=9)
     _curves_panel(axes[1, 1], st, "grad_real_curve", "mean ||grad_x D|| on fixed reals", log=True)
-    _curves_panel(axes[1, 2], st, "g_loss_curve", "G loss (window mean)")
+    _curves_panel(axes[1, 2], st, "g_loss_curve", "G loss (window mean)", log_steps=False)
     fig.suptitle(f"rpgan_stacked_mnist (C22): {CLAIM}\nMetz nets without BatchNorm, gamma {GAMMA:g}", fontsize=10)
     fig.tight_layout()
     return fig
