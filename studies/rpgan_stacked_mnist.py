@@ -41,8 +41,10 @@ does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets w
 unknown step count).
 Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~10 CPU-minutes), trained
 (3 seeds x 16,000 steps, `estimate_minutes`: ~370 CPU-minutes on one core, less where runs stop; first run to
-8,000 steps, whose modes were still rising, then extended from the same checkpoints), paper (more steps and
-seeds: a GPU or a cluster).
+8,000 steps, then extended from the same checkpoints (measured: 180 + 189 CPU-minutes; a record's cpu_s counts
+only its last call). At 8,000 steps the final count, scored on 25,600 samples, stood above the 5,120-sample curve
+and read as still rising; the figure now draws the last mark apart), paper (more steps and seeds: a GPU or a
+cluster).
 """
 
 import math
