@@ -412,13 +412,19 @@ def _final_panel(ax, st: dict) -> None:
     ax.legend(fontsize=7)
 
 
+def _finite_mean(values) -> float:
+    """The mean of the finite values, nan when there are none (a short run has no third and last quarter)."""
+    x = np.asarray(values, dtype=float)
+    return float(x[np.isfinite(x)].mean()) if np.isfinite(x).any() else math.nan
+
+
 def plot(result: study.Result):
     """Modes, reverse KL, D's gradient norms and G's loss over training; the final modes beside Table 1."""
     st = result.data["stacked"]
     fig, axes = plt.subplots(2, 3, figsize=(19, 10))
     n, n_eval = result.config["n_curve"], result.config["n_eval"]
     _curves_panel(axes[0, 0], st, "modes_curve", "modes covered of 1000", log_steps=False, n=n)
-    late = ", ".join(f"{v['label']} {np.nanmean(v['modes_late_change']):+.0%}" for v in st.values())
+    late = ", ".join(f"{v['label']} {_finite_mean(v['modes_late_change']):+.0%}" for v in st.values())
     axes[0, 0].set_title(
         f"lines: {n:,} samples per mark; open circles: the last mark, {n_eval:,} samples\n"
         f"mean change, third to last quarter: {late}",
