@@ -157,7 +157,7 @@ def test_a_record_made_at_other_scale_settings_is_stale_and_one_without_settings
     again = run(fake, out, "--workers", "1")
     assert (
         fake.calls()[4:] == [{"k": 1, "width": 1.0}]
-        and "1 record(s) made at other settings (n)" in capsys.readouterr().out
+        and "(1 made at other settings: n) run again" in capsys.readouterr().out
     )
     assert again["data"]["results"] == first["data"]["results"]
     legacy = {k: v for k, v in json.loads(path.read_text()).items() if k != "settings"}  # written before settings were

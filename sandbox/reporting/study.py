@@ -153,10 +153,9 @@ def _run_points(args, name, scale, own, pts, keys, records, run_point, device, s
         for p, k in zip(pts, keys)
         if args.rerun or not wk.matches(recs[k], k, scale, args.seed, ALIASES, settings)
     ]
-    stale = [k for _, k in todo if wk.settings_differ(recs[k], settings)]
+    stale = _stale_note(recs, [k for _, k in todo], settings)
     if stale and not args.rerun:
-        changed = ", ".join(wk.settings_differ(recs[stale[0]], settings))
-        print(f"{name} [{scale}]: {len(stale)} record(s) made at other settings ({changed}) run again", flush=True)
+        print(f"{name} [{scale}]:{stale} run again", flush=True)
     if not todo:
         return 0, len(pts), 0
     n = _workers(args.workers, device, args.executor, len(todo))
@@ -201,6 +200,14 @@ def _run_points(args, name, scale, own, pts, keys, records, run_point, device, s
     return len(jobs), len(pts) - len(jobs), n
 
 
+def _stale_note(recs: dict, keys, settings) -> str:
+    """' (N made at other settings: fields)' for the keys whose record was made at other settings, else ''."""
+    stale = [k for k in keys if wk.settings_differ(recs[k], settings)]
+    if not stale:
+        return ""
+    return f" ({len(stale)} made at other settings: {', '.join(wk.settings_differ(recs[stale[0]], settings))})"
+
+
 def _gather(name, scale, seed, keys, records, settings=None) -> tuple:
     """({key: result}, [point records]) from the records of every point; SystemExit naming any missing one (a
     record made at other settings of the scale counts as missing)."""
@@ -208,14 +215,9 @@ def _gather(name, scale, seed, keys, records, settings=None) -> tuple:
     recs = {k: wk.read_point(wk.record_path(records, name, scale, k)) for k in keys}
     missing = [k for k in keys if not wk.matches(recs[k], k, scale, seed, ALIASES, settings)]
     if missing:
-        stale = [k for k in missing if wk.settings_differ(recs[k], settings)]
         raise SystemExit(
             f"{name}: {len(missing)} of {len(keys)} point records (scale {scale}, seed {seed}) missing in {folder}"
-            + (
-                f" ({len(stale)} made at other settings: {', '.join(wk.settings_differ(recs[stale[0]], settings))})"
-                if stale
-                else ""
-            )
+            + _stale_note(recs, missing, settings)
             + ": "
             + ", ".join(missing[:10])
             + (" ..." if len(missing) > 10 else "")
