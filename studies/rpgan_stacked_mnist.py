@@ -60,6 +60,7 @@ from sandbox.penalties import grad_norm
 from sandbox.reporting import figures, kit, study
 from sandbox.trainer.config import make_config, z_size
 from studies import _curves
+from studies import _mnist_dynamics as md
 
 CLAIM = (
     "On Stacked MNIST, RpGAN + R1 + R2 covers all 1000 modes with lower reverse KL than GAN + R1 + R2, and R1 "
@@ -249,13 +250,13 @@ def summarise(results: dict, scale: str) -> dict:
 
 
 def late_change(rows: list, n: int) -> float:
-    """Relative change of the mean modes (rows scored on n samples) from the third to the last quarter of the
-    steps: how far coverage still moves at the end (the final mark, scored on more samples, is left out)."""
-    last = rows[-1]["step"] if rows else 0
-    pts = [(r["step"], r["modes"]) for r in rows if r.get("n_scored") == n and r["step"] > last / 2]
-    third = [m for t, m in pts if t <= 0.75 * last]
-    fourth = [m for t, m in pts if t > 0.75 * last]
-    return float(np.mean(fourth) / np.mean(third) - 1) if third and fourth and np.mean(third) > 0 else math.nan
+    """Relative change of the mean modes from the third to the last quarter of the marks scored on n samples (the
+    final mark, scored on more, is left out): last / third - 1, from the plateau windows of `_mnist_dynamics`."""
+    kept = [(r["step"], r["modes"]) for r in rows if r.get("n_scored") == n]
+    if len(kept) < 2:
+        return math.nan
+    fall = md.window_change([t for t, _ in kept], [m for _, m in kept], 0.5, 1.0)  # third / last - 1
+    return 1.0 / (1.0 + fall) - 1.0 if math.isfinite(fall) and fall > -1.0 else math.nan
 
 
 def _separated(low, high) -> bool:
@@ -379,8 +380,8 @@ def _curves_panel(ax, st: dict, q: str, ylabel: str, log: bool = False, log_step
     is an open circle, so a change of sample size does not read as training progress."""
     for i, v in enumerate(st.values()):
         for j, (steps, values) in enumerate(zip(v["steps"], v[q])):
-            y = np.where(np.isfinite(np.asarray(values, dtype=float)), np.asarray(values, dtype=float), np.nan)
-            steps = np.asarray(steps)
+            y, steps = np.asarray(values, dtype=float), np.asarray(steps)
+            y[~np.isfinite(y)] = np.nan  # a diverged run's inf leaves a gap
             same = np.ones(len(steps), bool) if n is None else np.asarray(v["n_scored"][j]) == n
             label = v["label"] if j == 0 else None
             ax.plot(steps[same], y[same], "o-", ms=2.5, color=f"C{i}", alpha=0.7, label=label)

@@ -165,7 +165,7 @@ WHY_FAILED = {
     ),
     ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_covers_990_modes"): (
         "RpGAN + R1 + R2 covers 725-817 modes (mean 774) at 16,000 steps, and coverage has levelled off: on the "
-        "5,120-sample curve it moves +6 to +9% from the third to the last quarter and stays within 477-662 from "
+        "5,120-sample curve it moves +3 to +8% from the third to the last quarter and stays within 477-662 from "
         "step 8,000 (at 8,000 steps the final count was 696); R3GAN's 1000 come from larger ResNets trained for an "
         "unstated, far longer schedule"
     ),
