@@ -27,9 +27,9 @@ arm's own FID on independent latents in place of its D loss); WGAN-GP's final FI
 seeds at matched G steps (control: the untrained generators, the same for every arm of a seed); clipped weights
 pile at +-c at least EDGE_MARGIN beyond the projected initialisation for every seed (control: the projected
 initialisation itself); every arm's FID curve has plateaued (control: the first half of the same curves).
-Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 1 seed, 500 G steps), trained (3 seeds, 3000
-G steps: the CPU budget, `estimate_minutes`; WGAN at lr 5e-5 still falls about 12% per 500 steps there in a measured
-run, so its plateau check is expected to fail), paper (width 1, 200k G steps as in the WGAN-GP authors' MNIST script:
+Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 1 seed, 500 G steps), trained (3 seeds, 6000
+G steps: the CPU budget, `estimate_minutes`; first run to 3,000 G steps, where FID still fell in every arm, then
+extended from the same checkpoints), paper (width 1, 200k G steps as in the WGAN-GP authors' MNIST script:
 a GPU).
 """
 
@@ -75,7 +75,7 @@ SCALES = {
         width=WIDTH,
         batch=None,
         seeds=3,
-        steps=3000,
+        steps=6000,
         every=100,
         fid_every=250,
         n_fid=2000,
