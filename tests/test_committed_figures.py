@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.reporting import workers as wk
 from sandbox.reporting.outputs import check_controls
+from sandbox.reporting.provenance import study_scale
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 RECORDS = sorted(FIGURES.glob("*.json"))
@@ -73,3 +75,25 @@ def test_readme_study_table_names_each_figures_committed_scale():
     assert len(table) >= 20, sorted(table)
     wrong = {name: (scale, committed.get(name)) for name, scale in table.items() if committed.get(name) != scale}
     assert wrong == {}, "README says (scale, figure JSON says)"
+
+
+def _record_folders() -> list:
+    """Every committed records folder, figures/records/<study>/<scale>."""
+    return sorted(p for p in (FIGURES / "records").glob("*/*") if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", _record_folders(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_records_back_their_figure_at_the_study_s_current_settings(folder):
+    """A record without settings, or made at another SCALES entry, would be reused by a run at new settings (or
+    refused by --replot): every committed record is at its figure's scale and holds the study's current entry."""
+    study, scale = folder.parent.name, folder.name
+    figure = json.loads((FIGURES / f"{study}.json").read_text())
+    assert figure["scale"] == scale, f"{study}: records at {scale}, the committed figure at {figure['scale']}"
+    module = importlib.import_module(f"studies.{study}")
+    expected = wk.canonical_settings(module.SCALES[study_scale(module, scale)])
+    files = sorted(folder.glob("*.json"))
+    assert files, f"{folder} holds no records"
+    for path in files:
+        rec = json.loads(path.read_text())
+        assert "settings" in rec, f"{path}: no settings recorded"
+        assert wk.settings_differ(rec, expected) == [], f"{path}: made at other settings"
