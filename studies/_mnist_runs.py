@@ -201,6 +201,15 @@ def trajectory_minutes(scale: str) -> float:
     return spec["seeds"] * max(trajectory_steps(spec)) / TRAJECTORY_SPEED.get(scale, 9.6) / 60
 
 
+def trajectory_settings(entry: dict) -> dict:
+    """A study's SCALES entry with its DCGAN trajectory's spec (an entry without a trajectory as it is): the settings
+    its point records carry, so a changed trajectory (width, batch, marks, seeds) makes them stale as a changed
+    entry does."""
+    if "trajectory" not in entry:
+        return dict(entry)
+    return dict(entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]])
+
+
 def run_seed(base: int, i: int) -> int:
     """The training seed of a study's i-th seed under base seed `base` (as discriminator_size numbers them)."""
     return 1000 * base + i

@@ -235,6 +235,11 @@ def stacked_generators(records=None) -> dict:
 EVAL_MINUTES = 2.0  # the three sources' birthday tests (50 trials x 7 sizes) and the FID, measured: about 1.5
 
 
+def settings(scale: str) -> dict:
+    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
+    return mr.trajectory_settings(SCALES[scale])
+
+
 def points(scale: str) -> list:
     """One grid point: the generator part (seed 0 of the scale's DCGAN); the validations run in `run`."""
     return [dict(seed=0)]

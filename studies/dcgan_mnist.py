@@ -70,6 +70,11 @@ def seed_points(scale: str) -> list:
     return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]
 
 
+def settings(scale: str) -> dict:
+    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
+    return mr.trajectory_settings(SCALES[scale])
+
+
 def points(scale: str) -> list:
     """The seeds' points and the real-data point (real_side)."""
     return seed_points(scale) + [REAL]

@@ -58,6 +58,11 @@ AMBIGUOUS = 0.5  # a digit is ambiguous when the classifier's top class has p < 
 PLATEAU_WINDOW, PLATEAU_CHANGE = 0.4, 1.05  # the test -ELBO's fitted trend over the last 40% changes it < 5%
 
 
+def settings(scale: str) -> dict:
+    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
+    return mr.trajectory_settings(SCALES[scale])
+
+
 def points(scale: str) -> list:
     """One grid point per seed: a VAE and the DCGAN trajectory of the same index."""
     return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]

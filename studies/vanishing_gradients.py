@@ -62,6 +62,11 @@ PUBLISHED = "up to 5 orders of magnitude (the best case) after 4000 D iterations
 SOURCE = "Arjovsky & Bottou 2017, Fig. 2 caption (../shared/REFERENCES.md)"
 
 
+def settings(scale: str) -> dict:
+    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
+    return mr.trajectory_settings(SCALES[scale])
+
+
 def points(scale: str) -> list:
     """One grid point per training seed (its three frozen generators)."""
     return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]

@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.reporting import workers as wk
 from sandbox.reporting.outputs import check_controls
-from sandbox.reporting.provenance import study_scale
+from sandbox.reporting.provenance import point_settings, study_scale
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 RECORDS = sorted(FIGURES.glob("*.json"))
@@ -85,12 +85,13 @@ def _record_folders() -> list:
 @pytest.mark.parametrize("folder", _record_folders(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_records_back_their_figure_at_the_study_s_current_settings(folder):
     """A record without settings, or made at another SCALES entry, would be reused by a run at new settings (or
-    refused by --replot): every committed record is at its figure's scale and holds the study's current entry."""
+    refused by --replot): every committed record is at its figure's scale and holds the study's current settings
+    (its SCALES entry, with the shared DCGAN trajectory's spec where the study reads one)."""
     study, scale = folder.parent.name, folder.name
     figure = json.loads((FIGURES / f"{study}.json").read_text())
     assert figure["scale"] == scale, f"{study}: records at {scale}, the committed figure at {figure['scale']}"
     module = importlib.import_module(f"studies.{study}")
-    expected = wk.canonical_settings(module.SCALES[study_scale(module, scale)])
+    expected = wk.canonical_settings(point_settings(module, study_scale(module, scale)))
     files = sorted(folder.glob("*.json"))
     assert files, f"{folder} holds no records"
     for path in files:

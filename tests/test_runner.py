@@ -166,6 +166,21 @@ def test_a_record_made_at_other_scale_settings_is_stale_and_one_without_settings
     assert len(fake.calls()) == 5  # a record without settings matches on key, scale and seed, as before
 
 
+def test_a_study_s_settings_hook_is_what_records_hold_and_its_change_makes_them_stale(fake, tmp_path, monkeypatch):
+    """A study whose points read more than its SCALES entry (a shared trajectory's spec) defines settings(scale)."""
+    out = tmp_path / "out"
+    monkeypatch.setattr(fake, "settings", lambda scale: dict(fake.SCALES[scale], spec={"width": 0.25}), raising=False)
+    run(fake, out, "--workers", "1")
+    assert {r["settings"]["spec"]["width"] for r in records_of(out).values()} == {0.25}
+    run(fake, out, "--workers", "1")
+    assert len(fake.calls()) == 4  # same settings: nothing runs again
+    monkeypatch.setattr(fake, "settings", lambda scale: dict(fake.SCALES[scale], spec={"width": 0.5}))
+    with pytest.raises(SystemExit, match=r"made at other settings: spec"):
+        run(fake, out, "--replot")
+    run(fake, out, "--workers", "1")
+    assert len(fake.calls()) == 8 and {r["settings"]["spec"]["width"] for r in records_of(out).values()} == {0.5}
+
+
 def test_replot_rebuilds_from_records_alone_and_names_a_missing_point(fake, tmp_path):
     out = tmp_path / "out"
     first = run(fake, out, "--workers", "1")

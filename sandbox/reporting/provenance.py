@@ -37,6 +37,14 @@ def study_scale(module, scale: str) -> Optional[str]:
     return None
 
 
+def point_settings(module, own: str):
+    """What a grid point's record holds as its scale's settings: the study's settings(own) where it defines one
+    (a study whose points read something beyond its SCALES entry, e.g. a shared trajectory's spec), else the
+    SCALES entry; a record at other settings is stale."""
+    hook = getattr(module, "settings", None)
+    return hook(own) if callable(hook) else getattr(module, "SCALES", {}).get(own)
+
+
 def dirty_code(repo: Path = REPO) -> list:
     """Uncommitted changes (untracked files included) under the code paths, as `git status --porcelain` lines."""
     try:

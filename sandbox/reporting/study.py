@@ -43,6 +43,7 @@ from sandbox.reporting.provenance import (  # noqa: F401 (studies and tests read
     code_version,
     committed,
     guards,
+    point_settings,
     study_scale,
 )
 
@@ -255,7 +256,7 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
             where = describe_device(device)
     else:
         pts = list(points(own))
-        settings = getattr(module, "SCALES", {}).get(own)  # recorded with each point; other settings: stale
+        settings = point_settings(module, own)  # recorded with each point; other settings: stale
         keys = [point_key(p) for p in pts]
         if len(set(keys)) != len(keys):
             raise SystemExit(
