@@ -77,6 +77,31 @@ def test_readme_study_table_names_each_figures_committed_scale():
     assert wrong == {}, "README says (scale, figure JSON says)"
 
 
+def _readme_budgets() -> dict:
+    """study -> the leading number of the README study table's CPU-minutes column, where it has one."""
+    readme = (FIGURES.parent / "README.md").read_text()
+    rows = [line.split("|")[1:-1] for line in readme.splitlines() if line.startswith("| `")]
+    out = {}
+    for cells in (c for c in rows if len(c) == 4):
+        head = cells[3].strip().split(" ")[0].replace(",", "")
+        if head.isdigit():
+            out[cells[0].strip().strip("`")] = float(head)
+    return out
+
+
+def test_readme_cpu_minutes_are_each_study_s_estimate():
+    """The budget column is what `--list` prints (estimate_minutes at the committed scale), to 1 CPU-minute or 2%."""
+    budgets, scales = _readme_budgets(), _readme_scales()
+    assert len(budgets) >= 10, sorted(budgets)
+    wrong = {}
+    for name, minutes in budgets.items():
+        module = importlib.import_module(f"studies.{name}")
+        estimate = module.estimate_minutes(study_scale(module, scales[name]))
+        if abs(estimate - minutes) > max(1.0, 0.02 * minutes):
+            wrong[name] = (minutes, round(estimate, 1))
+    assert wrong == {}, "README says (CPU-minutes, estimate_minutes)"
+
+
 def _record_folders() -> list:
     """Every committed records folder, figures/records/<study>/<scale>."""
     return sorted(p for p in (FIGURES / "records").glob("*/*") if p.is_dir())

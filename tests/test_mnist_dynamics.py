@@ -119,7 +119,7 @@ def test_estimates_count_every_run():
             assert module.estimate_minutes("trained") == pytest.approx(2 * one, rel=1e-12)
         finally:
             module.SCALES["trained"] = s
-        assert 1.0 < one < 150.0
+        assert one > 1.0  # the README's budget column holds each value (test_committed_figures)
 
 
 @pytest.mark.skipif(not _mnist(), reason="needs MNIST under $SANDBOX_DATA/mnist")
