@@ -60,13 +60,18 @@ def test_replot_from_the_committed_records_reproduces_the_committed_checks(name,
     assert again.get("controls") == committed.get("controls")
 
 
-def _readme_scales() -> dict:
-    """study -> the 'committed scale' column of the README's study table."""
+def _readme_table() -> dict:
+    """study -> the cells of its row in the README's study table (study, claims, committed scale, CPU-minutes)."""
     readme = (FIGURES.parent / "README.md").read_text()
     studies = {p.stem for p in (FIGURES.parent / "studies").glob("[a-z]*.py")}
     rows = [line.split("|")[1:-1] for line in readme.splitlines() if line.startswith("| `")]
-    names = [(cells[0].strip().strip("`"), cells) for cells in rows if len(cells) == 4]
-    return {name: cells[2].strip() for name, cells in names if name in studies}
+    named = {cells[0].strip().strip("`"): [c.strip() for c in cells] for cells in rows if len(cells) == 4}
+    return {name: cells for name, cells in named.items() if name in studies}
+
+
+def _readme_scales() -> dict:
+    """study -> the 'committed scale' column of the README's study table."""
+    return {name: cells[2] for name, cells in _readme_table().items()}
 
 
 def test_readme_study_table_names_each_figures_committed_scale():
@@ -79,14 +84,8 @@ def test_readme_study_table_names_each_figures_committed_scale():
 
 def _readme_budgets() -> dict:
     """study -> the leading number of the README study table's CPU-minutes column, where it has one."""
-    readme = (FIGURES.parent / "README.md").read_text()
-    rows = [line.split("|")[1:-1] for line in readme.splitlines() if line.startswith("| `")]
-    out = {}
-    for cells in (c for c in rows if len(c) == 4):
-        head = cells[3].strip().split(" ")[0].replace(",", "")
-        if head.isdigit():
-            out[cells[0].strip().strip("`")] = float(head)
-    return out
+    heads = {name: cells[3].split(" ")[0].replace(",", "") for name, cells in _readme_table().items()}
+    return {name: float(head) for name, head in heads.items() if head.isdigit()}
 
 
 def test_readme_cpu_minutes_are_each_study_s_estimate():
