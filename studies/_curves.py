@@ -9,6 +9,7 @@ Not a study (the leading underscore keeps it out of `all_studies`). Everything n
 
 import copy
 import math
+import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -16,6 +17,7 @@ import torch
 
 from sandbox.evaluation import mnist as ev
 from sandbox.records import read_json, unjsonable, write_json
+from sandbox.reporting.workers import note_spent, spent_cpu_s
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.checkpoint import check_resume_config, checkpoint_state, load_checkpoint, restore, save_checkpoint
 from sandbox.trainer.config import Config, config_dict, z_size
@@ -47,12 +49,14 @@ def resumable_curve(
     """Train cfg to each mark, then row = {step, window-mean losses, evaluate(run)}; (rows, run, stopped_at).
 
     evaluate must draw from its own generators (never the run's), so that evaluating changes no training number.
-    With a workdir, the rows and then a checkpoint are written atomically after each mark. A non-finite loss
+    With a workdir, the rows, a checkpoint and the CPU seconds spent so far (`workers.note_spent`, summed over
+    calls) are written atomically after each mark. A non-finite loss
     ends the curve (later marks are not trained) and is returned as stopped_at, the step it was seen at.
     prepare(run) -> run, applied to the fresh or resumed run before it trains, may wrap its rule (e.g. to keep a
     running quantity in the rule's state, which the checkpoint carries). A run resumed with marks beyond its
     checkpoint (a longer run: `steps` may grow on resume) evaluates the checkpoint's row again.
     """
+    clock, before = time.process_time(), (0.0 if workdir is None else spent_cpu_s(workdir))
     run, rows = resume_or_start(cfg, workdir)
     run = prepare(run) if prepare is not None else run
     if rows and rows[-1]["step"] == run.state["step"] and any(int(m) > run.state["step"] for m in marks):
@@ -72,6 +76,7 @@ def resumable_curve(
         if workdir is not None:
             write_json(Path(workdir) / CURVE, {"rows": rows})
             save_checkpoint(checkpoint_state(run), Path(workdir) / CHECKPOINT)
+            note_spent(workdir, before + time.process_time() - clock)  # the record's cpu_s counts killed calls
     return rows, run, None
 
 

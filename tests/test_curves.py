@@ -1,8 +1,11 @@
 """studies/_curves.py: a training curve killed after a mark resumes from its work folder and ends bit-identical."""
 
+import time
+
 import torch
 
 from sandbox.records import jsonable
+from sandbox.reporting import workers
 from sandbox.trainer.config import make_config
 from studies import _curves
 
@@ -49,3 +52,15 @@ def test_an_extended_curve_equals_one_run_to_the_longer_budget(tmp_path):
     longer, _, _ = _curves.resumable_curve(make_config(TINY), [0, 10, 20, 30], evaluate, tmp_path)
     assert [r["n_scored"] for r in longer] == [1, 1, 1, 4]  # step 10 scored again as an intermediate mark
     assert jsonable(longer) == jsonable(whole)
+
+
+def test_the_cpu_a_killed_call_spent_is_carried_into_its_resume(tmp_path):
+    cfg = make_config(TINY)
+    clock = time.process_time()
+    _curves.resumable_curve(cfg, [0, 10], _evaluate, tmp_path)  # "killed" after step 10
+    first = workers.spent_cpu_s(tmp_path)
+    assert 0.0 < first <= time.process_time() - clock
+    workers.note_spent(tmp_path, 1000.0)  # as if the earlier calls had spent 1000 s: the resume must add to it
+    clock = time.process_time()
+    _curves.resumable_curve(cfg, [0, 10, 20, 30], _evaluate, tmp_path)
+    assert 1000.0 < workers.spent_cpu_s(tmp_path) <= 1000.0 + time.process_time() - clock

@@ -98,6 +98,11 @@ def records_of(out, scale="smoke") -> dict:
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
+def _timeless(recs: dict) -> dict:
+    """The records without what differs run to run (wall and CPU seconds, the device's description)."""
+    return {k: {f: v for f, v in r.items() if f not in ("seconds", "cpu_s", "device")} for k, r in recs.items()}
+
+
 KEYS = ["k=0,width=0.5", "k=0,width=1.0", "k=1,width=0.5", "k=1,width=1.0"]
 
 
@@ -117,6 +122,7 @@ def test_each_point_leaves_a_claim_free_record_and_a_rerun_trains_nothing(fake, 
         "device",
         "torch",
         "seconds",
+        "cpu_s",
         "result",
         "settings",
     }
@@ -134,6 +140,22 @@ def test_each_point_leaves_a_claim_free_record_and_a_rerun_trains_nothing(fake, 
     assert len(fake.calls()) == 8
     run(fake, out, "--workers", "1", "--seed", "2")  # another seed does not match the records: all run again
     assert len(fake.calls()) == 12 and records_of(out)["k=0,width=0.5"]["result"]["value"] == 2.0
+
+
+def _trains_nothing(point, scale, seed, device, workdir):
+    return {"workdir": str(workdir)}
+
+
+def test_a_record_s_cpu_s_adds_what_earlier_calls_noted_in_the_work_folder(tmp_path):
+    from sandbox.reporting import workers
+
+    path = tmp_path / "records" / "s" / "smoke" / "k=1.json"
+    job = workers.Job("s", _trains_nothing, {"k": 1}, "k=1", "smoke", "smoke", 0, "cpu", 1, "abc", str(path))
+    fresh = workers.run_job(job)
+    assert fresh["result"]["workdir"] == str(workers.work_dir(path)) and 0.0 <= fresh["cpu_s"] < 5.0
+    workers.note_spent(workers.work_dir(path), 600.0)  # a killed call had trained for 600 CPU-seconds
+    resumed = workers.run_job(job)
+    assert 600.0 <= resumed["cpu_s"] < 605.0
 
 
 def test_a_partial_run_resumes_with_only_the_missing_points(fake, tmp_path):
@@ -200,8 +222,7 @@ def test_two_workers_write_the_same_records_as_one(fake, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     run(fake, one, "--workers", "1")
     rec = run(fake, two, "--workers", "2")
-    strip = lambda recs: {k: {f: v for f, v in r.items() if f not in ("seconds", "device")} for k, r in recs.items()}
-    assert strip(records_of(one)) == strip(records_of(two)) and sorted(records_of(two)) == KEYS
+    assert _timeless(records_of(one)) == _timeless(records_of(two)) and sorted(records_of(two)) == KEYS
     assert all(r["result"]["threads"] == 1 for r in records_of(two).values())
     assert rec["runner"]["points_run"] == 4 and rec["runner"]["workers"] == 2 and len(fake.calls()) == 8
 
@@ -345,7 +366,6 @@ def test_submitit_local_runs_the_same_jobs(fake, tmp_path, monkeypatch):
     shard = run(
         fake, sub, "--workers", "2", "--executor", "submitit-local", "--cluster-args", "timeout_min=5", "--shard", "0/2"
     )
-    strip = lambda recs: {k: {f: v for f, v in r.items() if f not in ("seconds", "device")} for k, r in recs.items()}
     assert sorted(shard["results"]) == KEYS[0::2] == sorted(records_of(sub))
-    assert strip(records_of(sub)) == {k: r for k, r in strip(records_of(local)).items() if k in KEYS[0::2]}
+    assert _timeless(records_of(sub)) == {k: r for k, r in _timeless(records_of(local)).items() if k in KEYS[0::2]}
     assert list((sub / "records" / ".submitit" / "submitit" / "fake_grid" / "smoke").glob("*_result.pkl"))

@@ -5,6 +5,8 @@ torch threads and seeds fixed, times it and writes `<records>/<study>/<scale>/<p
 scale, seed, code version, device, seconds and the result; no claim). A long point that trains through the
 trainer's checkpoints takes a `workdir` keyword as well: `<records>/<study>/<scale>/.work/<point_key>/`, inside
 the folder the user named, kept out of git (.gitignore), so a killed point resumes from its last checkpoint.
+The record's `cpu_s` is the point's process CPU over all its calls: a call's own, plus what earlier (killed) calls
+had spent up to their last checkpoint, which the training code notes in the work folder (`note_spent`).
 `run_jobs` runs many: in this process
 (workers 1: a traceback you can debug), in worker processes of one torch thread each (forkserver or spawn: torch
 and plain fork do not mix), or through submitit on this machine or a Slurm cluster (the optional `cluster`
@@ -32,6 +34,7 @@ from sandbox.records import jsonable, read_json, unjsonable, write_json
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 SUBMITIT_TIMEOUT_MIN = 24 * 60  # submitit's local default is 2 minutes: far below an image run
+SPENT = "spent.json"  # in a point's work folder: {"cpu_s": ...} up to its last checkpoint
 
 
 class Job(NamedTuple):
@@ -64,6 +67,17 @@ def work_dir(record: Path) -> Path:
     """<records>/<study>/<scale>/.work/<point_key>/: a long point's checkpoints, beside its record, never committed."""
     record = Path(record)
     return record.parent / ".work" / record.stem
+
+
+def spent_cpu_s(workdir) -> float:
+    """CPU seconds a point's earlier calls spent up to their last checkpoint: <workdir>/spent.json (0 when none)."""
+    path = Path(workdir) / SPENT
+    return float(read_json(path)["cpu_s"]) if path.is_file() else 0.0
+
+
+def note_spent(workdir, cpu_s: float) -> None:
+    """Write the CPU seconds spent so far beside a checkpoint just saved, so a resumed call adds on to them."""
+    write_json(Path(workdir) / SPENT, {"cpu_s": float(cpu_s)})
 
 
 def reference(fn: Callable) -> Tuple[str, str]:
@@ -113,10 +127,11 @@ def run_job(job: Job) -> dict:
     device = torch.device(job.device)
     with threads(job.threads):
         seed_everything(job.seed)
-        clock = time.perf_counter()
+        clock, cpu = time.perf_counter(), time.process_time()
         extra = {"workdir": work_dir(job.path)} if "workdir" in inspect.signature(fn).parameters else {}
+        before = spent_cpu_s(extra["workdir"]) if extra else 0.0  # read first: the point's training rewrites it
         result = fn(job.point, job.study_scale, job.seed, device, **extra)
-        seconds = time.perf_counter() - clock
+        seconds, cpu_s = time.perf_counter() - clock, before + time.process_time() - cpu
         where = describe_device(device)
     rec = {
         "study": job.study,
@@ -127,7 +142,8 @@ def run_job(job: Job) -> dict:
         "code_version": job.code_version,
         "device": where,
         "torch": torch.__version__,
-        "seconds": seconds,
+        "seconds": seconds,  # wall-clock, this call
+        "cpu_s": cpu_s,  # process CPU, all calls of this point (earlier ones up to their last checkpoint)
         "result": result,
     }
     if job.settings is not None:
