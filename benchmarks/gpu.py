@@ -15,7 +15,8 @@ a run cut short keeps what it measured. Sections, in order, each skipped once th
 - amp_parity: FID (MNIST-classifier features) of a width-1/4 DCGAN after a fixed number of steps, fp32 against
   bf16, over 3 seeds (benchmarks.amp_parity): bf16 is the trainer's CUDA default, this checks it trains as well.
 - studies: the trainer configs each image study (NEEDS_DATA = "mnist") trains at --scale, found by running its
-  run_point until it calls make_config (intercepted there: nothing trains), grouped into distinct configs;
+  run_point until it calls make_config (intercepted there: nothing trains; a point its study's `trains(point)`
+  calls False is passed over unrun, as scoring real data would spend the loan), grouped into distinct configs;
   each timed for --study-steps steps after a warm-up; the estimate is seconds per step x steps x runs, training
   only (evaluations, which the studies run every few thousand steps, are not included).
 Without CUDA it writes {"skipped": ...} and exits 0; --dry-run runs every section on the CPU at tiny sizes (a
@@ -156,7 +157,8 @@ def study_configs(name: str, scale: str, device: torch.device) -> dict:
     if own is None or not callable(getattr(module, "points", None)):
         return {"skipped": f"no {scale} scale or no grid points"}
     found, keys = {}, ("seed", "out", "data_dir", "progress", "device")
-    for point in module.points(own):
+    trains = getattr(module, "trains", lambda point: True)  # a study's points that train nothing say so
+    for point in filter(trains, module.points(own)):
         with _intercept_make_config():
             try:
                 module.run_point(point, own, 0, device)

@@ -80,6 +80,11 @@ def points(scale: str) -> list:
     return seed_points(scale) + [REAL]
 
 
+def trains(point: dict) -> bool:
+    """Whether a point trains a GAN: not the real-data point (benchmarks.gpu plans the loan's runs without it)."""
+    return point != REAL
+
+
 def estimate_minutes(scale: str) -> float:
     """CPU-minutes of the whole study alone on one thread: the shared trajectories plus the evaluations."""
     name = SCALES[scale]["trajectory"]

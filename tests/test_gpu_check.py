@@ -32,3 +32,15 @@ def test_dry_run_measures_each_section_on_the_cpu(tmp_path, root):
         row = s["configs"][0]
         assert row["steps_per_s"] > 0 and row["runs"] >= 1 and s["train_hours"] > 0, name
         assert row["data"] in ("mnist", "stacked_mnist"), name
+
+
+def test_the_planner_passes_over_points_that_train_nothing(monkeypatch):
+    from studies import dcgan_mnist
+
+    def real_side(*args, **kwargs):
+        raise AssertionError("the planner ran the real-data point (it trains nothing and costs a minute)")
+
+    monkeypatch.setattr(dcgan_mnist, "real_side", real_side)
+    planned = gpu.study_configs("dcgan_mnist", "trained", torch.device("cpu"))
+    assert planned["runs"] == 3 and [count for _, count in planned["configs"]] == [3]  # the three training seeds
+    assert [dcgan_mnist.trains(p) for p in dcgan_mnist.points("trained")] == [True, True, True, False]
