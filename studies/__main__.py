@@ -2,7 +2,8 @@
 
 Without names, every study. Runner flags (--scale, --workers, --out, ...; see python3 -m studies.NAME --help) go to
 each study; without --scale each study runs at its own default. A study without the asked scale is skipped.
---list prints the plan instead: per study its grid points and estimated CPU-minutes, and the total.
+--list prints the plan instead: per study its grid points and estimated CPU-minutes, and the total, in which work
+that several studies share (a study's `shared_minutes`: the DCGAN trajectory of the MNIST studies) counts once.
 """
 
 import sys
@@ -32,15 +33,19 @@ def main(argv=None) -> int:
     args = study.parser(__doc__, default_scale=None).parse_args(flags)  # a bad flag fails before any study runs
     scale = study.canonical(args.scale) if args.scale else None
     if listing:
-        total, unknown_cost = 0.0, []
+        total, unknown_cost, shared = 0.0, [], {}
         for name in names:
             rec = load(name).main(flags + ["--list"])
             if rec.get("cpu_minutes") is not None:
                 total += rec["cpu_minutes"]
+                for item, minutes in rec.get("shared", {}).items():
+                    shared.setdefault(item, []).append(minutes)
             elif rec.get("points") is not None:
                 unknown_cost.append(name)
+        repeated = sum(sum(m[1:]) for m in shared.values())  # each shared item trains once, whoever reads it
         rest = f", and {len(unknown_cost)} of {len(names)} studies have no estimate" if unknown_cost else ""
-        print(f"total: {total:.3g} CPU-min{rest}")
+        once = f" ({repeated:,.0f} CPU-min of shared work in more than one estimate, counted once)" if repeated else ""
+        print(f"total: {total - repeated:,.0f} CPU-min{once}{rest}")
         return 0
     failed, skipped = [], []
     for name in names:

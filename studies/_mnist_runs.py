@@ -210,6 +210,31 @@ def trajectory_settings(entry: dict) -> dict:
     return dict(entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]])
 
 
+def trajectory_shares(entry: dict, seeds: Optional[Sequence[int]] = None) -> dict:
+    """{"DCGAN trajectory NAME, seed i": CPU-minutes} for each seed of the entry's trajectory a study reads (all, or
+    `seeds`): the part of its estimate_minutes other studies share; {} for an entry without a trajectory."""
+    if "trajectory" not in entry:
+        return {}
+    name = entry["trajectory"]
+    n = DCGAN_TRAJECTORIES[name]["seeds"]
+    return {f"DCGAN trajectory {name!r}, seed {i}": trajectory_minutes(name) / n for i in (seeds or range(n))}
+
+
+def trajectory_hooks(scales: dict, seeds: Optional[Sequence[int]] = None) -> tuple:
+    """(settings, shared_minutes): the two runner hooks of a study that reads the shared DCGAN trajectory, from its
+    SCALES (see trajectory_settings and trajectory_shares; `seeds`: the trajectory seeds it reads, default all)."""
+
+    def settings(scale: str) -> dict:
+        """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as settings."""
+        return trajectory_settings(scales[scale])
+
+    def shared_minutes(scale: str) -> dict:
+        """The shared trajectory's CPU-minutes inside estimate_minutes, per seed read (--list counts each once)."""
+        return trajectory_shares(scales[scale], seeds)
+
+    return settings, shared_minutes
+
+
 def run_seed(base: int, i: int) -> int:
     """The training seed of a study's i-th seed under base seed `base` (as discriminator_size numbers them)."""
     return 1000 * base + i

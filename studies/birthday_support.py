@@ -235,9 +235,8 @@ def stacked_generators(records=None) -> dict:
 EVAL_MINUTES = 2.0  # the three sources' birthday tests (50 trials x 7 sizes) and the FID, measured: about 1.5
 
 
-def settings(scale: str) -> dict:
-    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
-    return mr.trajectory_settings(SCALES[scale])
+# The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
+settings, shared_minutes = mr.trajectory_hooks(SCALES, seeds=[0])
 
 
 def points(scale: str) -> list:

@@ -70,9 +70,8 @@ def seed_points(scale: str) -> list:
     return [dict(seed=i) for i in range(mr.DCGAN_TRAJECTORIES[SCALES[scale]["trajectory"]]["seeds"])]
 
 
-def settings(scale: str) -> dict:
-    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
-    return mr.trajectory_settings(SCALES[scale])
+# The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
+settings, shared_minutes = mr.trajectory_hooks(SCALES)
 
 
 def points(scale: str) -> list:

@@ -55,9 +55,8 @@ UNSURE = 0.1  # the control probes: mean D(G(z)) >= 0.1, where (1 - D)/D < 9
 MAX_NS_ORDERS = 1.0  # as D learns to reject, the -log D norm falls by less than one order of magnitude
 
 
-def settings(scale: str) -> dict:
-    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
-    return mr.trajectory_settings(SCALES[scale])
+# The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
+settings, shared_minutes = mr.trajectory_hooks(SCALES)
 
 
 def points(scale: str) -> list:

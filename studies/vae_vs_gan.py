@@ -58,9 +58,8 @@ AMBIGUOUS = 0.5  # a digit is ambiguous when the classifier's top class has p < 
 PLATEAU_WINDOW, PLATEAU_CHANGE = 0.4, 1.05  # the test -ELBO's fitted trend over the last 40% changes it < 5%
 
 
-def settings(scale: str) -> dict:
-    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
-    return mr.trajectory_settings(SCALES[scale])
+# The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
+settings, shared_minutes = mr.trajectory_hooks(SCALES)
 
 
 def points(scale: str) -> list:

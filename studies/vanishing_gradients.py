@@ -62,9 +62,8 @@ PUBLISHED = "up to 5 orders of magnitude (the best case) after 4000 D iterations
 SOURCE = "Arjovsky & Bottou 2017, Fig. 2 caption (../shared/REFERENCES.md)"
 
 
-def settings(scale: str) -> dict:
-    """The scale's SCALES entry with the shared trajectory's spec: what each point record holds as its settings."""
-    return mr.trajectory_settings(SCALES[scale])
+# The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
+settings, shared_minutes = mr.trajectory_hooks(SCALES)
 
 
 def points(scale: str) -> list:

@@ -6,6 +6,7 @@ appends a line to a calls file, so the tests count what the runner trained.
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 
@@ -355,6 +356,20 @@ def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
     assert "total: 0 CPU-min, and 2 of 2 studies have no estimate" in text
     with pytest.raises(SystemExit, match="unknown study nope"):
         main(["nope", "--list"])
+
+
+def test_the_listed_total_counts_the_shared_dcgan_trajectory_once(capsys):
+    from studies import _mnist_runs as mr
+    from studies import birthday_support, dcgan_mnist, vanishing_gradients
+    from studies.__main__ import main
+
+    trajectory = mr.trajectory_minutes("trained")  # 3 seeds; birthday_support reads seed 0 only
+    each = dcgan_mnist.estimate_minutes("trained") + vanishing_gradients.estimate_minutes("trained")
+    assert main(["dcgan_mnist", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]) == 0
+    total = float(re.search(r"total: ([\d,.]+) CPU-min", capsys.readouterr().out).group(1).replace(",", ""))
+    once = each + birthday_support.estimate_minutes("trained") - trajectory - trajectory / 3
+    assert total == pytest.approx(once, abs=0.5)  # printed to the CPU-minute; the sum is about 100 more
+    assert sum(birthday_support.shared_minutes("trained").values()) == pytest.approx(trajectory / 3)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="submitit (the cluster extra) not installed")

@@ -114,7 +114,8 @@ def parser(doc: str, default_scale: Optional[str] = "full") -> argparse.Argument
 
 def plan(module, scale: str, points: Optional[Callable] = None) -> dict:
     """{scale, points, cpu_minutes, note}: the grid size at a scale, and CPU-minutes from the study's
-    `estimate_minutes(scale)` (the whole study) or `BUDGET = {scale: minutes per point}`, when it has one."""
+    `estimate_minutes(scale)` (the whole study) or `BUDGET = {scale: minutes per point}`, when it has one; plus
+    `shared` ({item: CPU-minutes} inside that estimate which other studies share) from `shared_minutes(scale)`."""
     own = study_scale(module, scale)
     if own is None:
         names = ", ".join(getattr(module, "SCALES", {}))
@@ -128,7 +129,9 @@ def plan(module, scale: str, points: Optional[Callable] = None) -> dict:
         per_point = {ALIASES.get(k, k): v for k, v in module.BUDGET.items()}.get(scale)
         minutes = None if per_point is None else float(per_point) * n
     note = "no estimate" if minutes is None or not math.isfinite(minutes) else f"{minutes:.3g} CPU-min"
-    return dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
+    out = dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
+    shared = module.shared_minutes(own) if callable(getattr(module, "shared_minutes", None)) else {}
+    return dict(out, shared=shared) if shared else out
 
 
 def _workers(requested: Optional[int], device: torch.device, executor: str, n_points: int) -> int:
