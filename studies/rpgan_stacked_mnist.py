@@ -11,10 +11,14 @@ gamma 1 is where R3GAN's Stacked MNIST schedule starts, Table 3 config E: 1 -> 0
 stated). Nets: Metz et al. 2017's Stacked MNIST nets (`sandbox.nets.metz`) with no BatchNorm in G or D: R1 and
 R2 penalise each sample's own input gradient, which BatchNorm in D would couple across the batch (the gradient
 of one sample's logit would depend on the others), and R3GAN's nets have no normalisation layers. D at
-d_width 1 (8, 16, 32 filters, 6.5k parameters; our larger D, not one of the paper's two): the 1/2-size D of the
-Metz setting is the capacity-limited D of the study `discriminator_size`, and this study compares losses, not
-D sizes; width 2 (24.6k parameters) was not chosen: it measured 5.4 it/s against 7.2 with R1 + R2 (a third
-more CPU per step) for a D still far smaller than G (288k) and than R3GAN's.
+`d_width` 4 (32, 64, 128 filters, 95k parameters, a third of G's 288k; ours, not one of the Metz paper's two
+sizes): this study compares losses, not D sizes, and a D starved of capacity limits every loss alike (the study
+`discriminator_size`). The first trained grid used d_width 1 (8, 16, 32 filters, 6.5k parameters, chosen for
+CPU): at 16,000 steps both R1 + R2 losses levelled off together, RpGAN 774 +- 38 modes and GAN 733 +- 6 (reverse
+KL 1.03 and 1.12; commit 67a6987). A pilot at d_width 4 (seed 0 of each R1 + R2 loss, 5,120 samples scored, the
+same code) then separated the losses at matched steps: RpGAN 632 modes at 3,000 steps and 682 at 4,000, GAN
+298 and 455, where d_width 1 had given RpGAN 307-506 and 322-595, GAN 254-300 and 344-495 over three seeds. The
+wider D costs 3.2x the CPU per step (2.8 against 8.9 steps per CPU-second with R1 + R2).
 Optimiser: the Metz et al. settings as in PacGAN's code (Adam lr_D 2e-4, lr_G 1e-4, betas (0.5, 0.99), batch
 128, z 256, one D step then one G step on fresh latents, no EMA): REFERENCES.md states no R3GAN Stacked MNIST
 optimiser, so none of theirs is claimed.
@@ -39,12 +43,12 @@ seeds each the exact one-sided Mann-Whitney p is 1/20; control: step 0, where bo
 init); every R1-only run diverges (control: the R1 + R2 runs); no R1 + R2 run diverges while every R1-only run
 does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets without normalisation, their
 unknown step count).
-Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~10 CPU-minutes), trained
-(3 seeds x 16,000 steps, `estimate_minutes`: ~370 CPU-minutes on one core, less where runs stop; first run to
-8,000 steps, then extended from the same checkpoints (measured: 180 + 189 CPU-minutes; a record's cpu_s counts
-only its last call). At 8,000 steps the final count, scored on 25,600 samples, stood above the 5,120-sample curve
-and read as still rising; the figure now draws the last mark apart), paper (more steps and seeds: a GPU or a
-cluster).
+Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~22 CPU-minutes), trained
+(3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~500 CPU-minutes on one core, less where runs stop; to be
+extended from the same checkpoints if the mode curves have not levelled off; a record's cpu_s counts only its last
+call), paper (more steps and seeds: a GPU or a cluster). The final mark is scored on 25,600 samples, the marks
+before it on 5,120: more samples find more low-mass modes, so the figure draws the last mark apart (at d_width 1 it
+had read as a late rise).
 """
 
 import math
@@ -56,6 +60,8 @@ import torch
 
 from sandbox import data as sdata
 from sandbox.nets import param_count
+from sandbox.nets.base import units
+from sandbox.nets.metz import D_FILTERS
 from sandbox.penalties import grad_norm
 from sandbox.reporting import figures, kit, study
 from sandbox.trainer.config import make_config, z_size
@@ -76,7 +82,6 @@ NET = dict(  # Metz et al. 2017 nets (PacGAN's code) without normalisation, thei
     net="metz",
     batchnorm_g=False,
     batchnorm_d=False,
-    d_width=1.0,
     optimiser="adam",
     lr_d=2e-4,
     lr_g=1e-4,
@@ -95,18 +100,28 @@ LOSSES = {  # key -> (objective, penalty, label as in R3GAN Table 1)
     "gan_r1": ("nonsaturating", "r1", "GAN + R1"),
 }
 SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks before it; probe: the gradient batches
-    "smoke": dict(seeds=1, steps=4, every=2, early=(), n_eval=256, n_curve=256, probe=16),
-    "quick": dict(seeds=1, steps=1000, every=500, early=(100, 250), n_eval=5120, n_curve=5120, probe=128),
-    "trained": dict(seeds=3, steps=16000, every=1000, early=(100, 250, 500), n_eval=25600, n_curve=5120, probe=128),
+    "smoke": dict(seeds=1, steps=4, every=2, early=(), n_eval=256, n_curve=256, probe=16, d_width=4.0),
+    "quick": dict(seeds=1, steps=1000, every=500, early=(100, 250), n_eval=5120, n_curve=5120, probe=128, d_width=4.0),
+    "trained": dict(
+        seeds=3, steps=8000, every=1000, early=(100, 250, 500), n_eval=25600, n_curve=5120, probe=128, d_width=4.0
+    ),
     "paper": dict(
-        seeds=5, steps=100_000, every=5000, early=(100, 250, 500, 1000, 2500), n_eval=25600, n_curve=25600, probe=128
+        seeds=5,
+        steps=100_000,
+        every=5000,
+        early=(100, 250, 500, 1000, 2500),
+        n_eval=25600,
+        n_curve=25600,
+        probe=128,
+        d_width=4.0,
     ),
 }
-# CPU-minutes on one core: per 1000 steps of training by penalty, from the 12 runs of 8,000 steps (process CPU
-# time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted; a first timing of
-# 300 steps on the busy machine had said 2.5 and 1.92), and per 1000 samples scored (25,600 samples: 20 s; 5,120:
-# 4.4 s). The probe (0.04 s) is left out.
-MINUTES_PER_1000_STEPS = {"r1_r2": 2.0, "r1": 1.65}
+# CPU-minutes on one core: per 1000 steps of training by D width and penalty, and per 1000 samples scored (25,600
+# samples: 20 s; 5,120: 4.4 s); the probe (0.04 s) is left out. d_width 1: the 12 runs of 8,000 steps (process CPU
+# time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted). d_width 4: the two
+# 4,000-step pilot runs with R1 + R2 (22.6 and 23.1 min, scoring subtracted, two niced processes on the 2 cores);
+# R1 alone scaled from it by d_width 1's ratio (1.65 / 2.0), not measured.
+MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 5.6, "r1": 4.6}}
 MINUTES_PER_1000_SCORED = 0.8 / 60
 FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
 MODES_AT_LEAST = 990
@@ -136,7 +151,8 @@ def estimate_minutes(scale: str) -> float:
     s = SCALES[scale]
     scored = s["n_eval"] + (len(marks(s)) - 1) * s["n_curve"]
     per_run = {
-        p: s["steps"] / 1000 * m + scored / 1000 * MINUTES_PER_1000_SCORED for p, m in MINUTES_PER_1000_STEPS.items()
+        p: s["steps"] / 1000 * m + scored / 1000 * MINUTES_PER_1000_SCORED
+        for p, m in MINUTES_PER_1000_STEPS[s["d_width"]].items()
     }
     return s["seeds"] * sum(per_run[penalty] for _, penalty, _ in LOSSES.values())
 
@@ -168,6 +184,7 @@ def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
     config = make_config(
         dict(
             NET,
+            d_width=cfg["d_width"],
             objective=objective,
             penalty=penalty,
             steps=cfg["steps"],
@@ -310,11 +327,17 @@ def _fate(v: dict) -> str:
     return f"{head}{tail}; largest fake-side ||grad_x D|| {top:.3g} (limit {FAKE_NORM_LIMIT:g})"
 
 
+def _filters(d_width: float) -> str:
+    """The Metz D's filters at a width, as the net family builds them ("32/64/128" at 4)."""
+    return "/".join(str(units(c, d_width)) for c in D_FILTERS)
+
+
 def headline(st: dict, scale: str) -> list:
     """Modes and reverse KL of the R1 + R2 runs and the fate of the R1-only runs, beside R3GAN Table 1."""
     cfg = SCALES[scale]
     diff = (
-        f"Metz et al. nets without BatchNorm (D 8/16/32 filters), Metz optimiser, {cfg['steps']:,} steps of batch "
+        f"Metz et al. nets without BatchNorm (D {_filters(cfg['d_width'])} filters), Metz optimiser, {cfg['steps']:,} "
+        "steps of batch "
         f"128, {cfg['seeds']} seeds, {cfg['n_eval']:,} samples scored (mean +- std); R3GAN: small ResNets without "
         "normalisation, step count not stated"
     )

@@ -63,7 +63,7 @@ def test_marks_start_at_0_include_the_early_ones_and_end_at_the_last_step():
 def test_probe_leaves_the_run_untouched(root):
     """probe_row draws from generators of its own: the run's data/noise streams and D's gradients are unchanged."""
     config = make_config(
-        dict(rs.NET, objective="rpgan", penalty="r1", steps=2, seed=3, device="cpu", data_dir=str(root))
+        dict(rs.NET, d_width=1.0, objective="rpgan", penalty="r1", steps=2, seed=3, device="cpu", data_dir=str(root))
     )
     run = make_run(config)
     states = {k: g.get_state().clone() for k, g in run.gens.items()}
