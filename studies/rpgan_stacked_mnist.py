@@ -17,8 +17,9 @@ sizes): this study compares losses, not D sizes, and a D starved of capacity lim
 CPU): at 16,000 steps both R1 + R2 losses levelled off together, RpGAN 774 +- 38 modes and GAN 733 +- 6 (reverse
 KL 1.03 and 1.12; commit 67a6987). A pilot at d_width 4 (seed 0 of each R1 + R2 loss, 5,120 samples scored, the
 same code) then separated the losses at matched steps: RpGAN 632 modes at 3,000 steps and 682 at 4,000, GAN
-298 and 455, where d_width 1 had given RpGAN 307-506 and 322-595, GAN 254-300 and 344-495 over three seeds. The
-wider D costs 3.2x the CPU per step (2.8 against 8.9 steps per CPU-second with R1 + R2).
+298 and 455, where d_width 1 had given RpGAN 307-506 and 322-595, GAN 254-300 and 344-495 over three seeds; the
+RpGAN pilot, continued, stood at 684, 726, 747 and 728 modes at 5,000-8,000 steps (levelled off: trained is 8,000
+steps). The wider D costs 3.2x the CPU per step (2.8 against 8.9 steps per CPU-second with R1 + R2).
 Optimiser: the Metz et al. settings as in PacGAN's code (Adam lr_D 2e-4, lr_G 1e-4, betas (0.5, 0.99), batch
 128, z 256, one D step then one G step on fresh latents, no EMA): REFERENCES.md states no R3GAN Stacked MNIST
 optimiser, so none of theirs is claimed.
