@@ -44,8 +44,8 @@ seeds each the exact one-sided Mann-Whitney p is 1/20; control: step 0, where bo
 init); every R1-only run diverges (control: the R1 + R2 runs); no R1 + R2 run diverges while every R1-only run
 does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets without normalisation, their
 unknown step count).
-Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~22 CPU-minutes), trained
-(3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~500 CPU-minutes on one core, less where runs stop; to be
+Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~20 CPU-minutes), trained
+(3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~470 CPU-minutes on one core, less where runs stop; to be
 extended from the same checkpoints if the mode curves have not levelled off), paper (more steps and seeds: a GPU or a cluster). The final mark is scored on 25,600 samples, the marks
 before it on 5,120: more samples find more low-mass modes, so the figure draws the last mark apart (at d_width 1 it
 had read as a late rise).
@@ -118,10 +118,10 @@ SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks bef
 }
 # CPU-minutes on one core: per 1000 steps of training by D width and penalty, and per 1000 samples scored (25,600
 # samples: 20 s; 5,120: 4.4 s); the probe (0.04 s) is left out. d_width 1: the 12 runs of 8,000 steps (process CPU
-# time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted). d_width 4: the two
-# 4,000-step pilot runs with R1 + R2 (22.6 and 23.1 min, scoring subtracted, two niced processes on the 2 cores);
-# R1 alone scaled from it by d_width 1's ratio (1.65 / 2.0), not measured.
-MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 5.6, "r1": 4.6}}
+# time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted). d_width 4: the
+# trained grid's records run in one call (two niced 1-thread processes on the 2 cores), scoring subtracted: R1 + R2
+# 5.26-5.60 per 1000 steps over 5 runs, R1 4.00-4.25 over 4 (the 4,000-step pilots had given 5.6 for R1 + R2).
+MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 5.4, "r1": 4.1}}
 MINUTES_PER_1000_SCORED = 0.8 / 60
 FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
 MODES_AT_LEAST = 990
