@@ -46,9 +46,9 @@ does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets w
 unknown step count).
 Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~20 CPU-minutes), trained
 (3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~470 CPU-minutes on one core, less where runs stop; to be
-extended from the same checkpoints if the mode curves have not levelled off), paper (more steps and seeds: a GPU or a cluster). The final mark is scored on 25,600 samples, the marks
-before it on 5,120: more samples find more low-mass modes, so the figure draws the last mark apart (at d_width 1 it
-had read as a late rise).
+extended from the same checkpoints if the mode curves have not levelled off), paper (more steps and seeds: a GPU
+or a cluster). The final mark is scored on 25,600 samples, the marks before it on 5,120: more samples find more
+low-mass modes, so the figure draws the last mark apart (at d_width 1 it had read as a late rise).
 """
 
 import math
