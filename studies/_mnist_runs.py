@@ -217,7 +217,8 @@ def trajectory_shares(entry: dict, seeds: Optional[Sequence[int]] = None) -> dic
         return {}
     name = entry["trajectory"]
     n = DCGAN_TRAJECTORIES[name]["seeds"]
-    return {f"DCGAN trajectory {name!r}, seed {i}": trajectory_minutes(name) / n for i in (seeds or range(n))}
+    read = range(n) if seeds is None else seeds  # an empty list reads no seed (`seeds or ...` would read all)
+    return {f"DCGAN trajectory {name!r}, seed {i}": trajectory_minutes(name) / n for i in read}
 
 
 def trajectory_hooks(scales: dict, seeds: Optional[Sequence[int]] = None) -> tuple:

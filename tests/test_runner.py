@@ -370,6 +370,9 @@ def test_the_listed_total_counts_the_shared_dcgan_trajectory_once(capsys):
     once = each + birthday_support.estimate_minutes("trained") - trajectory - trajectory / 3
     assert total == pytest.approx(once, abs=0.5)  # printed to the CPU-minute; the sum is about 100 more
     assert sum(birthday_support.shared_minutes("trained").values()) == pytest.approx(trajectory / 3)
+    entry = dcgan_mnist.SCALES["trained"]
+    assert mr.trajectory_shares(entry, seeds=[]) == {}  # reads no seed: nothing shared, not every seed
+    assert len(mr.trajectory_shares(entry)) == 3
 
 
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="submitit (the cluster extra) not installed")
