@@ -120,7 +120,8 @@ def network_game(
     """G and D networks on fresh batches: D minimises d_loss (+ penalty), G minimises g_loss, batch means.
 
     `penalty_every = k > 1` is lazy regularisation: the penalty is applied on every k-th D step with gain k
-    (Karras et al. 2020, Sec. 4). `clock['d_steps']` counts D-loss evaluations, so a trainer can checkpoint it.
+    (Karras et al. 2020, Sec. 4). `clock['d_steps']` counts D-loss evaluations, so a trainer can checkpoint it;
+    `clock['penalty_gain']` (1 when absent) scales the penalty weight, for a trainer's schedule.
     A pairwise objective (RpGAN) scores G's fakes against a fresh real batch in G's step too, the i-th fake paired
     with the i-th real; element-wise objectives draw no real batch for G.
     """
@@ -134,7 +135,8 @@ def network_game(
             fake = G(sample_z())
         loss = obj.d_loss(D(real), D(fake))
         if penalty.weight and clock["d_steps"] % penalty_every == 0:
-            loss = loss + penalty_every * penalty(D, real, fake, generator).mean()
+            gain = penalty_every * clock.get("penalty_gain", 1.0)  # a trainer's schedule may scale the weight
+            loss = loss + gain * penalty(D, real, fake, generator).mean()
         clock["d_steps"] += 1
         return loss
 

@@ -113,6 +113,19 @@ def test_resume_keeps_the_update_rule_state(tmp_path, rule, optimiser):
         assert_same(full[key], resumed[key], key)
 
 
+def test_a_resumed_scheduled_run_equals_an_unbroken_one(tmp_path):
+    """R3GAN's cosine schedules depend on the step alone: the resumed run sets the same lr, beta2 and gain."""
+    base = dict(TINY, penalty="r1_r2", penalty_weight=1.0, betas=(0.0, 0.9), sample_every=0)
+    base.update(schedule_kimg=0.25, lr_decay=0.25, beta2_final=0.99, penalty_decay=0.1)  # 0.25 kimg: 7.8 steps
+    train(make_config(base, dict(steps=11, out=str(tmp_path / "once"))))
+    train(make_config(base, dict(steps=4, out=str(tmp_path / "twice"))))
+    train(make_config(base, dict(steps=11, out=str(tmp_path / "twice"), resume=str(tmp_path / "twice"))))
+    full, resumed = ck.load_checkpoint(tmp_path / "once"), ck.load_checkpoint(tmp_path / "twice")
+    for key in LEARNED:
+        assert_same(full[key], resumed[key], key)
+    assert full["clock"]["penalty_gain"] == pytest.approx(0.1, rel=1e-12)  # past the schedule's end
+
+
 # ------------------------------------------------------------------------------------------- config changes
 def test_resume_with_a_changed_config_refuses_and_lists_the_keys(tmp_path):
     train(make_config(TINY, dict(steps=2, out=str(tmp_path))))
@@ -126,6 +139,16 @@ def test_resume_with_a_changed_config_refuses_and_lists_the_keys(tmp_path):
     ):
         train(changed)
     assert ck.load_checkpoint(tmp_path)["step"] == 2
+
+
+def test_a_field_added_after_a_checkpoint_reads_as_its_default_on_resume():
+    """An old checkpoint's config lacks later fields: at their defaults they are no change; set, they are."""
+    new = ck.config_dict(make_config(TINY))
+    old = {k: v for k, v in new.items() if k not in ("schedule_kimg", "lr_decay")}
+    assert ck.config_diff(old, new) == []
+    scheduled = dict(new, schedule_kimg=1.0, lr_decay=0.5)
+    assert ck.config_diff(old, scheduled) == [("lr_decay", 1.0, 0.5), ("schedule_kimg", 0.0, 1.0)]
+    assert ck.config_diff({**old, "retired_field": 3}, new) == [("retired_field", 3, "<absent>")]
 
 
 def test_exempt_keys_may_change_and_allowed_changes_are_recorded(tmp_path):

@@ -39,6 +39,17 @@ CASES = {
     "optimistic_rmsprop_lazy_r2": dict(rule="optimistic", optimiser="rmsprop", penalty="r2", penalty_every=3),
     # pairwise: G's step draws each member's own real batch (C22's RpGAN + R1 + R2)
     "rpgan_r1_r2": dict(objective="rpgan", penalty="r1_r2", penalty_weight=1.0),
+    # R3GAN's cosine schedules of lr, beta2 and gamma, ending at step 10 of 20 (the penalty gain is the game's)
+    "rpgan_r1_r2_scheduled": dict(
+        objective="rpgan",
+        penalty="r1_r2",
+        penalty_weight=1.0,
+        betas=(0.0, 0.9),
+        schedule_kimg=0.32,
+        lr_decay=0.25,
+        beta2_final=0.99,
+        penalty_decay=0.1,
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from sandbox.penalties import make_penalty
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps, train
 from sandbox.trainer.presets import PRESET_NOTES
+from sandbox.trainer.schedule import cosine
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_RING = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False)
@@ -101,6 +102,24 @@ PAPER_PRESETS = {
         clip=0.0,
         momentum=0.0,
     ),
+    "r3gan": dict(  # the official code's presets (train.py) and Table 3's Stacked MNIST gamma and batch
+        objective="rpgan",
+        penalty="r1_r2",
+        penalty_weight=1.0,
+        optimiser="adam",
+        lr_g=2e-4,
+        lr_d=2e-4,
+        betas=(0.0, 0.9),
+        batch=512,
+        n_critic=1,
+        clip=0.0,
+        rule="alternating",
+        batchnorm_d=False,
+        schedule_kimg=20_000.0,
+        lr_decay=0.25,  # 2e-4 -> 5e-5
+        beta2_final=0.99,
+        penalty_decay=0.1,  # gamma 1 -> 0.1
+    ),
 }
 
 
@@ -147,7 +166,7 @@ def test_defaults_are_dcgan_settings_and_unknown_preset_lists_presets():
     default, dcgan = C.Config(), C.make_config(C.preset("dcgan"))
     keys = PAPER_PRESETS["dcgan"]
     assert {k: getattr(default, k) for k in keys} == {k: getattr(dcgan, k) for k in keys}
-    with pytest.raises(ValueError, match="unknown preset 'wgangp'; valid names: dcgan, r1, wgan, wgan-gp"):
+    with pytest.raises(ValueError, match="unknown preset 'wgangp'; valid names: dcgan, r1, r3gan, wgan, wgan-gp"):
         C.preset("wgangp")
 
 
@@ -306,6 +325,63 @@ def test_lazy_r1_applies_gain_k_on_every_kth_d_step():
     expected = [plain + (k * gamma / 2 if i % k == 0 else 0.0) for i in range(2 * k)]  # R1 = gamma/2 psi^2
     assert losses == pytest.approx(expected, rel=1e-12)
     assert run.state["clock"]["d_steps"] == 2 * k
+
+
+def test_cosine_schedule_runs_from_base_to_final_and_stays():
+    """R3GAN's cosine_decay_with_warmup without warm-up: base at 0, the mean of the two halfway, final from T on."""
+    T = 20e6
+    values = [cosine(2e-4, 5e-5, t, T) for t in (0.0, T / 4, T / 2, T, 2 * T)]
+    quarter = 5e-5 + 1.5e-4 * 0.5 * (1 + math.cos(math.pi / 4))
+    assert values == pytest.approx([2e-4, quarter, 1.25e-4, 5e-5, 5e-5], rel=1e-12)
+
+
+def test_the_schedule_sets_both_optimisers_and_the_penalty_gain_each_step():
+    cfg = C.make_config(TINY_RING, dict(penalty="r1_r2", penalty_weight=1.0, betas=(0.0, 0.9)))
+    cfg = dataclasses.replace(cfg, schedule_kimg=0.32, lr_decay=0.25, beta2_final=0.99, penalty_decay=0.1)
+    run = make_run(cfg)  # 32 images a step: the schedule ends after 10 steps
+    run_steps(run, 3)  # the third step ran at step index 2, after 64 images
+    frac = 0.5 * (1 - math.cos(math.pi * 64 / 320))
+    for opt, lr in ((run.opt_g, cfg.lr_g), (run.opt_d, cfg.lr_d)):
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr + (0.25 * lr - lr) * frac, rel=1e-12)
+        assert opt.param_groups[0]["betas"] == pytest.approx((0.0, 0.9 + 0.09 * frac), rel=1e-12)
+    assert run.state["clock"]["penalty_gain"] == pytest.approx(1 - 0.9 * frac, rel=1e-12)
+    run_steps(run, 20)
+    assert run.opt_g.param_groups[0]["lr"] == pytest.approx(0.25 * cfg.lr_g, rel=1e-12)
+    assert run.opt_d.param_groups[0]["betas"][1] == pytest.approx(0.99, rel=1e-12)
+
+
+def test_a_schedule_whose_ends_equal_its_starts_changes_nothing_bitwise():
+    """The plumbing alone (values reset every step, the gain multiplied in) leaves the run bit-identical; the
+    control, a schedule that moves, does not."""
+    base = C.make_config(TINY_RING, dict(penalty="r1", penalty_weight=1.0))
+
+    def params_after(**schedule):
+        run = make_run(dataclasses.replace(base, **schedule))
+        run_steps(run, 6)
+        return [p.detach().clone() for p in [*run.G.parameters(), *run.D.parameters()]]
+
+    plain = params_after()
+    flat = params_after(schedule_kimg=0.1, lr_decay=1.0, beta2_final=base.betas[1], penalty_decay=1.0)
+    moving = params_after(schedule_kimg=0.1, lr_decay=1.0, penalty_decay=0.1)
+    assert all(torch.equal(a, b) for a, b in zip(plain, flat))
+    assert not all(torch.equal(a, b) for a, b in zip(plain, moving))
+
+
+def test_the_penalty_gain_scales_the_penalty_in_the_d_loss():
+    """network_game adds gain * penalty: the loss's excess over the unpenalised loss halves at gain 0.5."""
+    run = make_run(C.make_config(TINY_RING, dict(penalty="r1", penalty_weight=3.0)))
+    plain = make_run(C.make_config(TINY_RING, dict(penalty="none")))
+
+    def d_loss(r, gain=None):
+        if gain is not None:
+            r.state["clock"]["penalty_gain"] = gain
+        for g in r.gens.values():  # the same batches for every evaluation
+            g.manual_seed(7)
+        return r.game.loss_y().item()
+
+    base = d_loss(plain)
+    assert d_loss(run, 0.5) - base == pytest.approx(0.5 * (d_loss(run, 1.0) - base), rel=1e-5)
+    assert d_loss(run, 1.0) - base > 1e-3  # the control: the penalty is not vanishingly small here
 
 
 def test_instance_noise_reaches_both_inputs_of_d():
@@ -491,6 +567,10 @@ def test_config_file_errors_name_the_file_and_line(tmp_path, capsys):
         (dict(data="dirac", eval_every=100), "eval_every=100 evaluates one generator"),
         (dict(resume="x", overwrite=True), "overwrite starts a new run and resume continues one"),
         (dict(theta0=math.inf), "theta0 must be finite"),
+        (dict(lr_decay=0.25), "lr_decay, beta2_final and penalty_decay need schedule_kimg > 0"),
+        (dict(schedule_kimg=1.0, beta2_final=1.0), r"beta2_final must be -1 \(off\) or, with optimiser adam"),
+        (dict(schedule_kimg=1.0, beta2_final=0.99, optimiser="rmsprop"), "with optimiser adam, in"),
+        (dict(schedule_kimg=-1.0), "schedule_kimg must be non-negative"),
     ],
 )
 def test_every_number_is_range_checked_naming_the_field(overrides, message):

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from sandbox.trainer.config import RESUME_EXEMPT, config_dict
+from sandbox.trainer.config import RESUME_EXEMPT, Config, config_dict
 
 FORMAT = 1
 REQUIRED = ("format", "step", "config")
@@ -216,10 +216,14 @@ def restore(run, state: dict) -> None:
 
 # ------------------------------------------------------------------------------------------- config on resume
 def config_diff(old: dict, new: dict, exempt: Sequence[str] = RESUME_EXEMPT) -> List[Tuple[str, object, object]]:
-    """(key, old, new) for every non-exempt key whose value differs (a key missing on one side reads '<absent>')."""
+    """(key, old, new) for every non-exempt key whose value differs. A key missing from the old config reads as
+    the field's default (a field added after that checkpoint was written; new fields default to the old
+    behaviour), any other missing key as '<absent>'."""
     absent = "<absent>"
+    defaults = config_dict(Config())
     keys = sorted((set(old) | set(new)) - set(exempt))
-    return [(k, old.get(k, absent), new.get(k, absent)) for k in keys if old.get(k, absent) != new.get(k, absent)]
+    was = {k: old.get(k, defaults.get(k, absent)) for k in keys}
+    return [(k, was[k], new.get(k, absent)) for k in keys if was[k] != new.get(k, absent)]
 
 
 def check_resume_config(old: dict, new: dict, path, allow: bool = False) -> list:

@@ -173,6 +173,23 @@ class Config:
     ema_half_life: float = _f(
         0.0, "optimiser", "EMA of G's weights, its half-life in G steps (Karras et al. 2020); 0 = off, as in DCGAN."
     )
+    schedule_kimg: float = _f(
+        0.0,
+        "optimiser",
+        "length in thousands of training images (G steps x batch) of R3GAN's cosine schedules (Huang et al. "
+        "2024, official code: 20,000 kimg in every preset): lr_g, lr_d, beta2 and the penalty weight move from "
+        "their values here to lr_decay, beta2_final and penalty_decay along (1 - cos(pi t / T)) / 2, then stay "
+        "there; 0 = every value constant, as in DCGAN and the other presets' papers.",
+    )
+    lr_decay: float = _f(
+        1.0, "optimiser", "lr_g and lr_d at the schedule's end over their start (R3GAN: 5e-5 / 2e-4 = 0.25)."
+    )
+    beta2_final: float = _f(
+        -1.0, "optimiser", "Adam's beta2 at the schedule's end (R3GAN: 0.99 from 0.9); -1 = betas[1] throughout."
+    )
+    penalty_decay: float = _f(
+        1.0, "optimiser", "the penalty weight at the schedule's end over its start (R3GAN: gamma 1 -> 0.1 = 0.1)."
+    )
     # ----- run
     steps: int = _f(
         5000, "run", "G steps (one update-rule call each); 5000 recovers the ring in well under a minute on a CPU."
@@ -423,6 +440,19 @@ def validate(cfg: Config) -> Config:
     for name in ("clip", "instance_noise", "ema_half_life", "momentum", "consensus", "penalty_weight"):
         if getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
+    for name in ("lr_decay", "penalty_decay"):
+        if not getattr(cfg, name) >= 0:
+            raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
+    if cfg.schedule_kimg < 0:
+        raise ValueError(f"schedule_kimg must be non-negative, got {cfg.schedule_kimg}")
+    if cfg.beta2_final != -1.0 and not (0.0 <= cfg.beta2_final < 1.0 and cfg.optimiser == "adam"):
+        raise ValueError(f"beta2_final must be -1 (off) or, with optimiser adam, in [0, 1); got {cfg.beta2_final}")
+    if cfg.schedule_kimg == 0 and (cfg.lr_decay != 1.0 or cfg.penalty_decay != 1.0 or cfg.beta2_final != -1.0):
+        raise ValueError(
+            "lr_decay, beta2_final and penalty_decay need schedule_kimg > 0 (the schedule's length); "
+            f"got schedule_kimg 0 with lr_decay {cfg.lr_decay}, beta2_final {cfg.beta2_final}, "
+            f"penalty_decay {cfg.penalty_decay}"
+        )
     if not all(0.0 <= b < 1.0 for b in cfg.betas):
         raise ValueError(f"betas must each be in [0, 1), got {cfg.betas}")
     if cfg.momentum >= 1.0:

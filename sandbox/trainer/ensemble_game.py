@@ -116,7 +116,7 @@ def member_game(cfg: Config, members: Members, x: list, y: list, clock: dict, me
                 fake_x = members.fake()
         loss = d_loss(members.logits(real), members.logits(fake_x))
         if weight and clock["d_steps"] % every == 0:
-            loss = loss + every * members.penalty(real, fake_x)
+            loss = loss + every * clock.get("penalty_gain", 1.0) * members.penalty(real, fake_x)
         clock["d_steps"] += 1
         return loss
 

@@ -35,6 +35,7 @@ from sandbox.trainer import distributed as sd
 from sandbox.trainer import evaluate as ev
 from sandbox.trainer import runfolder as rf
 from sandbox.trainer import runlog as tl
+from sandbox.trainer import schedule
 from sandbox.trainer.checkpoint import (
     FILENAME,
     all_finite,
@@ -146,6 +147,7 @@ def run_steps(
         if t == run.cfg.debug_nan_at_step:  # test aid: poison D so the losses of this step are NaN
             with torch.no_grad():
                 next(run.D.parameters()).fill_(math.nan)
+        schedule.apply_(run, t - 1)  # R3GAN's cosine schedules (cfg.schedule_kimg > 0): lr, beta2, penalty
         run.rule(run.game, run.step_x, run.step_y, s["rule_state"])
         if s["ema"] is not None:
             s["ema"] = average_update(s["ema"], run.game.x)
