@@ -24,7 +24,7 @@ from sandbox.penalties import make_penalty
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps, train
 from sandbox.trainer.presets import PRESET_NOTES
-from sandbox.trainer.schedule import cosine
+from sandbox.trainer.schedule import cosine, hyper_at
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_RING = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False)
@@ -348,6 +348,20 @@ def test_the_schedule_sets_both_optimisers_and_the_penalty_gain_each_step():
     run_steps(run, 20)
     assert run.opt_g.param_groups[0]["lr"] == pytest.approx(0.25 * cfg.lr_g, rel=1e-12)
     assert run.opt_d.param_groups[0]["betas"][1] == pytest.approx(0.99, rel=1e-12)
+
+
+def test_metrics_rows_carry_the_scheduled_values_and_unscheduled_rows_none(tmp_path):
+    base = dict(TINY_RING, penalty="r1", penalty_weight=1.0, steps=4, log_every=2, sample_every=0)
+    sched = dict(schedule_kimg=0.064, lr_decay=0.25, penalty_decay=0.1)  # 64 images: the end after 2 steps
+    for name, extra in (("plain", {}), ("scheduled", sched)):
+        train(C.make_config(base, extra, dict(out=str(tmp_path / name))))
+    rows = [json.loads(x) for x in (tmp_path / "scheduled" / "metrics.jsonl").read_text().splitlines()]
+    cfg = C.make_config(base, sched)
+    assert [r["schedule"] for r in rows] == [hyper_at(cfg, 1)._asdict(), hyper_at(cfg, 3)._asdict()]
+    # logged at step indices 1 (32 images: halfway) and 3 (96: past the end)
+    assert [r["schedule"]["penalty_gain"] for r in rows] == pytest.approx([0.55, 0.1], rel=1e-12)
+    plain = [json.loads(x) for x in (tmp_path / "plain" / "metrics.jsonl").read_text().splitlines()]
+    assert [("schedule" in r) for r in plain] == [False, False]
 
 
 def test_a_schedule_whose_ends_equal_its_starts_changes_nothing_bitwise():

@@ -363,6 +363,8 @@ def _loop(run: Run, out: Path, world, writer, t_setup: float, resumed: bool, bes
                     "images_per_s": (d_steps - window[1]) * cfg.batch / max(now - window[0], 1e-9),
                     **tl.meter_read(run.meter),
                     **({"modes": fresh_modes} if fresh_modes else {}),
+                    # the scheduled lr, beta2 and penalty gain of the window's last step
+                    **({"schedule": schedule.hyper_at(cfg, t - 1)._asdict()} if cfg.schedule_kimg > 0 else {}),
                     **({"eval": evaluation} if evaluation else {}),
                     **({"signal": signal_name} if signal_name else {}),  # a partial window, cut by the signal
                 }
