@@ -20,13 +20,14 @@ same code) then separated the losses at matched steps: RpGAN 632 modes at 3,000 
 298 and 455, where d_width 1 had given RpGAN 307-506 and 322-595, GAN 254-300 and 344-495 over three seeds; the
 RpGAN pilot, continued, stood at 684, 726, 747 and 728 modes at 5,000-8,000 steps (levelled off: trained is 8,000
 steps). The wider D costs 3.2x the CPU per step (2.8 against 8.9 steps per CPU-second with R1 + R2).
-Optimiser: the Metz et al. settings as in PacGAN's code (Adam lr_D 2e-4, lr_G 1e-4, betas (0.5, 0.99), batch
-128, z 256, one D step then one G step on fresh latents, no EMA). R3GAN states no Stacked MNIST optimiser; its
-code's presets (Adam betas (0, 0.9 -> 0.99), lr 2e-4 -> 5e-5 for both nets on a cosine over 20 Mimg: the trainer's
-`r3gan` preset) sit at their starting values over our 1 Mimg, and a pilot of those values (seed 0, this grid's
-marks, 8,000 steps) ended where the Metz optimiser did: RpGAN + R1 + R2 936 modes, reverse KL 0.68 (Metz: 928,
-0.67); RpGAN + R1 930, 0.68, largest fake-side norm 0.41 (Metz: 909, 0.81, 0.38). It was faster early (460 and
-437 modes at 1,000 steps against 162 and 133), so the grid keeps the Metz optimiser its records were made with.
+Optimiser: the Metz et al. settings as in PacGAN's code (Adam lr_D 2e-4, lr_G 1e-4, betas (0.5, 0.99), batch 128, z
+256, one D step then one G step on fresh latents, no EMA). R3GAN states no Stacked MNIST optimiser; its code's
+presets (Adam betas (0, 0.9 -> 0.99), lr 2e-4 -> 5e-5 for both nets, on a cosine over 20 Mimg or more; the trainer's
+`r3gan` preset spans Table 3's 10 Mimg) move less than 3% of the way over our 1 Mimg, and a pilot at their starting
+values (seed 0, this grid's marks, 8,000 steps) ended where the Metz optimiser did: RpGAN + R1 + R2 936 modes,
+reverse KL 0.68 (Metz: 928, 0.67); RpGAN + R1 930, 0.68, largest fake-side norm 0.41 (Metz: 909, 0.81, 0.38). It was
+faster early (460 and 437 modes at 1,000 steps against 162 and 133), so the grid keeps the Metz optimiser its
+records were made with.
 Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
 losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
 of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about

@@ -168,8 +168,9 @@ WHY_FAILED = {
         "RpGAN + R1 + R2 covers 883-928 modes (mean 902) at 8,000 steps with D at d_width 4 (95k parameters; 774 at "
         "d_width 1 and 16,000 steps), and its 5,120-sample curve is levelling off (+8%, +8% and +17% from the third "
         "to the last quarter); R3GAN's 1000 come from larger ResNets trained for an unstated, far longer schedule. "
-        "R3GAN's own optimiser (Adam betas (0, 0.9), lr 2e-4 for G and D: its cosine schedules' values at 1 Mimg) "
-        "is not the lever: on seed 0 it gave 936 modes (reverse KL 0.68) against the Metz optimiser's 928 (0.67)"
+        "R3GAN's own optimiser (Adam betas (0, 0.9), lr 2e-4 for G and D: where its cosines start; over 1 Mimg they "
+        "move under 3%) is not the lever: on seed 0 it gave 936 modes (reverse KL 0.68) against the Metz "
+        "optimiser's 928 (0.67)"
     ),
     ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_reverse_kl_below_gan_r1_r2"): (
         "lower in the mean (0.67-0.77 nats, mean 0.72, against 0.75-0.96, mean 0.84; modes 902 against 855) but not "

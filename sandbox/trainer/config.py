@@ -177,9 +177,10 @@ class Config:
         0.0,
         "optimiser",
         "length in thousands of training images (G steps x batch) of R3GAN's cosine schedules (Huang et al. "
-        "2024, official code: 20,000 kimg in every preset): lr_g, lr_d, beta2 and the penalty weight move from "
-        "their values here to lr_decay, beta2_final and penalty_decay along (1 - cos(pi t / T)) / 2, then stay "
-        "there; 0 = every value constant, as in DCGAN and the other presets' papers.",
+        "2024, official code: 20,000 kimg for CIFAR-10 and FFHQ, 200,000 for ImageNet): lr_g, lr_d, beta2 and "
+        "the penalty weight move from their values here to lr_decay, beta2_final and penalty_decay along "
+        "(1 - cos(pi t / T)) / 2, then stay there; 0 = every value constant, as in DCGAN and the other presets' "
+        "papers.",
     )
     lr_decay: float = _f(
         1.0, "optimiser", "lr_g and lr_d at the schedule's end over their start (R3GAN: 5e-5 / 2e-4 = 0.25)."

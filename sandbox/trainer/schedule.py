@@ -1,10 +1,10 @@
 """R3GAN's cosine schedules of the learning rates, Adam's beta2 and the penalty weight over training images.
 
-Huang et al. 2024 (R3GAN) anneal every preset of their official code over 20 Mimg: lr 2e-4 -> 5e-5, beta2
-0.9 -> 0.99 and gamma down by 10x, each along base + (final - base)(1 - cos(pi t / T)) / 2 of the images seen
-(their training loop's cosine_decay_with_warmup, used without warm-up or hold). The value at G step t depends on
-t alone, so a resumed run sets the same values as an unbroken one. `cfg.schedule_kimg = 0` leaves every value
-constant (no call touches the optimisers).
+Huang et al. 2024 (R3GAN) anneal every preset of their official code, over 20 Mimg (CIFAR-10, FFHQ) or 200 Mimg
+(ImageNet): lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99 and gamma down by 10x, each along
+base + (final - base)(1 - cos(pi t / T)) / 2 of the images seen t (their training loop's cosine_decay_with_warmup,
+used without warm-up or hold). The value at G step t depends on t alone, so a resumed run sets the same values as
+an unbroken one. `cfg.schedule_kimg = 0` leaves every value constant (no call touches the optimisers).
 """
 
 import math
