@@ -20,7 +20,7 @@ from sandbox.dynamics import ema_beta, gd, make_rule, simulate
 from sandbox.games import dirac_gan
 from sandbox.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator, param_count
 from sandbox.objectives import get_objective
-from sandbox.penalties import make_penalty
+from sandbox.penalties import grad_norm_sq, make_penalty
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps, train
 from sandbox.trainer.presets import PRESET_NOTES
@@ -382,20 +382,25 @@ def test_a_schedule_whose_ends_equal_its_starts_changes_nothing_bitwise():
 
 
 def test_the_penalty_gain_scales_the_penalty_in_the_d_loss():
-    """network_game adds gain * penalty: the loss's excess over the unpenalised loss halves at gain 0.5."""
-    run = make_run(C.make_config(TINY_RING, dict(penalty="r1", penalty_weight=3.0)))
-    plain = make_run(C.make_config(TINY_RING, dict(penalty="none")))
+    """network_game adds gain * gamma/2 E||grad_x D(real)||^2: at gain 1 the excess over gain 0 is R1 on the same
+    real batch, at gain 0.5 half of it."""
+    gamma = 3.0
+    run = make_run(C.make_config(TINY_RING, dict(penalty="r1", penalty_weight=gamma)))
 
-    def d_loss(r, gain=None):
-        if gain is not None:
-            r.state["clock"]["penalty_gain"] = gain
-        for g in r.gens.values():  # the same batches for every evaluation
+    def reseed():
+        for g in run.gens.values():  # the same batches for every evaluation
             g.manual_seed(7)
-        return r.game.loss_y().item()
 
-    base = d_loss(plain)
-    assert d_loss(run, 0.5) - base == pytest.approx(0.5 * (d_loss(run, 1.0) - base), rel=1e-5)
-    assert d_loss(run, 1.0) - base > 1e-3  # the control: the penalty is not vanishingly small here
+    def d_loss(gain):
+        run.state["clock"]["penalty_gain"] = gain
+        reseed()
+        return run.game.loss_y().item()
+
+    reseed()
+    real = run.source.sample(run.cfg.batch, run.gens["data"])  # the game's first draw: its real batch
+    r1 = 0.5 * gamma * grad_norm_sq(run.D, real).mean().item()
+    unpenalised = d_loss(0.0)
+    assert [d_loss(1.0) - unpenalised, d_loss(0.5) - unpenalised] == pytest.approx([r1, 0.5 * r1], rel=1e-5)
 
 
 def test_instance_noise_reaches_both_inputs_of_d():

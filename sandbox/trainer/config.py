@@ -438,14 +438,19 @@ def validate(cfg: Config) -> Config:
     for name in ("lr_g", "lr_d", "g_width", "d_width"):
         if not getattr(cfg, name) > 0:
             raise ValueError(f"{name} must be positive, got {getattr(cfg, name)}")
-    for name in ("clip", "instance_noise", "ema_half_life", "momentum", "consensus", "penalty_weight"):
+    for name in (
+        "clip",
+        "instance_noise",
+        "ema_half_life",
+        "momentum",
+        "consensus",
+        "penalty_weight",
+        "schedule_kimg",
+        "lr_decay",
+        "penalty_decay",
+    ):
         if getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
-    for name in ("lr_decay", "penalty_decay"):
-        if not getattr(cfg, name) >= 0:
-            raise ValueError(f"{name} must be non-negative, got {getattr(cfg, name)}")
-    if cfg.schedule_kimg < 0:
-        raise ValueError(f"schedule_kimg must be non-negative, got {cfg.schedule_kimg}")
     if cfg.beta2_final != -1.0 and not (0.0 <= cfg.beta2_final < 1.0 and cfg.optimiser == "adam"):
         raise ValueError(f"beta2_final must be -1 (off) or, with optimiser adam, in [0, 1); got {cfg.beta2_final}")
     if cfg.schedule_kimg == 0 and (cfg.lr_decay != 1.0 or cfg.penalty_decay != 1.0 or cfg.beta2_final != -1.0):
