@@ -12,8 +12,10 @@ fast: `sandbox.trainer.loop.make_run` + `run_steps`: MNIST as a uint8 tensor on 
 softplus losses, no host sync inside the loop; on CUDA also bf16 autocast, channels_last and fused Adam.
 It draws fresh latents for G's step (one extra G forward per step, the alternating rule of sandbox.dynamics);
 --reuse-fakes makes it score the D step's fakes in G's step, as the reference does (config reuse_fakes).
-Both build G and D with `sandbox.nets.dcgan_generator` / `dcgan_discriminator` at the same width, the DCGAN optimiser
-(Adam, lr 2e-4, betas (0.5, 0.999)), and count real images per second (batch x D steps / s) after warm-up.
+On a CPU the fast path's nets run their narrow layers as matrix products (sandbox.nets.gemm; benchmarks.narrow),
+the reference's run torch's kernels. Both build G and D with `sandbox.nets.dcgan_generator` / `dcgan_discriminator`
+at the same width, the DCGAN optimiser (Adam, lr 2e-4, betas (0.5, 0.999)), and count real images per second
+(batch x D steps / s) after warm-up.
 Target on a GPU at batch 64: fast >= 5x reference. Rounds alternate the two modes; the median is reported.
 """
 
@@ -28,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sandbox.data import load_mnist
-from sandbox.nets import dcgan_discriminator, dcgan_generator
+from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, pick_device, run_steps
 
@@ -102,15 +104,20 @@ def reference(device: torch.device, batch: int, width: float, workers: int, data
 
 
 def time_reference(device, args) -> tuple:
-    """(images/s, seconds) of args.steps reference steps after args.warmup, each step ending in .item() syncs."""
+    """(images/s, seconds) of args.steps reference steps after args.warmup, each step ending in .item() syncs;
+    the nets run torch's conv kernels throughout, as the example's do (no sandbox.nets.gemm layers on a CPU)."""
     loop = reference(device, args.batch, args.width, args.workers, args.data_dir)
-    for _ in range(args.warmup):
-        next(loop)
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        next(loop)
-    seconds = time.perf_counter() - t0
-    loop.close()
+    before, gemm.ON_CPU = gemm.ON_CPU, False
+    try:
+        for _ in range(args.warmup):
+            next(loop)
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            next(loop)
+        seconds = time.perf_counter() - t0
+    finally:
+        gemm.ON_CPU = before
+        loop.close()
     return args.steps * args.batch / seconds, seconds
 
 

@@ -1,7 +1,9 @@
 """DCGAN players on 28x28 images (Radford, Metz, Chintala 2016): transposed-conv G, strided-conv D, N(0, 0.02) init.
 
 D accepts channels_last input (it flattens with flatten, never view). width multiplies every hidden channel
-count, so a D's parameter count grows roughly as width^2.
+count, so a D's parameter count grows roughly as width^2. On a CPU, G's projection and the layers that touch a
+one-channel image (G's last, D's first) run as matrix products (`sandbox.nets.gemm`: the same maps, about 2-4x
+faster there than torch's conv kernels per layer); every other layer, and every layer on CUDA, is torch's.
 """
 
 from typing import Optional
@@ -9,6 +11,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from sandbox.nets import gemm
 from sandbox.nets.base import NetFamily, NetSpec, seeded, units
 
 
@@ -48,7 +51,12 @@ class DCGANGenerator(nn.Module):
         self.z_dim = z_dim
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z.reshape(z.shape[0], self.z_dim, 1, 1))
+        h = gemm.apply_conv_transpose(self.net[0], z.reshape(z.shape[0], self.z_dim, 1, 1))
+        for i in range(1, len(self.net) - 2):
+            h = self.net[i](h)
+        last = self.net[-2]  # one output channel (per member of a grouped ensemble): oneDNN is slow, 3+: it wins
+        h = gemm.apply_conv_transpose(last, h) if last.out_channels == last.groups else last(h)
+        return self.net[-1](h)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -68,7 +76,11 @@ class DCGANDiscriminator(nn.Module):
         self.head = nn.Linear(c2 * 7 * 7, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x).flatten(1)).squeeze(-1)  # flatten copies if channels_last; view would fail
+        first = self.features[0]  # as G's last layer: the matmul form on one image channel (per member) only
+        h = gemm.apply_conv(first, x) if first.in_channels == first.groups else first(x)
+        for i in range(1, len(self.features)):
+            h = self.features[i](h)
+        return self.head(h.flatten(1)).squeeze(-1)  # flatten copies if channels_last; view would fail
 
 
 def dcgan_generator(

@@ -1,0 +1,133 @@
+"""The DCGAN's narrow layers as matrix products (sandbox.nets.gemm) against torch's conv kernels, on a CPU.
+
+    python3 -m benchmarks.narrow [--widths 0.125 0.25 1] [--batch 64] [--steps 10] [--rounds 6] [--out PATH.json]
+
+Layers: fwd + bwd (input and weight gradients) of G's projection (z -> 256w x 7 x 7), G's last transposed conv
+(128w -> 1 channel, 14 -> 28) and D's first conv (1 -> 128w, 28 -> 14), torch's kernel against the matmul form.
+Steps: trainer steps/s (one D and one G step, the dcgan preset on MNIST) with `gemm.ON_CPU` off (native) and on
+(matmul, the default), each also with channels_last on. One thread, timed in CPU time, interleaved rounds
+(benchmarks._arms); ratios within each round, against native.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from sandbox.nets import gemm
+from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run, run_steps
+
+STEP_ARMS = {  # name -> (gemm.ON_CPU, channels_last)
+    "native": (False, "off"),
+    "matmul": (True, "off"),
+    "native_channels_last": (False, "on"),
+    "matmul_channels_last": (True, "on"),
+}
+
+
+def layers(width: float, batch: int) -> dict:
+    """name -> (layer, input, matmul form) for the three narrow layers of a DCGAN at `width`."""
+    c = round(128 * width)  # G's last input and D's first output: 128w channels each
+    proj = nn.ConvTranspose2d(100, round(256 * width), 7, 1, 0, bias=False)
+    last, first = nn.ConvTranspose2d(c, 1, 4, 2, 1), nn.Conv2d(1, c, 4, 2, 1)
+    return {
+        "G projection": (proj, torch.randn(batch, 100, 1, 1), lambda x: gemm.project(x, proj.weight, None)),
+        "G last": (
+            last,
+            torch.randn(batch, c, 14, 14),
+            lambda x: gemm.conv_transpose2d(x, last.weight, last.bias, 2, 1),
+        ),
+        "D first": (first, torch.randn(batch, 1, 28, 28), lambda x: gemm.conv2d(x, first.weight, first.bias, 2, 1)),
+    }
+
+
+def layer_rate(fn, x: torch.Tensor, reps: int):
+    """A timer: reps fwd + bwd passes of fn on x (input and weight gradients), passes per CPU-second."""
+    x = x.clone().requires_grad_(True)
+
+    def rate() -> float:
+        def work():
+            for _ in range(reps):
+                fn(x).sum().backward()
+
+        return timed(work, reps, clock(1))
+
+    return rate
+
+
+def step_rate(run, steps: int, on: bool):
+    """A timer: `steps` trainer steps with gemm.ON_CPU = on (restored after), steps per CPU-second."""
+
+    def rate() -> float:
+        before = gemm.ON_CPU
+        gemm.ON_CPU = on
+        try:
+            return timed(lambda: run_steps(run, steps), steps, clock(1))
+        finally:
+            gemm.ON_CPU = before
+
+    return rate
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--widths", type=float, nargs="+", default=[0.125, 0.25, 1.0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=10, help="timed trainer steps per arm and round")
+    p.add_argument("--reps", type=int, default=10, help="timed layer passes per arm and round")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    results = {"batch": args.batch, "rounds": args.rounds, "torch": torch.__version__, "load_before": load()}
+    try:
+        for w in args.widths:
+            arms = {}
+            for name, (layer, x, fast) in layers(w, args.batch).items():
+                arms[f"{name}: native"] = layer_rate(layer, x, args.reps)
+                arms[f"{name}: matmul"] = layer_rate(fast, x, args.reps)
+            for name, (on, cl) in STEP_ARMS.items():
+                cfg = make_config(
+                    dict(
+                        data="mnist", net="dcgan", g_width=w, d_width=w, batch=args.batch, device="cpu", amp="off",
+                        channels_last=cl, data_dir=args.data_dir, progress=False,
+                    )
+                )  # fmt: skip
+                run = make_run(cfg)
+                step_rate(run, 2, on)()  # warm-up
+                arms[f"steps: {name}"] = step_rate(run, args.steps, on)
+            rates = interleaved(arms, args.rounds)
+            pairs = {
+                name: spread([m / n for m, n in zip(rates[f"{name}: matmul"], rates[f"{name}: native"])])
+                for name in ("G projection", "G last", "D first")
+            }
+            steps = {k[len("steps: ") :]: v for k, v in rates.items() if k.startswith("steps: ")}
+            results[f"width {w:g}"] = {
+                "rates": rates,
+                "layer_ratio_matmul_to_native": pairs,
+                "steps_per_s": {k: spread(v) for k, v in steps.items()},
+                "step_ratio_to_native": ratios(steps, "native"),
+            }
+            print(f"DCGAN width {w:g}, batch {args.batch}, 1 thread, {args.rounds} rounds")
+            for name, s in pairs.items():
+                print(report_line(f"  {name} (fwd + bwd) matmul / native", s))
+            for name, s in results[f"width {w:g}"]["steps_per_s"].items():
+                print(report_line(f"  steps/s {name:22s}", s, ""))
+            for name, s in results[f"width {w:g}"]["step_ratio_to_native"].items():
+                print(report_line(f"  step ratio {name} / native", s))
+    finally:
+        torch.set_num_threads(threads)
+    results["load_after"] = load()
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""sandbox.nets.gemm: the matmul forms of conv layers equal torch's convs (values, gradients, R1's double backward),
+and the DCGAN nets take them on a CPU for exactly the narrow layers, with nothing changed but round-off."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.testing import assert_close
+
+from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
+from sandbox.nets.grouped import GroupedProjection, group_players
+
+F64 = dict(rtol=1e-12, atol=1e-12)
+# (C_in, C_out, kernel, stride, padding, side, groups): DCGAN's and Metz's layer shapes, odd ones, grouped ones
+SHAPES = [
+    (1, 8, 4, 2, 1, 28, 1),
+    (8, 1, 4, 2, 1, 14, 1),
+    (3, 5, 3, 2, 0, 9, 1),
+    (4, 2, 3, 1, 1, 7, 1),
+    (2, 3, 5, 3, 2, 11, 1),
+    (3, 6, 4, 2, 1, 10, 3),  # a 3-member ensemble's D input layer
+    (6, 2, 4, 2, 1, 7, 2),  # a 2-member ensemble's G output layer
+]
+
+
+def _grads(f, x, params):
+    """f(x), d sum(f(x) * u) / d(x, params), and the gradient of ||d f / d x||^2 (R1's double backward)."""
+    y = f(x)
+    u = torch.linspace(-1.0, 2.0, y.numel(), dtype=y.dtype).reshape(y.shape)
+    first = torch.autograd.grad((y * u).sum(), [x, *params], create_graph=True)
+    second = torch.autograd.grad(first[0].pow(2).sum(), [x, *params], materialize_grads=True)
+    return [y, *first, *second]
+
+
+@pytest.mark.parametrize("c_in, c_out, k, s, p, n, groups", SHAPES)
+def test_conv2d_equals_torch_conv2d_with_gradients_and_double_backward(c_in, c_out, k, s, p, n, groups):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, c_in, n, n, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_out, c_in // groups, k, k, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, generator=g, dtype=torch.float64, requires_grad=True)
+    ours = _grads(lambda x: gemm.conv2d(x, w, b, s, p, groups), x, [w, b])
+    torchs = _grads(lambda x: F.conv2d(x, w, b, s, p, groups=groups), x, [w, b])
+    assert ours[0].shape == (3, c_out, gemm.conv_size(n, k, s, p), gemm.conv_size(n, k, s, p))
+    for a, t in zip(ours, torchs):
+        assert_close(a, t, **F64)
+
+
+@pytest.mark.parametrize("c_in, c_out, k, s, p, n, groups", SHAPES)
+def test_conv_transpose2d_equals_torch_conv_transpose2d_with_gradients(c_in, c_out, k, s, p, n, groups):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, c_in, n, n, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_in, c_out // groups, k, k, generator=g, dtype=torch.float64, requires_grad=True)
+    ours = _grads(lambda x: gemm.conv_transpose2d(x, w, None, s, p, groups), x, [w])
+    torchs = _grads(lambda x: F.conv_transpose2d(x, w, None, s, p, groups=groups), x, [w])
+    assert ours[0].shape == torchs[0].shape == (3, c_out, (n - 1) * s - 2 * p + k, (n - 1) * s - 2 * p + k)
+    for a, t in zip(ours, torchs):
+        assert_close(a, t, **F64)
+
+
+def test_project_is_a_transposed_conv_of_a_1x1_map():
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(5, 6, 1, 1, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, 4, 7, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
+    ours = _grads(lambda z: gemm.project(z, w, b), z, [w, b])
+    for a, t in zip(ours, _grads(lambda z: F.conv_transpose2d(z, w, b), z, [w, b])):
+        assert_close(a, t, **F64)
+    # the control: the weight read as (C_out, C_in, k, k), a slip the comparison must catch
+    assert not torch.allclose(gemm.project(z, w.transpose(0, 1).reshape(6, 4, 7, 7), b), ours[0], atol=1e-3)
+
+
+def test_only_plain_layers_take_the_matmul_form():
+    x = torch.zeros(1, 4, 5, 5)
+    assert gemm.use(nn.Conv2d(4, 2, 3, 2, 1), nn.Conv2d, x)
+    assert gemm.use(nn.ConvTranspose2d(4, 2, 4, 2, 1), nn.ConvTranspose2d, x)
+    assert gemm.use(nn.Conv2d(4, 2, 3, groups=2), nn.Conv2d, x)  # a grouped ensemble's layer
+    refused = {
+        "dilated": (nn.Conv2d(4, 2, 3, dilation=2), nn.Conv2d),
+        "padding='same'": (nn.Conv2d(4, 2, 3, padding="same"), nn.Conv2d),
+        "rectangular kernel": (nn.Conv2d(4, 2, (3, 1)), nn.Conv2d),
+        "output padding": (nn.ConvTranspose2d(4, 2, 3, 2, output_padding=1), nn.ConvTranspose2d),
+        "a grouped ensemble's projection": (GroupedProjection(2, nn.ConvTranspose2d(3, 4, 7)), nn.ConvTranspose2d),
+        "the wrong kind": (nn.ConvTranspose2d(4, 2, 3), nn.Conv2d),
+    }
+    for name, (layer, kind) in refused.items():
+        assert not gemm.use(layer, kind, x), name
+    if torch.cuda.is_available():
+        assert not gemm.use(nn.Conv2d(4, 2, 3).cuda(), nn.Conv2d, x.cuda())
+
+
+def _count_calls(monkeypatch) -> dict:
+    """Wrap gemm's three forms to count their calls: name -> calls (absent: never called)."""
+    counts = {}
+    for name in ("project", "conv2d", "conv_transpose2d"):
+
+        def counted(*args, _real=getattr(gemm, name), _name=name):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _real(*args)
+
+        monkeypatch.setattr(gemm, name, counted)
+    return counts
+
+
+def _dcgan_pass(G, D, z, x):
+    """G(z), D(x) and the gradients an R1 step and a G step take, with every parameter's."""
+    fake, logits = G(z), D(x)
+    (gx,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    params = list(G.parameters()) + list(D.parameters())
+    grads = torch.autograd.grad(gx.pow(2).sum() + D(fake).sum(), params, allow_unused=True)
+    return [fake, logits, gx] + [t for t in grads if t is not None]
+
+
+@pytest.mark.parametrize(
+    "channels, calls", [(1, {"project": 1, "conv2d": 2, "conv_transpose2d": 1}), (3, {"project": 1})]
+)
+def test_dcgan_nets_take_the_matmul_form_on_narrow_layers_and_change_nothing_else(monkeypatch, channels, calls):
+    """float64: the nets with and without the matmul layers agree to 1e-12; the matmul path is really taken, on
+    the projection always and on the one-channel image layers only (D(x) and D(fake): two conv2d calls)."""
+    g = torch.Generator().manual_seed(3)
+    G = dcgan_generator(channels=channels, width=0.125, generator=g).double()
+    D = dcgan_discriminator(channels=channels, width=0.125, generator=g).double()
+    z = torch.randn(6, 100, generator=g, dtype=torch.float64)
+    x = torch.rand(6, channels, 28, 28, generator=g, dtype=torch.float64).mul(2).sub(1).requires_grad_(True)
+    counts = _count_calls(monkeypatch)
+    fast = _dcgan_pass(G, D, z, x)
+    assert counts == calls
+    monkeypatch.setattr(gemm, "ON_CPU", False)
+    counts.clear()
+    native = _dcgan_pass(G, D, z, x)
+    assert counts == {}
+    assert len(fast) == len(native)
+    for a, t in zip(fast, native):
+        assert_close(a, t, **F64)
+
+
+def test_a_grouped_dcgan_ensemble_takes_the_matmul_form_per_member(monkeypatch):
+    """The K-member grouped nets (sandbox.nets.grouped) take conv2d and conv_transpose2d with groups = K on their
+    one-channel layers (the projection is already GroupedProjection's batched matmul) and agree with torch's
+    grouped kernels to 1e-12 in float64."""
+    g = torch.Generator().manual_seed(4)
+    K = 3
+    G, D = group_players("dcgan", dcgan_generator(width=0.125), dcgan_discriminator(width=0.125), K)
+    G, D = G.double(), D.double()
+    with torch.no_grad():
+        for p in list(G.parameters()) + list(D.parameters()):
+            p.copy_(0.05 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+    z = torch.randn(4, K, 100, generator=g, dtype=torch.float64)
+    x = torch.rand(4, K, 28, 28, generator=g, dtype=torch.float64).requires_grad_(True)
+    counts = _count_calls(monkeypatch)
+    fast = _dcgan_pass(G, D, z, x)
+    assert counts == {"conv2d": 2, "conv_transpose2d": 1}
+    monkeypatch.setattr(gemm, "ON_CPU", False)
+    native = _dcgan_pass(G, D, z, x)
+    assert fast[1].shape == (4, K)
+    for a, t in zip(fast, native):
+        assert_close(a, t, **F64)
