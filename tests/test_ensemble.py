@@ -294,11 +294,13 @@ def test_speed_policies_under_auto():
     # bf16 autocast: CUDA only under auto (17x slower than fp32 on the project's AVX2 CPU), anywhere under on
     assert [use_amp(cfg(data="mnist"), d) for d in (cpu, cuda)] == [False, True]
     assert use_amp(cfg(data="mnist", amp="on"), cpu) and not use_amp(cfg(data="mnist", amp="off"), cuda)
-    # channels_last: images only; under auto CUDA, and on a CPU grouped ensembles and the metz nets
+    # channels_last: images only; under auto CUDA, and on a CPU the metz nets, solo or grouped (not the dcgan ones)
     assert [use_channels_last(cfg(data="mnist"), d) for d in (cpu, cuda)] == [False, True]
-    assert use_channels_last(cfg(data="mnist", ensemble=2), cpu) and use_channels_last(
-        cfg(data="stacked_mnist", net="metz"), cpu
+    assert not use_channels_last(cfg(data="mnist", ensemble=2), cpu) and use_channels_last(
+        cfg(data="mnist", ensemble=2), cuda
     )
+    assert use_channels_last(cfg(data="stacked_mnist", net="metz"), cpu)
+    assert use_channels_last(cfg(data="stacked_mnist", net="metz", ensemble=2), cpu)
     assert use_channels_last(cfg(data="mnist", channels_last="on"), cpu)
     assert not use_channels_last(cfg(data="ring", channels_last="on"), cuda)
     assert not use_channels_last(cfg(data="stacked_mnist", net="metz", channels_last="off"), cuda)

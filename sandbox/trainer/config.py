@@ -227,8 +227,8 @@ class Config:
     channels_last: str = _f(
         "auto",
         "run",
-        "channels_last memory format for image nets: auto = on CUDA, and on a CPU for the metz nets and grouped "
-        "ensembles, where it was measured to help (benchmarks.metz, benchmarks.ensemble).",
+        "channels_last memory format for image nets: auto = on CUDA, and on a CPU for the metz nets (solo and "
+        "grouped), where it was measured to help (benchmarks.metz, benchmarks.ensemble).",
         ("auto", "on", "off"),
     )
     threads: int = _f(
