@@ -9,6 +9,7 @@ from torch.testing import assert_close
 
 from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
 from sandbox.nets.grouped import GroupedProjection, group_players
+from sandbox.penalties import spectral_norm_
 
 F64 = dict(rtol=1e-12, atol=1e-12)
 # (C_in, C_out, kernel, stride, padding, side, groups): DCGAN's and Metz's layer shapes, odd ones, grouped ones
@@ -74,13 +75,18 @@ def test_only_plain_layers_take_the_matmul_form():
     assert gemm.use(nn.Conv2d(4, 2, 3, 2, 1), nn.Conv2d, x)
     assert gemm.use(nn.ConvTranspose2d(4, 2, 4, 2, 1), nn.ConvTranspose2d, x)
     assert gemm.use(nn.Conv2d(4, 2, 3, groups=2), nn.Conv2d, x)  # a grouped ensemble's layer
+    hooked = nn.Conv2d(4, 2, 3)
+    hooked.register_forward_pre_hook(lambda module, args: None)
     refused = {
         "dilated": (nn.Conv2d(4, 2, 3, dilation=2), nn.Conv2d),
         "padding='same'": (nn.Conv2d(4, 2, 3, padding="same"), nn.Conv2d),
+        "reflect padding": (nn.Conv2d(4, 2, 3, padding=1, padding_mode="reflect"), nn.Conv2d),
         "rectangular kernel": (nn.Conv2d(4, 2, (3, 1)), nn.Conv2d),
         "output padding": (nn.ConvTranspose2d(4, 2, 3, 2, output_padding=1), nn.ConvTranspose2d),
         "a grouped ensemble's projection": (GroupedProjection(2, nn.ConvTranspose2d(3, 4, 7)), nn.ConvTranspose2d),
         "the wrong kind": (nn.ConvTranspose2d(4, 2, 3), nn.Conv2d),
+        "spectral norm": (spectral_norm_(nn.Conv2d(4, 2, 3)), nn.Conv2d),
+        "a forward pre-hook": (hooked, nn.Conv2d),
     }
     for name, (layer, kind) in refused.items():
         assert not gemm.use(layer, kind, x), name

@@ -51,11 +51,15 @@ ON_CPU = True  # benchmarks.narrow's native arms and benchmarks.dcgan's referenc
 
 
 def plain(layer: nn.Module, kind: type) -> bool:
-    """True if `layer` is exactly a `kind` conv these functions reproduce: dilation 1, no output padding, square
-    kernel, stride and padding, numeric padding (any groups: a grouped ensemble's layers qualify)."""
+    """True if `layer` is exactly a `kind` conv these functions reproduce: zero padding given as numbers, dilation 1,
+    no output padding, square kernel, stride and padding (any groups: a grouped ensemble's layers qualify), and no
+    hooks or parametrisation (spectral norm), which calling the matmul instead of the module would skip."""
     return (
-        type(layer) is kind
+        type(layer) is kind  # a parametrised layer's class is a subclass (torch.nn.utils.parametrize)
+        and not layer._forward_pre_hooks
+        and not layer._forward_hooks
         and isinstance(layer.padding, tuple)
+        and layer.padding_mode == "zeros"
         and layer.dilation == (1, 1)
         and layer.output_padding == (0, 0)
         and len(set(layer.kernel_size)) == len(set(layer.stride)) == len(set(layer.padding)) == 1

@@ -97,7 +97,8 @@ def use_channels_last(cfg: Config, device: torch.device) -> bool:
     Measured on the project's CPUs: the Metz nets 1.06x solo (benchmarks.metz) and 1.4x as a grouped ensemble
     over contiguous tensors (benchmarks.ensemble); the DCGAN nets, since their one-channel layers are matmuls
     (sandbox.nets.gemm), are 5-7% slower in channels_last as a grouped ensemble (0.93-0.98x of sequential runs at
-    K = 4, against 1.00-1.05x contiguous, three runs) and no faster solo (benchmarks.narrow). 'on' / 'off' force it for image nets.
+    K = 4, against 1.00-1.05x contiguous, three runs) and no faster solo (benchmarks.narrow). 'on' / 'off' force
+    it for image nets.
     """
     if get_dataset(cfg.data).kind != "images":
         return False
