@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 # The CPU wheel of torch. CUDA users: make test TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
 TORCH  ?= torch==2.13.0
+# Test worker processes (pytest-xdist), one thread each: the CI machine's 2 cores. More cores: make test TEST_WORKERS=8
+TEST_WORKERS ?= 2
 BIN    := $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
@@ -22,7 +24,7 @@ test: $(VENV)/.installed
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --hypothesis-profile=ci -q
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --hypothesis-profile=ci -q
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m studies

@@ -22,6 +22,11 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# Under pytest-xdist (`make test` runs TEST_WORKERS processes) each worker keeps to one thread: two workers of two
+# threads each on a 2-core machine would oversubscribe it, which makes torch 3-40x slower (README, "Threads").
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
 
 def pytest_collection_modifyitems(config, items):
     """Skip gpu-marked tests cleanly on machines without CUDA."""
