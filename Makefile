@@ -24,7 +24,7 @@ test: $(VENV)/.installed
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --hypothesis-profile=ci -q
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --hypothesis-profile=ci -q
 
 figures: $(VENV)/.installed
 	$(BIN)/python -m studies
