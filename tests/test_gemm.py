@@ -160,3 +160,20 @@ def test_a_grouped_dcgan_ensemble_takes_the_matmul_form_per_member(monkeypatch):
     assert fast[1].shape == (4, K)
     for a, t in zip(fast, native):
         assert_close(a, t, **F64)
+
+
+def test_under_cpu_autocast_the_matmul_forms_return_torchs_dtype():
+    """bf16 autocast (`--amp on` on a CPU): each form returns the dtype torch's conv returns there, bias included."""
+    x = torch.randn(2, 1, 28, 28)
+    conv, up = nn.Conv2d(1, 4, 4, 2, 1), nn.ConvTranspose2d(4, 1, 4, 2, 1)
+    proj = nn.ConvTranspose2d(3, 4, 7)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = conv(x)
+        pairs = [
+            (gemm.conv2d(x, conv.weight, conv.bias, 2, 1), h),
+            (gemm.conv_transpose2d(h, up.weight, up.bias, 2, 1), up(h)),
+            (gemm.project(torch.randn(2, 3, 1, 1), proj.weight, proj.bias), proj(torch.randn(2, 3, 1, 1))),
+        ]
+    assert h.dtype == torch.bfloat16
+    for ours, torchs in pairs:
+        assert ours.dtype == torchs.dtype and ours.shape == torchs.shape

@@ -26,7 +26,7 @@ def conv2d(x: Tensor, weight: Tensor, bias, stride: int, padding: int, groups: i
     cols = F.unfold(x, kernel, padding=padding, stride=stride)  # (B, C_in k k, h w), group-major rows
     y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(n, groups, -1, h * w)  # (B, g, C_out / g, h w)
     y = y.reshape(n, c_out, h, w)
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1).to(y.dtype)  # autocast: keep the matmul's dtype
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias, stride: int, padding: int, groups: int = 1) -> Tensor:
@@ -37,14 +37,14 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias, stride: int, padding: int,
     w_t = weight.reshape(groups, c_in // groups, -1).transpose(1, 2)  # (g, C_out / g k k, C_in / g)
     cols = w_t @ x.reshape(n, groups, c_in // groups, -1)  # (B, g, C_out / g k k, H W)
     y = F.fold(cols.reshape(n, -1, cols.shape[-1]), (h, w), kernel, padding=padding, stride=stride)
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1).to(y.dtype)  # autocast: keep the matmul's dtype
 
 
 def project(z: Tensor, weight: Tensor, bias) -> Tensor:
     """A transposed conv of a 1x1 map, z (B, C_in) -> (B, C_out, k, k): y = z W.reshape(C_in, C_out k k) + b."""
     c_in, c_out, kernel = weight.shape[0], weight.shape[1], weight.shape[-1]
     y = (z.reshape(z.shape[0], c_in) @ weight.reshape(c_in, -1)).reshape(z.shape[0], c_out, kernel, kernel)
-    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1).to(y.dtype)  # autocast: keep the matmul's dtype
 
 
 ON_CPU = True  # benchmarks.narrow's native arms and benchmarks.dcgan's reference turn it off: torch's kernels
