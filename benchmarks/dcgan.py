@@ -107,17 +107,14 @@ def time_reference(device, args) -> tuple:
     """(images/s, seconds) of args.steps reference steps after args.warmup, each step ending in .item() syncs;
     the nets run torch's conv kernels throughout, as the example's do (no sandbox.nets.gemm layers on a CPU)."""
     loop = reference(device, args.batch, args.width, args.workers, args.data_dir)
-    before, gemm.ON_CPU = gemm.ON_CPU, False
-    try:
+    with gemm.native():
         for _ in range(args.warmup):
             next(loop)
         t0 = time.perf_counter()
         for _ in range(args.steps):
             next(loop)
         seconds = time.perf_counter() - t0
-    finally:
-        gemm.ON_CPU = before
-        loop.close()
+    loop.close()
     return args.steps * args.batch / seconds, seconds
 
 

@@ -3,21 +3,22 @@
     python3 -m benchmarks.narrow [--widths 0.125 0.25 1] [--batch 64] [--steps 10] [--rounds 6] [--out PATH.json]
 
 Layers: fwd + bwd (input and weight gradients) of G's projection (z -> 256w x 7 x 7), G's last transposed conv
-(128w -> 1 channel, 14 -> 28) and D's first conv (1 -> 128w, 28 -> 14), torch's kernel against the matmul form.
-Steps: trainer steps/s (one D and one G step, the dcgan preset on MNIST) with `gemm.ON_CPU` off (native) and on
-(matmul, the default), each also with channels_last on. One thread, timed in CPU time, interleaved rounds
-(benchmarks._arms); ratios within each round, against native.
+(128w -> 1 channel, 14 -> 28) and D's first conv (1 -> 128w, 28 -> 14), taken from the nets, torch's kernel
+(inside `gemm.native()`) against the matmul form. Steps: trainer steps/s (one D and one G step, the dcgan preset
+on MNIST) with torch's kernels (native) and with the matmul forms (matmul, the default), each also with
+channels_last on. One thread, timed in CPU time, interleaved rounds (benchmarks._arms); ratios within each round,
+against native.
 """
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
-from sandbox.nets import gemm
+from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
 
@@ -30,47 +31,35 @@ STEP_ARMS = {  # name -> (gemm.ON_CPU, channels_last)
 
 
 def layers(width: float, batch: int) -> dict:
-    """name -> (layer, input, matmul form) for the three narrow layers of a DCGAN at `width`."""
-    c = round(128 * width)  # G's last input and D's first output: 128w channels each
-    proj = nn.ConvTranspose2d(100, round(256 * width), 7, 1, 0, bias=False)
-    last, first = nn.ConvTranspose2d(c, 1, 4, 2, 1), nn.Conv2d(1, c, 4, 2, 1)
+    """name -> (layer, input) for the three narrow layers of the DCGAN nets at `width`, taken from the nets."""
+    G, D = dcgan_generator(width=width), dcgan_discriminator(width=width)
+    last = G.net[-2]
     return {
-        "G projection": (proj, torch.randn(batch, 100, 1, 1), lambda x: gemm.project(x, proj.weight, None)),
-        "G last": (
-            last,
-            torch.randn(batch, c, 14, 14),
-            lambda x: gemm.conv_transpose2d(x, last.weight, last.bias, 2, 1),
-        ),
-        "D first": (first, torch.randn(batch, 1, 28, 28), lambda x: gemm.conv2d(x, first.weight, first.bias, 2, 1)),
+        "G projection": (G.net[0], torch.randn(batch, G.z_dim, 1, 1)),
+        "G last": (last, torch.randn(batch, last.in_channels, 14, 14)),
+        "D first": (D.features[0], torch.randn(batch, 1, 28, 28)),
     }
 
 
-def layer_rate(fn, x: torch.Tensor, reps: int):
-    """A timer: reps fwd + bwd passes of fn on x (input and weight gradients), passes per CPU-second."""
+def timer(work, units: int, on: bool):
+    """A timer: `units` / CPU-seconds of one call of work(), with the matmul forms (on) or torch's kernels."""
+
+    def rate() -> float:
+        with contextlib.nullcontext() if on else gemm.native():
+            return timed(work, units, clock(1))
+
+    return rate
+
+
+def layer_passes(layer, x: torch.Tensor, reps: int):
+    """`reps` fwd + bwd passes (input and weight gradients) of `layer` through gemm.apply, the nets' entry point."""
     x = x.clone().requires_grad_(True)
 
-    def rate() -> float:
-        def work():
-            for _ in range(reps):
-                fn(x).sum().backward()
+    def work():
+        for _ in range(reps):
+            gemm.apply(layer, x).sum().backward()
 
-        return timed(work, reps, clock(1))
-
-    return rate
-
-
-def step_rate(run, steps: int, on: bool):
-    """A timer: `steps` trainer steps with gemm.ON_CPU = on (restored after), steps per CPU-second."""
-
-    def rate() -> float:
-        before = gemm.ON_CPU
-        gemm.ON_CPU = on
-        try:
-            return timed(lambda: run_steps(run, steps), steps, clock(1))
-        finally:
-            gemm.ON_CPU = before
-
-    return rate
+    return work
 
 
 def main(argv=None) -> dict:
@@ -89,9 +78,9 @@ def main(argv=None) -> dict:
     try:
         for w in args.widths:
             arms = {}
-            for name, (layer, x, fast) in layers(w, args.batch).items():
-                arms[f"{name}: native"] = layer_rate(layer, x, args.reps)
-                arms[f"{name}: matmul"] = layer_rate(fast, x, args.reps)
+            for name, (layer, x) in layers(w, args.batch).items():
+                arms[f"{name}: native"] = timer(layer_passes(layer, x, args.reps), args.reps, False)
+                arms[f"{name}: matmul"] = timer(layer_passes(layer, x, args.reps), args.reps, True)
             for name, (on, cl) in STEP_ARMS.items():
                 cfg = make_config(
                     dict(
@@ -100,8 +89,8 @@ def main(argv=None) -> dict:
                     )
                 )  # fmt: skip
                 run = make_run(cfg)
-                step_rate(run, 2, on)()  # warm-up
-                arms[f"steps: {name}"] = step_rate(run, args.steps, on)
+                timer(lambda r=run: run_steps(r, 2), 1, on)()  # warm-up
+                arms[f"steps: {name}"] = timer(lambda r=run: run_steps(r, args.steps), args.steps, on)
             rates = interleaved(arms, args.rounds)
             pairs = {
                 name: spread([m / n for m, n in zip(rates[f"{name}: matmul"], rates[f"{name}: native"])])

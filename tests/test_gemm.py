@@ -94,6 +94,27 @@ def test_only_plain_layers_take_the_matmul_form():
         assert not gemm.use(nn.Conv2d(4, 2, 3).cuda(), nn.Conv2d, x.cuda())
 
 
+def test_narrow_names_the_layers_onednn_is_slow_on():
+    """One channel per group on the image side, or a transposed conv of a 1x1 map; nothing else."""
+    img, one, map7 = torch.zeros(1, 1, 28, 28), torch.zeros(1, 8, 1, 1), torch.zeros(1, 8, 7, 7)
+    assert gemm.narrow(nn.Conv2d(1, 8, 4, 2, 1), img)  # D's first layer
+    assert gemm.narrow(nn.Conv2d(3, 6, 4, 2, 1, groups=3), torch.zeros(1, 3, 28, 28))  # a 3-member ensemble's
+    assert gemm.narrow(nn.ConvTranspose2d(8, 1, 4, 2, 1), map7)  # G's last layer
+    assert gemm.narrow(nn.ConvTranspose2d(8, 16, 7), one)  # G's projection
+    assert not gemm.narrow(nn.Conv2d(3, 8, 4, 2, 1), torch.zeros(1, 3, 28, 28))  # three channels: oneDNN's
+    assert not gemm.narrow(nn.ConvTranspose2d(8, 3, 4, 2, 1), map7)
+    assert not gemm.narrow(nn.ConvTranspose2d(8, 4, 4, 2, 1), map7)  # a middle layer
+    assert not gemm.narrow(nn.BatchNorm2d(1), img)
+
+
+def test_native_restores_the_switch_when_the_block_raises():
+    with pytest.raises(RuntimeError, match="inside"):
+        with gemm.native():
+            assert not gemm.ON_CPU
+            raise RuntimeError("inside")
+    assert gemm.ON_CPU
+
+
 def _count_calls(monkeypatch) -> dict:
     """Wrap gemm's three forms to count their calls: name -> calls (absent: never called)."""
     counts = {}
@@ -130,10 +151,11 @@ def test_dcgan_nets_take_the_matmul_form_on_narrow_layers_and_change_nothing_els
     counts = _count_calls(monkeypatch)
     fast = _dcgan_pass(G, D, z, x)
     assert counts == calls
-    monkeypatch.setattr(gemm, "ON_CPU", False)
     counts.clear()
-    native = _dcgan_pass(G, D, z, x)
+    with gemm.native():
+        native = _dcgan_pass(G, D, z, x)
     assert counts == {}
+    assert gemm.ON_CPU  # restored after the block
     assert len(fast) == len(native)
     for a, t in zip(fast, native):
         assert_close(a, t, **F64)
@@ -155,8 +177,8 @@ def test_a_grouped_dcgan_ensemble_takes_the_matmul_form_per_member(monkeypatch):
     counts = _count_calls(monkeypatch)
     fast = _dcgan_pass(G, D, z, x)
     assert counts == {"conv2d": 2, "conv_transpose2d": 1}
-    monkeypatch.setattr(gemm, "ON_CPU", False)
-    native = _dcgan_pass(G, D, z, x)
+    with gemm.native():
+        native = _dcgan_pass(G, D, z, x)
     assert fast[1].shape == (4, K)
     for a, t in zip(fast, native):
         assert_close(a, t, **F64)

@@ -51,12 +51,10 @@ class DCGANGenerator(nn.Module):
         self.z_dim = z_dim
 
     def forward(self, z: Tensor) -> Tensor:
-        h = gemm.apply_conv_transpose(self.net[0], z.reshape(z.shape[0], self.z_dim, 1, 1))
-        for i in range(1, len(self.net) - 2):
-            h = self.net[i](h)
-        last = self.net[-2]  # one output channel (per member of a grouped ensemble): oneDNN is slow, 3+: it wins
-        h = gemm.apply_conv_transpose(last, h) if last.out_channels == last.groups else last(h)
-        return self.net[-1](h)
+        h = z.reshape(z.shape[0], self.z_dim, 1, 1)
+        for layer in self.net:  # the projection and the one-channel output layer as matmuls on a CPU (gemm.narrow)
+            h = gemm.apply(layer, h)
+        return h
 
 
 class DCGANDiscriminator(nn.Module):
@@ -76,10 +74,9 @@ class DCGANDiscriminator(nn.Module):
         self.head = nn.Linear(c2 * 7 * 7, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        first = self.features[0]  # as G's last layer: the matmul form on one image channel (per member) only
-        h = gemm.apply_conv(first, x) if first.in_channels == first.groups else first(x)
-        for i in range(1, len(self.features)):
-            h = self.features[i](h)
+        h = x
+        for layer in self.features:  # the one-channel input layer as a matmul on a CPU (gemm.narrow)
+            h = gemm.apply(layer, h)
         return self.head(h.flatten(1)).squeeze(-1)  # flatten copies if channels_last; view would fail
 
 
