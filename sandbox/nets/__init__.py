@@ -3,8 +3,9 @@
 A family module defines `FAMILY = NetFamily(name, build, data_kinds, z_dim, source)`, with build(spec,
 generator) -> (G, D); `discover` finds every such module in this package, so a new family is one file (plus
 its test). Families: mlp (2-D mixtures), dcgan, resnet_sn (DCGAN G, SN-ResNet D), metz (the Stacked MNIST
-D-size nets of Metz et al. 2017) and dirac (the one-parameter Dirac-GAN players). `vae` holds the one model
-that is no G/D pair: the likelihood-trained VAE set beside the GANs (C5).
+D-size nets of Metz et al. 2017), r3gan (small normalisation-free ResNets built as R3GAN's code builds them)
+and dirac (the one-parameter Dirac-GAN players). `vae` holds the one model that is no G/D pair: the
+likelihood-trained VAE set beside the GANs (C5).
 
 Every D maps a batch (B, ...) to B logits, shape (B,), large on real data. Image Ds accept channels_last
 input (they flatten with reshape, never view). G and D take separate width multipliers. Constructors take an
@@ -24,6 +25,7 @@ from sandbox.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_discrim
 from sandbox.nets.dirac import DiracD, DiracG
 from sandbox.nets.metz import MetzDiscriminator, MetzGenerator, metz_discriminator, metz_generator, metz_init_
 from sandbox.nets.mlp import MLP, mlp_discriminator, mlp_generator
+from sandbox.nets.r3gan import R3GANDiscriminator, R3GANGenerator, r3gan_discriminator, r3gan_generator
 from sandbox.nets.resnet import ResBlockDown, ResNetDiscriminator, resnet_discriminator
 from sandbox.nets.vae import VAE, negative_elbo, vae
 from sandbox.registry import lookup
@@ -54,6 +56,10 @@ __all__ = [
     "MetzDiscriminator",
     "metz_generator",
     "metz_discriminator",
+    "R3GANGenerator",
+    "R3GANDiscriminator",
+    "r3gan_generator",
+    "r3gan_discriminator",
     "DiracG",
     "DiracD",
     "VAE",
