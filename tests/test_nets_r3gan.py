@@ -10,6 +10,7 @@ from sandbox import nets
 from sandbox.nets import r3gan
 from sandbox.trainer import config as C
 from sandbox.trainer.loop import make_run, run_steps
+from sandbox.trainer.parts import use_channels_last
 
 
 def block_count(c: int) -> int:
@@ -161,3 +162,16 @@ def test_the_penalty_gradient_matches_finite_differences_through_the_resamplers(
 def test_family_source_and_z_dim():
     family = nets.get_family("r3gan")
     assert family.z_dim == 64 and family.data_kinds == ("images",) and "R3GAN" in family.source
+
+
+def test_channels_last_is_the_cpu_default_and_gives_the_same_logits():
+    cfg = C.make_config(dict(data="stacked_mnist", net="r3gan", device="cpu"))
+    assert use_channels_last(cfg, torch.device("cpu"))  # measured 1.18x (benchmarks.r3gan)
+    torch.manual_seed(0)
+    G, D = nets.r3gan_generator(width=0.25), nets.r3gan_discriminator(width=0.25)
+    z, x = torch.randn(4, 64), torch.randn(4, 3, 28, 28)
+    with torch.no_grad():
+        fake, logits = G(z), D(x)
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(G(z), fake, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(D(x.contiguous(memory_format=torch.channels_last)), logits, rtol=1e-4, atol=1e-5)

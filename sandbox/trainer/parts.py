@@ -88,17 +88,18 @@ def use_amp(cfg: Config, device: torch.device) -> bool:
     return cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
 
 
-CHANNELS_LAST_ON_CPU = ("metz",)  # measured 1.06x solo on a CPU (benchmarks.metz), 1.4x grouped; dcgan: no gain
+# measured: metz 1.06x solo on a CPU (benchmarks.metz), 1.4x grouped; r3gan 1.18x solo (benchmarks.r3gan); dcgan: none
+CHANNELS_LAST_ON_CPU = ("metz", "r3gan")
 
 
 def use_channels_last(cfg: Config, device: torch.device) -> bool:
     """channels_last for image nets under 'auto': on CUDA; on a CPU for the nets of CHANNELS_LAST_ON_CPU.
 
     Measured on the project's CPUs: the Metz nets 1.06x solo (benchmarks.metz) and 1.4x as a grouped ensemble
-    over contiguous tensors (benchmarks.ensemble); the DCGAN nets, since their one-channel layers are matmuls
-    (sandbox.nets.gemm), are 5-7% slower in channels_last as a grouped ensemble (0.93-0.98x of sequential runs at
-    K = 4, against 1.00-1.05x contiguous, three runs) and no faster solo (benchmarks.narrow). 'on' / 'off' force
-    it for image nets.
+    over contiguous tensors (benchmarks.ensemble); the r3gan nets 1.18x solo (benchmarks.r3gan); the DCGAN nets,
+    since their one-channel layers are matmuls (sandbox.nets.gemm), are 5-7% slower in channels_last as a grouped
+    ensemble (0.93-0.98x of sequential runs at K = 4, against 1.00-1.05x contiguous, three runs) and no faster
+    solo (benchmarks.narrow). 'on' / 'off' force it for image nets.
     """
     if get_dataset(cfg.data).kind != "images":
         return False
