@@ -120,7 +120,7 @@ PRESET_NOTES = {
     "r3gan": "Huang et al. 2024, official code's presets (Adam beta1 0; lr, beta2 and gamma on one cosine) "
     "with Table 3's Stacked MNIST run: 10 Mimg (the cosine's length), batch 512, gamma 1 -> 0.1; ema_half_life 0: "
     "their EMA's length ramps up from 0 along the same cosine, which this trainer's fixed half-life does not "
-    "reproduce; their nets are not ours",
+    "reproduce; nets: `--net r3gan` builds theirs at our stages and widths (sandbox/nets/r3gan.py)",
 }
 
 
