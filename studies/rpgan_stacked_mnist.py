@@ -27,7 +27,13 @@ presets (Adam betas (0, 0.9 -> 0.99), lr 2e-4 -> 5e-5 for both nets, on a cosine
 values (seed 0, this grid's marks, 8,000 steps) ended where the Metz optimiser did: RpGAN + R1 + R2 936 modes,
 reverse KL 0.68 (Metz: 928, 0.67); RpGAN + R1 930, 0.68, largest fake-side norm 0.41 (Metz: 909, 0.81, 0.38). It was
 faster early (460 and 437 modes at 1,000 steps against 162 and 133), so the grid keeps the Metz optimiser its
-records were made with.
+records were made with. Nor are R3GAN's nets what its "Fail" needs: a pilot on normalisation-free ResNets built as
+its code builds them (`sandbox.nets.r3gan` at width 1/4, G 48k and D 46k parameters, z 64, that optimiser, seed 0,
+gamma 1, batch 128, marks every 250 steps on 5,120 samples; 2.2-2.8 CPU-s a step, stopped by its pre-set time)
+ran RpGAN + R1 2,250 steps and RpGAN + R1 + R2 1,750 without a non-finite loss, their largest fake-side norms 0.41
+and 0.34; both covered more modes early than the Metz nets (R1 504 and R1 + R2 641 at 1,000 steps, against
+437 and 460 under the same optimiser), then swung widely (R1: 686 at 1,250, 229 at 2,250; R1 + R2: 641 at 1,000,
+222 at 1,750), R2 making no visible difference yet.
 Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
 losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
 of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about

@@ -183,7 +183,9 @@ WHY_FAILED = {
         "no R1-only run diverged in 8,000 steps: the largest fake-side ||grad_x D|| is 0.39 (RpGAN) and 0.62 (GAN) "
         "against the limit 100; with D at d_width 4, as at d_width 1, R1 alone trained as stably as R1 + R2 (final "
         "modes 850 and 728 against 902 and 855); under R3GAN's optimiser (seed 0 of RpGAN + R1) it did not either: "
-        "largest fake-side norm 0.41, 930 modes at 8,000 steps"
+        "largest fake-side norm 0.41, 930 modes at 8,000 steps; nor on R3GAN-style normalisation-free ResNets "
+        "(sandbox.nets.r3gan, width 1/4, seed 0): largest fake-side norm 0.41 in 2,250 steps, against 0.34 for "
+        "R1 + R2 in 1,750"
     ),
     ("rpgan_stacked_mnist", "c22_stacked_r1_r2_never_diverge_where_r1_only_does"): (
         "no run diverged, R1-only included (the previous reason), so the contrast never forms"
