@@ -14,9 +14,10 @@ from sandbox.trainer.parts import use_channels_last
 
 
 def block_count(c: int) -> int:
-    """1x1 (c -> 2c) + bias + grouped 3x3 (2c -> 2c, 16 per group) + bias + 1x1 (2c -> c)."""
+    """1x1 (c -> 2c) + bias + grouped 3x3 (2c -> 2c in g groups) + bias + 1x1 (2c -> c)."""
     wide = 2 * c
-    return c * wide + wide + wide * min(16, wide) * 9 + wide + wide * c
+    groups = {16: 1, 32: 2, 50: 1, 64: 4, 100: 2, 128: 8, 200: 4, 256: 16}[wide]  # 16 per group where 16 divides
+    return c * wide + wide + wide * (wide // groups) * 9 + wide + wide * c
 
 
 def g_count(z: int, C: int, widths) -> int:
@@ -33,7 +34,7 @@ def d_count(C: int, widths) -> int:
     return total + widths[-1] * 49 + widths[-1]
 
 
-@pytest.mark.parametrize("width, channels", [(1.0, 3), (0.25, 3), (0.5, 1)])
+@pytest.mark.parametrize("width, channels", [(1.0, 3), (0.25, 3), (0.5, 1), (0.78, 3)])
 def test_parameter_counts_match_a_hand_count(width, channels):
     G = nets.r3gan_generator(64, channels, width)
     D = nets.r3gan_discriminator(channels, width)

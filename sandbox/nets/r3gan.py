@@ -44,6 +44,12 @@ def conv(c_in: int, c_out: int, kernel: int, gain: float, groups: int = 1) -> nn
     return layer
 
 
+def cardinality(channels: int) -> int:
+    """Groups of the 3x3 conv: channels / GROUP where GROUP divides them, else the largest count <= that which
+    divides the channels (any width builds; R3GAN sets it per stage)."""
+    return math.gcd(channels, max(1, channels // GROUP))
+
+
 class BiasedLeakyReLU(nn.Module):
     """leaky_relu(x + b, 0.2), one bias per channel, b = 0 at init (the bias the convs leave out)."""
 
@@ -65,7 +71,7 @@ class Block(nn.Module):
         self.branch = nn.Sequential(
             conv(c, wide, 1, gain),
             BiasedLeakyReLU(wide),
-            conv(wide, wide, 3, gain, groups=max(1, wide // GROUP)),
+            conv(wide, wide, 3, gain, groups=cardinality(wide)),
             BiasedLeakyReLU(wide),
             conv(wide, c, 1, 0.0),
         )
