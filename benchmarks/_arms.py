@@ -11,7 +11,10 @@ traffic. Wall time for anything with more threads or processes.
 import os
 import statistics
 import time
+from contextlib import contextmanager
 from typing import Callable, Dict, List
+
+import torch
 
 
 def load() -> List[float]:
@@ -55,3 +58,14 @@ def timed(fn: Callable[[], object], work: float, now: Callable[[], float] = time
 def report_line(name: str, s: dict, unit: str = "x") -> str:
     """'name: median (min-max)'."""
     return f"{name}: {s['median']:.3g}{unit} (range {s['min']:.3g}-{s['max']:.3g})"
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with torch's CPU thread count set to n, the caller's count restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
 from sandbox.evaluation import mnist as ev
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config
@@ -125,10 +125,8 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
     results = {"threads": args.threads, "torch": torch.__version__, "load_before": load(), "target": TARGET}
-    try:
+    with torch_threads(args.threads):
         if not args.skip_speed:
             results["speed"] = speed(args.widths, args.batch, args.speed_steps, args.rounds, args.data_dir)
             results["load_after_speed"] = load()
@@ -142,8 +140,6 @@ def main(argv=None) -> dict:
             )
             results["parity"] = parity(args.width, args.batch, args.steps, args.seeds, args.n_fid, args.data_dir)
             results["load_after_parity"] = load()
-    finally:
-        torch.set_num_threads(threads)
     print(f"DCGAN on MNIST, CPU, {args.threads} thread(s), batch {args.batch}; load {results['load_before']}")
     for width, s in results.get("speed", {}).items():
         fp32, bf16 = s["steps_per_s"]["fp32"]["median"], s["steps_per_s"]["bf16"]["median"]

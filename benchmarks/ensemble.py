@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
 from sandbox.trainer.config import make_config
 from sandbox.trainer.ensemble import make_ensemble, member_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -139,18 +139,14 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
     results = {"threads": args.threads, "torch": torch.__version__, "load_before": load()}
-    try:
+    with torch_threads(args.threads):
         runs = [bench(size, args.members, args.steps) for size in args.sizes if size in SIZES]
         images = [
             bench_images(size, args.image_members, args.image_steps, args.rounds, args.data_dir)
             for size in args.sizes
             if size in IMAGE_SIZES
         ]
-    finally:
-        torch.set_num_threads(threads)
     results.update(runs=runs, images=images, load_after=load())
     if runs:
         print(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
 from sandbox.nets import metz
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -63,9 +63,7 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         load_before, runs, warmup_s = load(), {}, {}
         for name, flags in ARMS.items():
             cfg = make_config(
@@ -80,8 +78,6 @@ def main(argv=None) -> dict:
             warmup_s[name] = time.perf_counter() - t0
         now = clock(args.threads)
         rates = interleaved({name: arm(name, run, args.steps, now) for name, run in runs.items()}, args.rounds)
-    finally:
-        torch.set_num_threads(threads)
     results = {
         "what": "Metz et al. 2017 Stacked MNIST nets, steps/s (one D and one G step), fp32, CPU",
         "batch": args.batch,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
 from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
@@ -72,10 +72,8 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     results = {"batch": args.batch, "rounds": args.rounds, "torch": torch.__version__, "load_before": load()}
-    try:
+    with torch_threads(1):
         for w in args.widths:
             arms = {}
             for name, (layer, x) in layers(w, args.batch).items():
@@ -110,8 +108,6 @@ def main(argv=None) -> dict:
                 print(report_line(f"  steps/s {name:22s}", s, ""))
             for name, s in results[f"width {w:g}"]["step_ratio_to_native"].items():
                 print(report_line(f"  step ratio {name} / native", s))
-    finally:
-        torch.set_num_threads(threads)
     results["load_after"] = load()
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

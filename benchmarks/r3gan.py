@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed
+from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
 from sandbox.trainer.config import make_config
 from sandbox.trainer.loop import make_run, run_steps
 
@@ -32,9 +32,7 @@ def main(argv=None) -> dict:
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         load_before, runs = load(), {}
         for name, flag in ARMS.items():
             cfg = dict(
@@ -49,8 +47,6 @@ def main(argv=None) -> dict:
             name: (lambda r=run: timed(lambda: run_steps(r, args.steps), args.steps, now)) for name, run in runs.items()
         }
         rates = interleaved(arms, args.rounds)
-    finally:
-        torch.set_num_threads(threads)
     results = {
         "what": "r3gan nets on Stacked MNIST, RpGAN + R1 + R2, steps/s (one D and one G step), fp32, CPU",
         "width": args.width,
