@@ -23,12 +23,12 @@ from torch import Tensor, nn
 from sandbox.nets.base import NetFamily, NetSpec, seeded, units
 
 SLOPE = 0.2  # leaky ReLU slope
-GAIN = math.sqrt(2 / (1 + SLOPE**2))  # the variance gain of a leaky ReLU 0.2 (He et al. 2015)
+GAIN = nn.init.calculate_gain("leaky_relu", SLOPE)  # sqrt(2 / (1 + 0.2^2)), a leaky ReLU's variance gain (He et al.)
 GROUP = 16  # channels per group of the 3x3 conv (R3GAN's presets: cardinality 96 on 2 x 768 channels)
 EXPANSION = 2  # the inverted bottleneck's width, times the stage's
 BLOCKS = 2  # residual blocks per stage (R3GAN's presets: 2)
 WIDTHS = (128, 64, 32)  # channels at 7x7, 14x14, 28x28 at width 1 (ours); D mirrors them from 28x28 down
-SIDES = (7, 14, 28)
+BASIS = 7  # the side of the first stage's map (G's learned basis, D's last depthwise conv)
 
 
 def msr_(weight: Tensor, gain: float) -> Tensor:
@@ -111,7 +111,7 @@ class R3GANGenerator(nn.Module):
     def __init__(self, z_dim: int, channels: int, widths: Sequence[int]):
         super().__init__()
         L = BLOCKS * len(widths)
-        self.basis = nn.Parameter(torch.randn(widths[0], SIDES[0], SIDES[0]))
+        self.basis = nn.Parameter(torch.randn(widths[0], BASIS, BASIS))
         self.scale = nn.Linear(z_dim, widths[0], bias=False)
         msr_(self.scale.weight, 1.0)
         layers: list = []
@@ -142,7 +142,7 @@ class R3GANDiscriminator(nn.Module):
                 layers.append(Resample(c, widths[i + 1], up=False))
         self.body = nn.Sequential(*layers)
         c = widths[-1]
-        self.basis = nn.Conv2d(c, c, SIDES[0], groups=c, bias=False)  # the whole 7x7 map, per channel
+        self.basis = nn.Conv2d(c, c, BASIS, groups=c, bias=False)  # the whole 7x7 map, per channel
         msr_(self.basis.weight, 1.0)
         self.head = nn.Linear(c, 1, bias=False)
         msr_(self.head.weight, 1.0)
