@@ -88,7 +88,9 @@ def test_upsampling_is_four_times_the_adjoint_of_downsampling_and_keeps_constant
     ones_up, ones_down = up(torch.ones(1, 4, 7, 7)), down(torch.ones(1, 4, 14, 14))
     torch.testing.assert_close(ones_up[..., 1:-1, 1:-1], torch.ones(1, 4, 12, 12))  # bilinear: constants kept
     torch.testing.assert_close(ones_down[..., 1:-1, 1:-1], torch.ones(1, 4, 5, 5))
-    assert float(ones_up[0, 0, 0, 0]) < 1.0  # the border sees the zero padding (control of the interior check)
+    # the border sees the zero padding (the control of the interior check): taps 3/4 up, 7/8 down, per axis
+    torch.testing.assert_close(ones_up[0, 0, 0, 0], torch.tensor(0.75**2))
+    torch.testing.assert_close(ones_down[0, 0, 0, 0], torch.tensor(0.875**2))
 
 
 def test_logits_are_per_sample_so_r1_sees_one_sample_at_a_time():
