@@ -13,9 +13,10 @@ is reported beside G; every check reads G, the DCGAN paper's generator, in eval 
 statistics). Measured on seed 0's 10-epoch G (10,000 samples): that mode, train mode over batches of 64 (the
 PyTorch DCGAN example's samples) and statistics recomputed from 16 or 160 batches score 6.92, 6.93, 6.92 and 6.92
 (FID 111.2, 111.0, 111.5, 111.3), so the sampling mode does not hold the score down. Nor does the trainer: the
-classic PyTorch DCGAN example's loop (benchmarks.dcgan.reference: per-sample DataLoader, BCE, the D step's fakes
-reused for G) on the same width-1/4 nets and seed 0 reaches FID 248.9 and score 4.87 after one epoch (with fresh
-latents for G, 245.3 and 4.86), where the trainer's three seeds are at 247-267 and 4.68-4.97.
+classic PyTorch DCGAN example's loop (as in benchmarks.dcgan.reference, BCE taken on logits: a per-sample
+DataLoader, the D step's fakes reused for G) on the same width-1/4 nets and seed 0 reaches FID 248.9 and score
+4.87 after one epoch (with fresh latents for G, 245.3 and 4.86), where the trainer's three seeds are at 247-267
+and 4.68-4.97.
 Memorisation (Radford et al. 2016, Sec. 6): each sample's nearest training image in pixel space against held-out
 test digits' (not copies); latent walks along lines and great circles (no sharp jumps). These checks say nothing
 about quality (blurry blobs copy nothing): the score checks do. Every check has a control that must fail it: the
