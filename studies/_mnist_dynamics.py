@@ -166,6 +166,15 @@ def plateau(steps: Sequence[int], values: Sequence[float]) -> dict:
     )
 
 
+def plateau_verdict(summaries) -> tuple:
+    """(every curve's `plateau` plateaued, its control: the same test on the first half of each curve, early_flat)."""
+    plateaus = [v["plateau"] for v in summaries]
+    control = "the same test on the first half of the curves (first quarter against the second)"
+    return all(p["plateaued"] for p in plateaus), dict(
+        control=control, control_passes=all(p["early_flat"] for p in plateaus)
+    )
+
+
 def rho(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rho of the finite pairs (kit.spearman), nan with fewer than three or a constant series."""
     a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

@@ -85,6 +85,21 @@ def test_window_change_and_plateau_on_known_curves():
     assert math.isnan(md.window_change([0, 1], [1.0, 2.0], 0.5, 1.0))  # an empty window
 
 
+def test_plateau_verdict_needs_every_curve_and_its_control_reads_the_early_half():
+    steps = [0, 100, 200, 300, 400, 500, 600, 700, 800]
+    falling = [1000, 800, 600, 400, 300, 220, 200, 190, 180]  # late change 13.5%, early 100%
+    flat_end = falling[:5] + [200, 200, 195, 190]  # late change under 10%
+    flat = [200.0] * 9  # flat from the start: its early half is flat too
+    arms = lambda *curves: [dict(plateau=md.plateau(steps, c)) for c in curves]  # noqa: E731
+    passes, control = md.plateau_verdict(arms(flat_end, flat_end))
+    assert passes is True and control["control_passes"] is False  # their early halves fall
+    assert control["control"].startswith("the same test on the first half of the curves")
+    passes, control = md.plateau_verdict(arms(flat_end, falling))
+    assert passes is False and control["control_passes"] is False
+    passes, control = md.plateau_verdict(arms(flat, flat))
+    assert passes is True and control["control_passes"] is True  # a curve that never trained passes both
+
+
 def test_rho_and_its_shuffled_control():
     x = [5.0, 4.0, 3.0, 2.0, 1.0, 0.5]
     assert md.rho(x, [10, 8, 6, 4, 2, 1]) == pytest.approx(1.0, abs=1e-12)
