@@ -45,8 +45,8 @@ def conv(c_in: int, c_out: int, kernel: int, gain: float, groups: int = 1) -> nn
 
 
 def cardinality(channels: int) -> int:
-    """Groups of the 3x3 conv: channels / GROUP where GROUP divides them, else the largest count <= that which
-    divides the channels (any width builds; R3GAN sets it per stage)."""
+    """Groups of the 3x3 conv, gcd(channels, channels // GROUP): channels / GROUP where GROUP divides them, else a
+    divisor of both (100 channels: 2 groups, not 6), so any width builds; R3GAN sets it per stage."""
     return math.gcd(channels, max(1, channels // GROUP))
 
 
