@@ -93,9 +93,18 @@ def stacked_samples(run: Run, n: int, seed: int, batch: int = 128) -> torch.Tens
 
 
 def stacked_modes_row(run: Run, n: int, seed: int) -> dict:
-    """Modes covered of 1000 and reverse KL(q || uniform) of n samples (the project's MNIST classifier)."""
+    """Modes of 1000, reverse KL(q || uniform) split into per-channel and between-channel parts, and the
+    classifier's confidence, of n samples (the project's MNIST classifier, `ev.stacked_quality`)."""
     x = stacked_samples(run, n, seed).clamp(-1.0, 1.0)
     if not bool(torch.isfinite(x).all()):
         return {"modes": 0, "reverse_kl": math.nan, "pixel_std": math.nan}
-    m = ev.stacked_modes(x, run.device)
-    return {"modes": int(m.modes), "reverse_kl": float(m.kl), "pixel_std": float(x.std(0).mean())}
+    q = ev.stacked_quality(x, run.device)
+    return {
+        "modes": int(q.modes),
+        "reverse_kl": float(q.kl),
+        "marginal_kl": float(q.marginal_kl),
+        "total_correlation": float(q.total_correlation),
+        "confidence": float(q.confidence),
+        "unsure": float(q.unsure),
+        "pixel_std": float(x.std(0).mean()),
+    }

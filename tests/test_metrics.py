@@ -319,6 +319,54 @@ def test_stacked_mnist_modes():
         stacked_mnist_modes(torch.tensor([1000]))
 
 
+def test_stacked_kl_breakdown_by_hand():
+    every_code = torch.tensor([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
+    none = support.stacked_kl_breakdown(every_code)
+    assert none.kl == pytest.approx(0.0, abs=1e-12) and none.total_correlation == pytest.approx(0.0, abs=1e-12)
+    assert none.marginal_kl == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
+    # the same uniform digit in all three channels: no channel is skewed, all of the KL is dependence
+    same = support.stacked_kl_breakdown(torch.arange(10)[:, None].repeat(1, 3))
+    assert same.marginal_kl == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
+    assert same.total_correlation == pytest.approx(2 * math.log(10), rel=1e-12)
+    # independent channels with skewed digits (an exact product histogram): all of the KL is marginal
+    weights = ([1, 3, 0, 0, 0, 0, 0, 0, 0, 0], [2, 1, 1, 0, 0, 0, 0, 0, 0, 0], [1] * 10)
+    rows = [
+        [a, b, c]
+        for a in range(10)
+        for b in range(10)
+        for c in range(10)
+        for _ in range(weights[0][a] * weights[1][b] * weights[2][c])
+    ]
+    product = support.stacked_kl_breakdown(torch.tensor(rows))
+    q0 = np.array(weights[0]) / 4.0
+    q1 = np.array(weights[1]) / 4.0
+    kl0 = float(np.sum(q0[q0 > 0] * np.log(10 * q0[q0 > 0])))
+    kl1 = float(np.sum(q1[q1 > 0] * np.log(10 * q1[q1 > 0])))
+    assert product.marginal_kl == pytest.approx((kl0, kl1, 0.0), rel=1e-12, abs=1e-12)
+    assert product.total_correlation == pytest.approx(0.0, abs=1e-12)
+    assert product.kl == pytest.approx(kl0 + kl1, rel=1e-12)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 9\]"):
+        support.stacked_kl_breakdown(torch.tensor([[0, 10, 1]]))
+    with pytest.raises(ValueError, match=r"\(n, 3\) integer"):
+        support.stacked_kl_breakdown(torch.tensor([123, 9]))
+
+
+@given(st.lists(st.tuples(*[st.integers(0, 9)] * 3), min_size=1, max_size=200))
+def test_stacked_kl_is_the_channel_kls_plus_a_nonnegative_total_correlation(triples):
+    digits = torch.tensor(triples)
+    parts = support.stacked_kl_breakdown(digits)
+    assert parts.kl == pytest.approx(stacked_mnist_modes(digits).kl, rel=1e-12, abs=1e-12)
+    assert parts.kl == pytest.approx(sum(parts.marginal_kl) + parts.total_correlation, rel=1e-12, abs=1e-12)
+    # TC is KL(q || q_1 q_2 q_3) of plug-in histograms: computed directly, not as the difference
+    q = torch.bincount(100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2], minlength=1000).double()
+    q = (q / len(triples)).reshape(10, 10, 10)
+    m = [q.sum(dim=tuple(k for k in range(3) if k != c)) for c in range(3)]
+    product = m[0][:, None, None] * m[1][None, :, None] * m[2][None, None, :]
+    direct = float(torch.where(q > 0, q * (q / product).log(), torch.zeros_like(q)).sum())
+    assert parts.total_correlation == pytest.approx(direct, rel=1e-9, abs=1e-12)
+    assert min(parts.marginal_kl) >= -1e-12
+
+
 def test_mixture_modes_on_a_ring():
     angles = torch.arange(8, dtype=torch.float64) * 2 * math.pi / 8
     centres = 2.0 * torch.stack([angles.cos(), angles.sin()], 1)

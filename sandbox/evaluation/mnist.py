@@ -38,6 +38,7 @@ from sandbox.evaluation.support import (
     birthday_support_estimate,
     duplicate_probability,
     nearest_neighbours,
+    stacked_kl_breakdown,
     stacked_mnist_modes,
     top_duplicate_pairs,
 )
@@ -124,6 +125,37 @@ def _images(x, n: Optional[int], what: str) -> Tensor:
 def stacked_modes(images: Tensor, device="cpu"):
     """(modes hit of 1000, KL(q || uniform)) of (N, 3, 28, 28) images by digit per channel (Metz et al. 2017)."""
     return stacked_mnist_modes(clf.stacked_labels(classifier(device), images))
+
+
+class StackedQuality(NamedTuple):
+    modes: int  # modes with at least one sample, of 1000
+    kl: float  # KL(q || uniform), nats
+    marginal_kl: float  # sum over channels of KL(q_c || uniform on 10), nats
+    total_correlation: float  # kl - marginal_kl: dependence between channels, nats
+    confidence: float  # mean over channel images of max_y p(y | x)
+    unsure: float  # share of channel images with max_y p(y | x) < CONFIDENT
+
+
+CONFIDENT = 0.9  # real Stacked MNIST channels: 1.1% fall below it (25,600 train images, seed 0)
+
+
+def stacked_quality(images: Tensor, device="cpu") -> StackedQuality:
+    """Modes, reverse KL = marginal + total correlation, and classifier confidence of (N, 3, 28, 28) images."""
+    _images(images, None, "images")
+    if images.shape[1] != 3:
+        raise ValueError(f"images must have 3 channels (Stacked MNIST), got {images.shape[1]}")
+    p = clf.probabilities(classifier(device), images.reshape(-1, 1, 28, 28)).reshape(-1, 3, 10)
+    top, digits = p.max(-1)
+    modes = stacked_mnist_modes(digits)
+    parts = stacked_kl_breakdown(digits)
+    return StackedQuality(
+        modes.modes,
+        modes.kl,
+        sum(parts.marginal_kl),
+        parts.total_correlation,
+        float(top.mean()),
+        float((top < CONFIDENT).to(torch.float64).mean()),
+    )
 
 
 def evaluate_generator(

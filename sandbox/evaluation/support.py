@@ -31,6 +31,12 @@ class ModeCoverage(NamedTuple):
     kl: float  # KL(q || uniform) of the mode histogram q, nats
 
 
+class KLBreakdown(NamedTuple):
+    kl: float  # KL(q || uniform on 1000) of the joint mode histogram, nats
+    marginal_kl: tuple  # KL(q_c || uniform on 10) of each channel's digit histogram, nats
+    total_correlation: float  # KL(q || q_1 q_2 q_3) = kl - sum(marginal_kl), nats
+
+
 class MixtureModes(NamedTuple):
     modes: int  # centres with at least `min_count` high-quality samples
     hq_percent: float  # 100 * fraction of samples within n_sigma * std of their nearest centre
@@ -129,6 +135,24 @@ def stacked_mnist_modes(labels_pred, n_modes: int = 1000) -> ModeCoverage:
     q = torch.bincount(y.long().cpu(), minlength=n_modes).to(torch.float64) / y.numel()
     kl = torch.xlogy(q, q * n_modes).sum()
     return ModeCoverage(int((q > 0).sum()), float(kl))
+
+
+def stacked_kl_breakdown(digits) -> KLBreakdown:
+    """KL(q || U_1000) = sum_c KL(q_c || U_10) + TC(q), TC = KL(q || q_1 q_2 q_3), plug-in, nats (Watanabe 1960)."""
+    d = torch.as_tensor(digits)
+    if d.dim() != 2 or d.shape[1] != 3 or d.shape[0] == 0 or d.dtype.is_floating_point:
+        raise ValueError(f"digits must be a non-empty (n, 3) integer tensor, got shape {tuple(d.shape)} and {d.dtype}")
+    if int(d.min()) < 0 or int(d.max()) > 9:
+        raise ValueError(f"digits must lie in [0, 9], got range [{int(d.min())}, {int(d.max())}]")
+    d = d.long().cpu()
+    kl = stacked_mnist_modes(d).kl
+    # Each channel's skew (digits drawn too often or too rarely) is the marginal part; what is left is dependence
+    # between channels (the same digit drawn in two channels, say), which a per-channel view cannot see.
+    marginal = []
+    for c in range(3):
+        q_c = torch.bincount(d[:, c], minlength=10).to(torch.float64) / d.shape[0]
+        marginal.append(float(torch.xlogy(q_c, q_c * 10).sum()))
+    return KLBreakdown(kl, tuple(marginal), kl - sum(marginal))
 
 
 def mixture_modes(samples, centres, std: float, n_sigma: float = 3.0, min_count: int = 1) -> MixtureModes:
