@@ -4,7 +4,6 @@ the 1000 modes, the birthday test sees no duplicates in real data and recovers t
 generator, and the memorisation check finds copied training images."""
 
 import math
-import time
 
 import pytest
 import torch
@@ -78,14 +77,11 @@ def test_real_digits_score_well_in_evaluate_generator(train_split, root):
 
 def test_real_stacked_mnist_covers_the_1000_modes(root):
     stacked, _ = data.stacked_mnist(26000, seed=0, split="test", data_dir=root)
-    start = time.perf_counter()
     modes = evaluate.stacked_modes(data.to_unit(stacked))
-    seconds = time.perf_counter() - start
     # 26,000 draws: the rarest mode (0.089^3 = 7e-4) is missed with probability e^-18; the reverse KL is the
     # label imbalance (3 x 0.0018 nats) plus the finite-sample bias 999 / (2 x 26,000) = 0.019; measured 0.025
     assert modes.modes >= 990
     assert 0.0 < modes.kl <= 0.05
-    assert seconds < 60.0  # about 8 s on 2 busy CPU cores
 
 
 def test_stacked_quality_splits_the_kl_and_sees_unsure_digits(root):
