@@ -108,6 +108,9 @@ def test_stacked_generators_get_modes_and_pooled_digit_metrics(root):
     rec = evaluate.evaluate_generator(evaluate.dataset_sampler(data.to_unit(stacked)), 300, data_dir=root, seed=2)
     modes = rec["stacked_modes"]
     assert modes["value"]["of"] == 1000 and 200 <= modes["value"]["modes"] <= 300 and modes["n"] == 300
+    v = modes["value"]  # the same split as stacked_quality, from the one classifier pass
+    assert v["reverse_kl"] == pytest.approx(v["marginal_kl"] + v["total_correlation"], rel=1e-12)
+    assert v["confidence"] == pytest.approx(0.996, abs=0.006) and 0.0 <= v["unsure"] <= 0.04  # real digits
     assert rec["fid"]["n"] == 900 and rec["fid"]["value"] < 20.0  # the 3 x 300 channel digits, pooled
     assert rec["classes"]["value"]["covered"] == 10
 

@@ -144,8 +144,11 @@ def stacked_quality(images: Tensor, device="cpu") -> StackedQuality:
     _images(images, None, "images")
     if images.shape[1] != 3:
         raise ValueError(f"images must have 3 channels (Stacked MNIST), got {images.shape[1]}")
-    p = clf.probabilities(classifier(device), images.reshape(-1, 1, 28, 28)).reshape(-1, 3, 10)
-    top, digits = p.max(-1)
+    return _quality(clf.probabilities(classifier(device), images.reshape(-1, 1, 28, 28)).reshape(-1, 3, 10))
+
+
+def _quality(p: Tensor) -> StackedQuality:
+    top, digits = p.max(-1)  # (N, 3) each
     modes = stacked_mnist_modes(digits)
     parts = stacked_kl_breakdown(digits)
     return StackedQuality(
@@ -211,8 +214,20 @@ def evaluate_generator(
         ),
     }
     if images.shape[1] == 3:
-        modes = stacked_modes(images, device)
-        values["stacked_modes"] = ("stacked_mnist_modes", {"modes": modes.modes, "of": 1000, "reverse_kl": modes.kl}, n)
+        q = _quality(p_fake.reshape(n, 3, 10))
+        values["stacked_modes"] = (
+            "stacked_mnist_modes",
+            {
+                "modes": q.modes,
+                "of": 1000,
+                "reverse_kl": q.kl,
+                "marginal_kl": q.marginal_kl,
+                "total_correlation": q.total_correlation,
+                "confidence": q.confidence,
+                "unsure": q.unsure,
+            },
+            n,
+        )
     return {
         key: dict(report(metric, value, FEATURES, count, split, seed), name=NAMES[key])
         for key, (metric, value, count) in values.items()
