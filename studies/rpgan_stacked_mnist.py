@@ -38,6 +38,18 @@ pilot (2026-12-06, pre-registered) ran seed 0 past the grid's 8,000 steps, every
 samples; its first 2,000 steps on one thread, the rest on two (so not bit-identical to the record after that), it
 covered 628, 850, 904, 883 and 914 modes at 2,000-10,000 steps (reverse KL 1.91, 0.86, 0.73, 0.90, 0.77): +1.1%
 over the last 4,000 steps, flat at about 900 (the pre-set rule: <= 2% is flattened), far below 990.
+What is missing is digit quality, not whole modes (2026-12-06, `ev.stacked_quality` on that run's 25,600 samples
+at 10,000 steps): 0.71 of its 0.77 nats of reverse KL are each channel's own digit skew (0, 1 and 6 are 0.8-3% of
+every channel, 2 and 3 16-21%) and 0.06 dependence between channels; the classifier is unsure (top p < 0.9) of 64%
+of its channel digits, against 1.1% of real ones: broken strokes, read as 2, 3, 7 or 8. Two pre-registered pilots
+on seed 0 (the trained scale's settings, 5,120 samples at marks, 25,600 at the last) then asked what G lacks.
+BatchNorm in G (D still without it; R1 and R2 only need D's per-sample gradients uncoupled) covered 730, 702, 746,
+782, 806 and 848 modes at 2,000-7,000 steps (the record, no BN: 423, 632, 682, 684, 726, 747) and **990 at 8,000
+(reverse KL 0.387; the record: 928, 0.672)**, still unsure of 55% of its digits: by the pre-set rule (>= 990 at the
+last mark) the lever, on one seed and at the threshold; GAN + R1 + R2 with it, stopped at 2,000 steps to free the
+core, covered 157 (the record: 193). G at twice the width (filters 128, 64, 32, 16; no BN) covered 648, 748, 711
+and 787 at 2,000-5,000: ahead of the record, but not by the pre-set 100 modes at every mark (+29 at 4,000). The
+grid has not been rerun with BatchNorm in G: its records are the no-BN nets this docstring describes.
 Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
 losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
 of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about
