@@ -47,9 +47,9 @@ BatchNorm in G (D still without it; R1 and R2 only need D's per-sample gradients
 782, 806 and 848 modes at 2,000-7,000 steps (the record, no BN: 423, 632, 682, 684, 726, 747) and **990 at 8,000
 (reverse KL 0.387; the record: 928, 0.672)**, still unsure of 55% of its digits: by the pre-set rule (>= 990 at the
 last mark) the lever, on one seed and at the threshold; GAN + R1 + R2 with it, stopped at 2,000 steps to free the
-core, covered 157 (the record: 193). G at twice the width (filters 128, 64, 32, 16; no BN) covered 648, 748, 711
-and 787 at 2,000-5,000: ahead of the record, but not by the pre-set 100 modes at every mark (+29 at 4,000). The
-grid has not been rerun with BatchNorm in G: its records are the no-BN nets this docstring describes.
+core, covered 157 (the record: 193). G at twice the width (filters 128, 64, 32, 16; no BN) covered 648, 748, 711,
+787 and 742 at 2,000-6,000: ahead of the record, but not by the pre-set 100 modes at every mark (+29 at 4,000, +16
+at 6,000). The grid has not been rerun with BatchNorm in G: its records are the no-BN nets described above.
 Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
 losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
 of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about
