@@ -46,7 +46,8 @@ on seed 0 (the trained scale's settings, 5,120 samples at marks, 25,600 at the l
 BatchNorm in G (D still without it; R1 and R2 only need D's per-sample gradients uncoupled) covered 730, 702, 746,
 782, 806 and 848 modes at 2,000-7,000 steps (the record, no BN: 423, 632, 682, 684, 726, 747) and **990 at 8,000
 (reverse KL 0.387; the record: 928, 0.672)**, still unsure of 55% of its digits: by the pre-set rule (>= 990 at the
-last mark) the lever, on one seed and at the threshold; GAN + R1 + R2 with it, stopped at 2,000 steps to free the
+last mark) the lever, on one seed and at the threshold (seed 1 with it, stopped for time: 544, 709 and 739 at
+1,000-3,000 against its record's 184, 480 and 507); GAN + R1 + R2 with it, stopped at 2,000 steps to free the
 core, covered 157 (the record: 193). G at twice the width (filters 128, 64, 32, 16; no BN) covered 648, 748, 711,
 787 and 742 at 2,000-6,000: ahead of the record, but not by the pre-set 100 modes at every mark (+29 at 4,000, +16
 at 6,000). The grid has not been rerun with BatchNorm in G: its records are the no-BN nets described above.
