@@ -98,13 +98,4 @@ def stacked_modes_row(run: Run, n: int, seed: int) -> dict:
     x = stacked_samples(run, n, seed).clamp(-1.0, 1.0)
     if not bool(torch.isfinite(x).all()):
         return {"modes": 0, "reverse_kl": math.nan, "pixel_std": math.nan}
-    q = ev.stacked_quality(x, run.device)
-    return {
-        "modes": int(q.modes),
-        "reverse_kl": float(q.kl),
-        "marginal_kl": float(q.marginal_kl),
-        "total_correlation": float(q.total_correlation),
-        "confidence": float(q.confidence),
-        "unsure": float(q.unsure),
-        "pixel_std": float(x.std(0).mean()),
-    }
+    return dict(ev.stacked_quality(x, run.device)._asdict(), pixel_std=float(x.std(0).mean()))

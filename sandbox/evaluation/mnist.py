@@ -129,9 +129,9 @@ def stacked_modes(images: Tensor, device="cpu"):
 
 class StackedQuality(NamedTuple):
     modes: int  # modes with at least one sample, of 1000
-    kl: float  # KL(q || uniform), nats
+    reverse_kl: float  # KL(q || uniform), nats
     marginal_kl: float  # sum over channels of KL(q_c || uniform on 10), nats
-    total_correlation: float  # kl - marginal_kl: dependence between channels, nats
+    total_correlation: float  # reverse_kl - marginal_kl: dependence between channels, nats
     confidence: float  # mean over channel images of max_y p(y | x)
     unsure: float  # share of channel images with max_y p(y | x) < CONFIDENT
 
@@ -214,18 +214,9 @@ def evaluate_generator(
         ),
     }
     if images.shape[1] == 3:
-        q = _quality(p_fake.reshape(n, 3, 10))
         values["stacked_modes"] = (
             "stacked_mnist_modes",
-            {
-                "modes": q.modes,
-                "of": 1000,
-                "reverse_kl": q.kl,
-                "marginal_kl": q.marginal_kl,
-                "total_correlation": q.total_correlation,
-                "confidence": q.confidence,
-                "unsure": q.unsure,
-            },
+            dict(_quality(p_fake.reshape(n, 3, 10))._asdict(), of=1000),
             n,
         )
     return {

@@ -148,11 +148,8 @@ def stacked_kl_breakdown(digits) -> KLBreakdown:
     kl = stacked_mnist_modes(d).kl
     # Each channel's skew (digits drawn too often or too rarely) is the marginal part; what is left is dependence
     # between channels (the same digit drawn in two channels, say), which a per-channel view cannot see.
-    marginal = []
-    for c in range(3):
-        q_c = torch.bincount(d[:, c], minlength=10).to(torch.float64) / d.shape[0]
-        marginal.append(float(torch.xlogy(q_c, q_c * 10).sum()))
-    return KLBreakdown(kl, tuple(marginal), kl - sum(marginal))
+    marginal = tuple(stacked_mnist_modes(d[:, c], n_modes=10).kl for c in range(3))
+    return KLBreakdown(kl, marginal, kl - sum(marginal))
 
 
 def mixture_modes(samples, centres, std: float, n_sigma: float = 3.0, min_count: int = 1) -> MixtureModes:
