@@ -92,10 +92,16 @@ def stacked_samples(run: Run, n: int, seed: int, batch: int = 128) -> torch.Tens
     return torch.cat([G(z[i : i + batch].to(run.device, dtype)).float() for i in range(0, n, batch)])
 
 
+def unscored_row() -> dict:
+    """The row of samples that cannot be scored (non-finite: a diverged G): modes 0, every other field nan, the
+    same keys as a scored row so curves and summaries read one shape."""
+    return dict({f: math.nan for f in ev.StackedQuality._fields}, modes=0, pixel_std=math.nan)
+
+
 def stacked_modes_row(run: Run, n: int, seed: int) -> dict:
     """Modes of 1000, reverse KL(q || uniform) split into per-channel and between-channel parts, and the
     classifier's confidence, of n samples (the project's MNIST classifier, `ev.stacked_quality`)."""
     x = stacked_samples(run, n, seed).clamp(-1.0, 1.0)
     if not bool(torch.isfinite(x).all()):
-        return {"modes": 0, "reverse_kl": math.nan, "pixel_std": math.nan}
+        return unscored_row()
     return dict(ev.stacked_quality(x, run.device)._asdict(), pixel_std=float(x.std(0).mean()))

@@ -7,6 +7,7 @@ import torch
 from sandbox.records import jsonable
 from sandbox.reporting import workers
 from sandbox.trainer.config import make_config
+from sandbox.trainer.loop import make_run
 from studies import _curves
 
 TINY = dict(data="ring", g_width=0.25, d_width=0.25, z_dim=8, batch=32, progress=False, steps=30, seed=3)
@@ -64,3 +65,17 @@ def test_the_cpu_a_killed_call_spent_is_carried_into_its_resume(tmp_path):
     clock = time.process_time()
     _curves.resumable_curve(cfg, [0, 10, 20, 30], _evaluate, tmp_path)
     assert 1000.0 < workers.spent_cpu_s(tmp_path) <= 1000.0 + time.process_time() - clock
+
+
+def test_a_diverged_generator_s_stacked_row_has_the_scored_row_s_keys(root):
+    """A G that emits nan cannot be scored: its row says modes 0 and nan elsewhere, with every key a scored row has
+    (a curve mixing the two shapes would break the summaries that read them)."""
+    run = make_run(make_config(dict(data="stacked_mnist", net="metz", batch=16, data_dir=str(root), progress=False)))
+    scored = _curves.stacked_modes_row(run, 64, seed=0)
+    with torch.no_grad():
+        for w in run.G.parameters():
+            w.fill_(float("nan"))
+    unscored = _curves.stacked_modes_row(run, 64, seed=0)
+    assert set(unscored) == set(scored) and unscored["modes"] == 0 and scored["modes"] >= 1
+    assert all(v != v for k, v in unscored.items() if k != "modes")  # every other field nan
+    assert all(v == v for v in scored.values())  # the control: a finite G's row is all numbers
