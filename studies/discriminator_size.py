@@ -89,6 +89,12 @@ def points(scale: str) -> list:
     return [dict(d_width=w, seed=i) for w in s["d_width"] for i in range(s["seeds"])]
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the nets and optimiser (METZ), so
+    a record made with other nets or optimiser settings is stale, not reused."""
+    return dict(SCALES[scale], net=METZ)
+
+
 def estimate_minutes(scale: str) -> float:
     """The CPU-minutes the scale's grid takes on one core."""
     s = SCALES[scale]

@@ -59,7 +59,13 @@ PLATEAU_WINDOW, PLATEAU_CHANGE = 0.4, 1.05  # the test -ELBO's fitted trend over
 
 
 # The shared DCGAN trajectory: records hold its spec as settings; --list counts its CPU-minutes once over studies.
-settings, shared_minutes = mr.trajectory_hooks(SCALES)
+_trajectory_settings, shared_minutes = mr.trajectory_hooks(SCALES)
+
+
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry, the shared trajectory's spec and
+    the VAE's (VAE), so a record made with another VAE is stale, not reused."""
+    return dict(_trajectory_settings(scale), vae=VAE)
 
 
 def points(scale: str) -> list:

@@ -122,3 +122,22 @@ def test_committed_records_back_their_figure_at_the_study_s_current_settings(fol
         rec = json.loads(path.read_text())
         assert "settings" in rec, f"{path}: no settings recorded"
         assert wk.settings_differ(rec, expected) == [], f"{path}: made at other settings"
+
+
+# What a study's points read beyond its SCALES entry (nets, optimiser): (the module's dict, a field to change, the
+# settings field that holds the dict).
+POINT_CONFIGS = {"discriminator_size": ("METZ", "lr_d", "net"), "vae_vs_gan": ("VAE", "lr", "vae")}
+
+
+@pytest.mark.parametrize("study", sorted(POINT_CONFIGS))
+def test_a_change_to_the_nets_or_optimiser_a_study_s_points_read_makes_its_records_stale(study, monkeypatch):
+    """Before the settings hooks, a new lr_d in discriminator_size's METZ would have reused the old records."""
+    module = importlib.import_module(f"studies.{study}")
+    name, field, held_as = POINT_CONFIGS[study]
+    folder = next(p for p in _record_folders() if p.parent.name == study)
+    rec = json.loads(sorted(folder.glob("*.json"))[0].read_text())
+    scale = study_scale(module, folder.name)
+    assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed config
+    config = getattr(module, name)
+    monkeypatch.setattr(module, name, dict(config, **{field: 2 * config[field]}))
+    assert wk.settings_differ(rec, point_settings(module, scale)) == [held_as]
