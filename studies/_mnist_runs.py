@@ -202,12 +202,12 @@ def trajectory_minutes(scale: str) -> float:
 
 
 def trajectory_settings(entry: dict) -> dict:
-    """A study's SCALES entry with its DCGAN trajectory's spec (an entry without a trajectory as it is): the settings
-    its point records carry, so a changed trajectory (width, batch, marks, seeds) makes them stale as a changed
-    entry does."""
+    """A study's SCALES entry with its DCGAN trajectory's spec and preset (an entry without a trajectory as it is):
+    the settings its point records carry, so a changed trajectory (width, batch, marks, seeds, the dcgan preset)
+    makes them stale as a changed entry does."""
     if "trajectory" not in entry:
         return dict(entry)
-    return dict(entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]])
+    return dict(entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]], trajectory_preset=preset("dcgan"))
 
 
 def trajectory_shares(entry: dict, seeds: Optional[Sequence[int]] = None) -> dict:

@@ -78,6 +78,12 @@ STEP_S = {
 }
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the dcgan preset, so a record
+    made under another preset is stale, not reused."""
+    return dict(SCALES[scale], preset=preset("dcgan"))
+
+
 def points(scale: str) -> list:
     """One run per (rule, seed); the seeds are paired across rules."""
     return [dict(rule=r, seed=i) for r in RULES for i in range(SCALES[scale]["seeds"])]

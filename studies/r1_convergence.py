@@ -109,6 +109,12 @@ FID_DROP = 0.5  # "trains": the final FID at most half the untrained generator's
 TAIL, HALF = 0.25, 0.5  # gradient norms: the probes of the last quarter; oscillation: of the last half
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the r1 preset, so a record made
+    under another preset is stale, not reused."""
+    return dict(SCALES[scale], preset=preset("r1"))
+
+
 def points(scale: str) -> list:
     """One run per (gamma, seed); the seeds are paired across gammas (the same initial G and D)."""
     s = SCALES[scale]

@@ -113,6 +113,12 @@ EDGE_MARGIN = 0.05  # "piles up": the share at +-c at least 5 points above the p
 BINS = 41
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the four arms' presets, so a
+    record made under another preset is stale, not reused."""
+    return dict(SCALES[scale], presets={a: preset(a) for a in ARMS})
+
+
 def points(scale: str) -> list:
     """One run per (arm, seed); the seeds are paired across arms (the same initial G)."""
     return [dict(arm=a, seed=i) for a in ARMS for i in range(SCALES[scale]["seeds"])]
