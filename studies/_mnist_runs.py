@@ -173,6 +173,7 @@ SNAPSHOT_FORMAT = 2  # what a snapshot holds: G, D and D's optimiser state (form
 # paper's width 1 is ~6x slower on one CPU thread). The EMA of G (half-life 693 G steps, GAN_stability's beta 0.999)
 # feeds nothing back into training: its samples are reported beside G's.
 _LONG = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12.5, 15, 17.5, 20, 22.5, 25)
+TRAJECTORY_PRESET = "dcgan"  # what the trajectory trains with, and what its readers' records hold
 DCGAN_TRAJECTORIES = {
     "smoke": dict(width=0.125, batch=16, marks=(0, 0.001, 0.002), seeds=1, n_fid=200, ema_half_life=2.0),
     "quick": dict(width=0.25, batch=64, marks=(0, 0.1, 0.25, 0.5, 1, 1.5, 2), seeds=1, n_fid=2000, ema_half_life=200.0),
@@ -207,7 +208,9 @@ def trajectory_settings(entry: dict) -> dict:
     makes them stale as a changed entry does."""
     if "trajectory" not in entry:
         return dict(entry)
-    return dict(entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]], trajectory_preset=preset("dcgan"))
+    return dict(
+        entry, trajectory_spec=DCGAN_TRAJECTORIES[entry["trajectory"]], trajectory_preset=preset(TRAJECTORY_PRESET)
+    )
 
 
 def trajectory_shares(entry: dict, seeds: Optional[Sequence[int]] = None) -> dict:
@@ -246,7 +249,7 @@ def dcgan_config(spec: dict, seed: int, device="cpu") -> Config:
     w = spec["width"]
     steps = max(trajectory_steps(spec))
     layer = dict(g_width=w, d_width=w, batch=spec["batch"], steps=steps, seed=seed, ema_half_life=spec["ema_half_life"])
-    return mnist_config(preset("dcgan"), layer, device=device)
+    return mnist_config(preset(TRAJECTORY_PRESET), layer, device=device)
 
 
 def trajectory_folder(workdir, cfg: Config, spec: dict) -> Optional[Path]:

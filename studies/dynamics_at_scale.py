@@ -63,6 +63,7 @@ UNIFORM_FROM = 0.5  # the uniform average starts after this fraction of the G st
 # the toys' order of the rules, best first, in tiers (studies bilinear_cycling and dirac_gan, a fixed step size):
 # extragradient and optimistic contract to the equilibrium, alternating cycles about it, simultaneous spirals out
 TOY_TIERS = (("extragradient", "optimistic"), ("alternating",), ("simultaneous",))
+PRESET = "dcgan"  # Radford et al.'s settings: the configs train with it, the records hold it
 SCALES = {
     "smoke": dict(width=0.125, batch=16, seeds=1, steps=8, fid_every=4, n_fid=200, n_final=200),
     "quick": dict(width=WIDTH, batch=64, seeds=1, steps=800, fid_every=100, n_fid=2000, n_final=5000),
@@ -81,7 +82,7 @@ STEP_S = {
 def settings(scale: str) -> dict:
     """What each point record holds as its settings: the scale's SCALES entry and the dcgan preset, so a record
     made under another preset is stale, not reused."""
-    return dict(SCALES[scale], preset=preset("dcgan"))
+    return dict(SCALES[scale], preset=preset(PRESET))
 
 
 def points(scale: str) -> list:
@@ -109,7 +110,7 @@ def config(rule: str, s: dict, run_seed: int, device):
         steps=s["steps"],
         seed=run_seed,
     )
-    return mr.mnist_config(preset("dcgan"), layer, device=device)
+    return mr.mnist_config(preset(PRESET), layer, device=device)
 
 
 def generators(run) -> dict:
@@ -272,7 +273,7 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
         seed=seed,
         rules=list(RULES),
         grads_per_step=GRADS_PER_STEP,
-        preset=preset("dcgan"),
+        preset=preset(PRESET),
         ema_half_life=R1_EMA_HALF_LIFE,
         uniform_from=UNIFORM_FROM,
         bn_batches=tl.BN_BATCHES,

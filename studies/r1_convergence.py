@@ -50,6 +50,7 @@ NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is abs
 SMOKE_MUST_PASS = False  # smoke trains 8 steps of width-1/8 nets: no check can hold there
 GAMMAS = [0.0, 0.1, 1.0, 10.0]  # gamma/2 convention: GAN_stability's reg_param = gamma / 2
 WIDTH = 0.125  # G 32-16, D 16-32 channels: an eighth of the DCGAN nets, for the CPU budget (see STEP_S)
+PRESET = "r1"  # GAN_stability's settings: the configs train with it, the records hold it
 SCALES = {
     "smoke": dict(
         width=0.125,
@@ -112,7 +113,7 @@ TAIL, HALF = 0.25, 0.5  # gradient norms: the probes of the last quarter; oscill
 def settings(scale: str) -> dict:
     """What each point record holds as its settings: the scale's SCALES entry and the r1 preset, so a record made
     under another preset is stale, not reused."""
-    return dict(SCALES[scale], preset=preset("r1"))
+    return dict(SCALES[scale], preset=preset(PRESET))
 
 
 def points(scale: str) -> list:
@@ -134,14 +135,14 @@ def config(gamma: float, s: dict, run_seed: int, device):
     """Preset r1 with penalty weight gamma (penalty 'none' at 0), no EMA, the scale's width and steps."""
     layer = dict(
         penalty="r1" if gamma > 0 else "none",
-        penalty_weight=gamma if gamma > 0 else preset("r1")["penalty_weight"],
+        penalty_weight=gamma if gamma > 0 else preset(PRESET)["penalty_weight"],
         ema_half_life=0.0,
         g_width=s["width"],
         d_width=s["width"],
         steps=s["steps"],
         seed=run_seed,
     )
-    return mr.mnist_config(preset("r1"), layer, dict(batch=s["batch"]) if s["batch"] else {}, device=device)
+    return mr.mnist_config(preset(PRESET), layer, dict(batch=s["batch"]) if s["batch"] else {}, device=device)
 
 
 def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> dict:
@@ -303,7 +304,7 @@ def run(scale: str = "quick", seed: int = 0, device=None, results=None) -> study
     cfg = dict(
         s,
         seed=seed,
-        preset=dict(preset("r1"), ema_half_life=0.0),
+        preset=dict(preset(PRESET), ema_half_life=0.0),
         reg_param=[g / 2 for g in s["gammas"]],
         norm_ratio=NORM_RATIO,
         fid_drop=FID_DROP,
