@@ -8,9 +8,10 @@ Setting. Losses: `rpgan` (the official code's D softplus(-(t_r - t_f)), G softpl
 with i-th) and `nonsaturating` (the classic GAN as trained in practice, Goodfellow et al. 2014, Sec. 3), each with
 `r1_r2` or `r1` at gamma = 1 (gamma/2 E||grad_x D||^2, the norm over channels and pixels as in R3GAN's code;
 gamma 1 is where R3GAN's Stacked MNIST schedule starts, Table 3 config E: 1 -> 0.1; Table 1's gamma is not
-stated). Nets: Metz et al. 2017's Stacked MNIST nets (`sandbox.nets.metz`) with no BatchNorm in G or D: R1 and
-R2 penalise each sample's own input gradient, which BatchNorm in D would couple across the batch (the gradient
-of one sample's logit would depend on the others), and R3GAN's nets have no normalisation layers. D at
+stated). Nets: Metz et al. 2017's Stacked MNIST nets (`sandbox.nets.metz`) with BatchNorm in G and none in D: R1
+and R2 penalise each sample's own input gradient, which BatchNorm in D would couple across the batch (the gradient
+of one sample's logit would depend on the others); R3GAN's nets have no normalisation layers at all, and neither
+had this study's first grids (below: why G has it now). D at
 `d_width` 4 (32, 64, 128 filters, 95k parameters, a third of G's 288k; ours, not one of the Metz paper's two
 sizes): this study compares losses, not D sizes, and a D starved of capacity limits every loss alike (the study
 `discriminator_size`). The first trained grid used d_width 1 (8, 16, 32 filters, 6.5k parameters, chosen for
@@ -50,7 +51,10 @@ last mark) the lever, on one seed and at the threshold (seed 1 with it, stopped 
 1,000-3,000 against its record's 184, 480 and 507); GAN + R1 + R2 with it, stopped at 2,000 steps to free the
 core, covered 157 (the record: 193). G at twice the width (filters 128, 64, 32, 16; no BN) covered 648, 748, 711,
 787 and 742 at 2,000-6,000: ahead of the record, but not by the pre-set 100 modes at every mark (+29 at 4,000, +16
-at 6,000). The grid has not been rerun with BatchNorm in G: its records are the no-BN nets described above.
+at 6,000). So NET now has BatchNorm in G, and `settings` holds NET, which makes the no-BN records stale. The grid
+is being rerun with it; its records are committed to figures/pending/rpgan_stacked_mnist/trained/ as they finish
+(run with `--records figures/pending`) and move to figures/records/ with the figure once all 12 exist. Until then
+the committed figure is the no-BN grid, its records at commit 40bdc3b (figures/records/rpgan_stacked_mnist/trained/).
 Measured at each mark (early marks dense: R3GAN reports R1-only failing early): the trainer's window-mean
 losses, modes of 1000 and reverse KL(q || uniform) (the project's MNIST classifier, `_curves.stacked_modes_row`)
 of n_eval samples at the last mark and n_curve before it (at 5,120 samples the KL is biased up by about
@@ -105,10 +109,10 @@ LEVELS = {"C22": "X"}
 NEEDS_DATA = "mnist"  # tests/test_studies.py skips the study where MNIST is absent
 SMOKE_MUST_PASS = False  # smoke trains a handful of steps: no check can hold there
 GAMMA = 1.0
-NET = dict(  # Metz et al. 2017 nets (PacGAN's code) without normalisation, their optimiser; see the docstring
+NET = dict(  # Metz et al. 2017 nets (PacGAN's code), BatchNorm in G only, their optimiser; see the docstring
     data="stacked_mnist",
     net="metz",
-    batchnorm_g=False,
+    batchnorm_g=True,
     batchnorm_d=False,
     optimiser="adam",
     lr_d=2e-4,
@@ -162,6 +166,12 @@ PUBLISHED = {  # R3GAN Table 1, Stacked MNIST, small ResNets without normalisati
 }
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the nets and optimiser (NET), so
+    a record made with other nets (the grid without BatchNorm in G, say) is stale, not reused."""
+    return dict(SCALES[scale], net=NET)
+
+
 def points(scale: str) -> list:
     """One run per (loss, seed)."""
     return [dict(loss=k, seed=i) for k in LOSSES for i in range(SCALES[scale]["seeds"])]
@@ -205,7 +215,7 @@ def probe_row(run, n: int, seed: int) -> dict:
 
 
 def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
-    """One loss on the normalisation-free Metz nets; modes, reverse KL and gradient norms at every mark."""
+    """One loss on the Metz nets (NET); modes, reverse KL and gradient norms at every mark."""
     device = torch.device("cpu" if device is None else device)
     objective, penalty, _ = LOSSES[p["loss"]]
     run_seed = 1000 * seed + int(p["seed"])  # the loss is not in the seed: every loss starts from the same nets
@@ -345,6 +355,12 @@ def make_checks(st: dict) -> tuple:
     return checks, controls
 
 
+def _net_words() -> str:
+    """Where NET has BatchNorm, for the figure and the headline ("BatchNorm in G", say)."""
+    norm = [side for side in ("G", "D") if NET[f"batchnorm_{side.lower()}"]]
+    return f"BatchNorm in {' and '.join(norm)}" if norm else "no BatchNorm"
+
+
 def _fate(v: dict) -> str:
     """'diverged in k of n runs (steps ...), max fake-side norm X' or 'no divergence in n runs, ...'."""
     hit = [d for d in v["diverged_at"] if d is not None]
@@ -364,7 +380,7 @@ def headline(st: dict, scale: str) -> list:
     """Modes and reverse KL of the R1 + R2 runs and the fate of the R1-only runs, beside R3GAN Table 1."""
     cfg = SCALES[scale]
     diff = (
-        f"Metz et al. nets without BatchNorm (D {_filters(cfg['d_width'])} filters), Metz optimiser, {cfg['steps']:,} "
+        f"Metz et al. nets, {_net_words()} (D {_filters(cfg['d_width'])} filters), Metz optimiser, {cfg['steps']:,} "
         "steps of batch "
         f"128, {cfg['seeds']} seeds, {cfg['n_eval']:,} samples scored (mean +- std); R3GAN: small ResNets without "
         "normalisation, step count not stated"
@@ -490,7 +506,7 @@ def plot(result: study.Result):
     axes[1, 0].set_title(f"fake side (dashed: divergence limit {FAKE_NORM_LIMIT:g})", fontsize=9)
     _curves_panel(axes[1, 1], st, "grad_real_curve", "mean ||grad_x D|| on fixed reals", log=True)
     _curves_panel(axes[1, 2], st, "g_loss_curve", "G loss (window mean)", log_steps=False)
-    fig.suptitle(f"rpgan_stacked_mnist (C22): {CLAIM}\nMetz nets without BatchNorm, gamma {GAMMA:g}", fontsize=10)
+    fig.suptitle(f"rpgan_stacked_mnist (C22): {CLAIM}\nMetz nets, {_net_words()}, gamma {GAMMA:g}", fontsize=10)
     fig.tight_layout()
     return fig
 
