@@ -153,6 +153,10 @@ SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks bef
 # time of each point record: 15.9-17.6 min with R1 + R2, 13.8-14.7 with R1, scoring subtracted). d_width 4: the
 # trained grid's records run in one call (two niced 1-thread processes on the 2 cores), scoring subtracted: R1 + R2
 # 5.26-5.60 per 1000 steps over 5 runs, R1 4.00-4.25 over 4 (the 4,000-step pilots had given 5.6 for R1 + R2).
+# BatchNorm in G costs nothing measurable (2026-12-06, interleaved 1-thread rounds of 10 steps at d_width 4 with two
+# grid workers beside them: BN / no BN 1.00, 1.01, 1.03, 1.02), but machines differ 2x: the machine that ran the
+# first BN-in-G grid took 11.4 CPU-min per 1000 steps for the no-BN R1 + R2 step, 8.4-8.9 for the R1 runs. The
+# estimate stays in the units of the machine that made it, as every study's does.
 MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 5.4, "r1": 4.1}}
 MINUTES_PER_1000_SCORED = 0.8 / 60
 FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
@@ -362,13 +366,15 @@ def _net_words() -> str:
 
 
 def _fate(v: dict) -> str:
-    """'diverged in k of n runs (steps ...), max fake-side norm X' or 'no divergence in n runs, ...'."""
+    """'diverged in k of n runs (at steps ...); largest fake-side ||grad_x D|| X (limit L); final modes a, b, c': a
+    run can fail Table 1's way (diverge) or by losing modes while stable, and the row shows which."""
     hit = [d for d in v["diverged_at"] if d is not None]
     top = max((x for x in v["max_grad_fake"] if math.isfinite(x)), default=math.nan)
     stopped = [s for s in v["stopped_at"] if s is not None]
     head = f"diverged in {len(hit)} of {len(v['diverged_at'])} runs" + (f" (at steps {hit})" if hit else "")
     tail = f"; non-finite loss at steps {stopped}" if stopped else ""
-    return f"{head}{tail}; largest fake-side ||grad_x D|| {top:.3g} (limit {FAKE_NORM_LIMIT:g})"
+    modes = ", ".join(f"{m:g}" for m in v["modes"])
+    return f"{head}{tail}; largest fake-side ||grad_x D|| {top:.3g} (limit {FAKE_NORM_LIMIT:g}); final modes {modes}"
 
 
 def _filters(d_width: float) -> str:

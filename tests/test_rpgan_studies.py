@@ -53,6 +53,20 @@ def test_diverged_at(norms, stopped, expected):
     assert rs.diverged_at(_rows(norms), stopped) == expected
 
 
+def test_fate_names_divergences_the_largest_fake_norm_and_the_final_modes():
+    """The ledger sets this row beside Table 1's "Fail": it must say whether a run diverged and, if not, how many
+    modes it kept (GAN + R1 can fail by losing modes while stable)."""
+    stable = dict(diverged_at=[None, None], stopped_at=[None, None], max_grad_fake=[0.69, 0.71], modes=[247, 30])
+    assert rs._fate(stable) == (
+        "diverged in 0 of 2 runs; largest fake-side ||grad_x D|| 0.71 (limit 100); final modes 247, 30"
+    )
+    broken = dict(diverged_at=[500, None], stopped_at=[300, None], max_grad_fake=[math.nan, 150.0], modes=[0, 812])
+    assert rs._fate(broken) == (
+        "diverged in 1 of 2 runs (at steps [500]); non-finite loss at steps [300]; largest fake-side ||grad_x D|| "
+        "150 (limit 100); final modes 0, 812"
+    )
+
+
 def test_marks_start_at_0_include_the_early_ones_and_end_at_the_last_step():
     cfg = rs.SCALES["trained"]
     m = rs.marks(cfg)
