@@ -74,6 +74,12 @@ FOOLED = 0.05  # "fooled": the advantage is within eps = 0.05 of 0
 SMEAR_MARGIN = 3.0  # "clearly above" the uniform smear: at least 3x its high-quality share
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the constants its points read (the
+    toy critics' Adam, the 2-D runs' latent size), so a record made with other constants is stale, not reused."""
+    return dict(SCALES[scale], constants=dict(toy_lr=TOY_LR, toy_betas=TOY_BETAS, mix_z_dim=MIX_Z_DIM))
+
+
 def points(scale: str) -> list:
     """Toy (k, h) points trained and untrained (the control), and 2-D (data, d_width, seed) runs."""
     s = SCALES[scale]

@@ -64,6 +64,12 @@ GRID_MODES = 13  # more than half of the 25 modes
 GRID_HQ = 25 * math.pi * (3 * MIXTURES["grid"].std) ** 2 / 100.0
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the latent size its runs use, so a
+    record made with another is stale, not reused."""
+    return dict(SCALES[scale], constants=dict(z_dim=Z_DIM))
+
+
 def points(scale: str) -> list:
     """One point per (data, rule, seed) run."""
     return [dict(data=d, rule=r, seed=s) for d in DATASETS for r in RULES for s in range(SCALES[scale]["seeds"])]

@@ -111,6 +111,16 @@ MIX_Z_DIM = 2  # as critic_capacity and mixtures_2d
 SMEAR_MARGIN, MODE_FRACTION, ALPHA = 3.0, 0.5, 0.05
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the constants its points read (the
+    Dirac part's step, start, gammas and schedules; the 2-D runs' objectives, weight and latent size), so a record
+    made with other constants is stale, not reused."""
+    dirac = dict(lr=LR, start=START, gammas=GAMMAS, forms=list(FORMS), penalties=PENALTIES, schemes=SCHEMES)
+    dirac.update(tail=TAIL, period=PERIOD, conserve_h=CONSERVE_H, rate_start=RATE_START, rate_steps=RATE_STEPS)
+    mix = dict(objectives=list(MIX_OBJECTIVES), gamma=MIX_GAMMA, z_dim=MIX_Z_DIM)
+    return dict(SCALES[scale], constants=dict(dirac=dirac, mix=mix))
+
+
 def points(scale: str) -> list:
     """The Dirac part (one point, seconds) and one 2-D run per (data, objective, seed)."""
     mix = SCALES[scale]["mix"]

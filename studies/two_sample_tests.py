@@ -60,6 +60,12 @@ SEE_MIN = 0.8
 JSD_SE = 3.0  # the held-out estimate may exceed the true JSD by at most 3 standard errors of its trial mean
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry and the GAN discriminator's width and
+    step size, so a record made with another D is stale, not reused."""
+    return dict(SCALES[scale], constants=dict(d_hidden=D_HIDDEN, d_lr=D_LR))
+
+
 def points(scale: str) -> list:
     """One point per (kind, separation); the null (delta 0, s 1) is the first of each kind."""
     return [dict(kind=k, sep=v) for k, seps in KINDS.items() for v in seps]

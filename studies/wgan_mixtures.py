@@ -104,6 +104,15 @@ ALPHA = 0.05
 TRAIN_FACTOR = 0.5
 
 
+def settings(scale: str) -> dict:
+    """What each point record holds as its settings: the scale's SCALES entry, both arms' presets and the constants
+    the points read (data, latent size, clip bound and the probe's geometry), so a record made with other ones is
+    stale, not reused."""
+    probe_geometry = dict(n_dirs=N_DIRS, box=BOX, hist_bins=HIST_BINS, edge=EDGE, peak_r=PEAK_R, peak_n=PEAK_N)
+    constants = dict(data=DATA, z_dim=Z_DIM, clip=CLIP, **probe_geometry)
+    return dict(SCALES[scale], presets={a: preset(a) for a in ARMS}, constants=constants)
+
+
 def points(scale: str) -> list:
     """One point per arm (preset)."""
     return [dict(arm=a) for a in ARMS]

@@ -131,6 +131,7 @@ POINT_CONFIGS = {
     "vae_vs_gan": ("studies.vae_vs_gan", "VAE", None, "lr", "vae"),
     "wgan_family": ("sandbox.trainer.presets", "PRESETS", "wgan", "lr_d", "presets"),
     "r1_convergence": ("sandbox.trainer.presets", "PRESETS", "r1", "penalty_weight", "preset"),
+    "wgan_mixtures": ("sandbox.trainer.presets", "PRESETS", "wgan", "lr_d", "presets"),
     "dynamics_at_scale": ("sandbox.trainer.presets", "PRESETS", "dcgan", "lr_g", "preset"),
     **{
         study: ("sandbox.trainer.presets", "PRESETS", "dcgan", "lr_d", "trajectory_preset")
@@ -167,4 +168,32 @@ def test_a_change_to_the_nets_or_optimiser_a_study_s_points_read_makes_its_recor
     else:
         changed = dict(config, **{entry: dict(config[entry], **{field: 2 * config[entry][field]})})
     monkeypatch.setattr(holder, name, changed)
+    assert wk.settings_differ(rec, point_settings(module, scale)) == [held_as]
+
+
+# The toy studies' points read module constants beyond their SCALES entry: (the constant to double, the settings field
+# that holds it).
+POINT_CONSTANTS = {
+    "rpgan_convergence": ("MIX_GAMMA", "constants"),
+    "critic_capacity": ("TOY_LR", "constants"),
+    "mixtures_2d": ("Z_DIM", "constants"),
+    "two_sample_tests": ("D_LR", "constants"),
+    "wgan_mixtures": ("CLIP", "constants"),
+}
+
+
+def test_every_committed_study_with_records_holds_what_its_points_read():
+    assert {p.parent.name for p in _record_folders()} - set(POINT_CONFIGS) - set(POINT_CONSTANTS) == set()
+
+
+@pytest.mark.parametrize("study", sorted(POINT_CONSTANTS))
+def test_a_change_to_a_constant_a_toy_study_s_points_read_makes_its_records_stale(study, monkeypatch):
+    """Before these settings hooks, a new MIX_GAMMA in rpgan_convergence would have reused the old records."""
+    module = importlib.import_module(f"studies.{study}")
+    name, held_as = POINT_CONSTANTS[study]
+    folder = next(p for p in _record_folders() if p.parent.name == study)
+    rec = json.loads(sorted(folder.glob("*.json"))[0].read_text())
+    scale = study_scale(module, folder.name)
+    assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed constants
+    monkeypatch.setattr(module, name, 2 * getattr(module, name))
     assert wk.settings_differ(rec, point_settings(module, scale)) == [held_as]
