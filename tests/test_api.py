@@ -217,7 +217,10 @@ def test_fid_logged_in_training_is_reproduced_by_load_generator_and_the_eval_com
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text())
     assert record["step"] == best and record["eval"]["generator"] == "ema" and record["eval"]["n"] == 300
-    assert record["eval"]["fid"] == pytest.approx(logged, rel=1e-9, abs=1e-9)
+    # the command runs at torch's default threads (training and this process at 1): on an AVX-512 machine the
+    # features' sums then round differently, 2.3e-9 relative on this FID (2026-12-06); a wrong generator, n or seed
+    # moves it by percent
+    assert record["eval"]["fid"] == pytest.approx(logged, rel=1e-6, abs=1e-6)
     assert set(record["eval"]["records"]) >= {"fid", "kid", "classifier_score", "precision_recall"}
     raw = ev.main(
         [str(folder), "--checkpoint", "best.pt", "--generator", "G", "--fid-only", "--out", str(tmp_path / "g")]
