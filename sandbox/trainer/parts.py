@@ -79,13 +79,28 @@ def dtype_of(cfg: Config) -> torch.dtype:
     return getattr(torch, cfg.dtype)
 
 
-def use_amp(cfg: Config, device: torch.device) -> bool:
-    """bf16 autocast: under 'auto' on CUDA only, anywhere under 'on'.
+# measured (benchmarks.amp_parity, 1 thread, batch 64): the DCGAN on a Xeon with AVX512-BF16 and AMX 1.79x at width
+# 1/2 and 1.43x at 1/4, FID after 400 steps within 2 SE of fp32 over 3 seeds (346 +- 24 against 351 +- 28); on an
+# AVX2 CPU 0.05x (reference kernels). Metz, r3gan and grouped ensembles: not measured, so fp32.
+BF16_ON_CPU = ("dcgan",)
+BF16_PROBES = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's (private) feature probes
 
-    Not on a CPU by default: on the project's AVX2 CPU (no AVX512-BF16/AMX) bf16 convolutions fall back to
-    torch's slow reference kernels, 17x slower than fp32 (benchmarks.amp_parity).
-    """
-    return cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), which oneDNN's bf16 kernels use."""
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in BF16_PROBES)
+
+
+def use_amp(cfg: Config, device: torch.device) -> bool:
+    """bf16 autocast: 'on' anywhere; under 'auto' on CUDA, and on a CPU with native bf16 (native_bf16_cpu) for the
+    solo nets of BF16_ON_CPU, where it was measured to pay with FID parity. Not on an AVX2 CPU: there bf16
+    convolutions fall back to torch's reference kernels, 17x slower than fp32 (benchmarks.amp_parity)."""
+    if cfg.amp != "auto":
+        return cfg.amp == "on"
+    if device.type == "cuda":
+        return True
+    solo_dcgan = resolved_net(cfg) in BF16_ON_CPU and cfg.ensemble == 1
+    return device.type == "cpu" and solo_dcgan and native_bf16_cpu()
 
 
 # measured: metz 1.06x solo on a CPU (benchmarks.metz), 1.4x grouped; r3gan 1.18x solo (benchmarks.r3gan); dcgan: none
