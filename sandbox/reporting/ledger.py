@@ -199,7 +199,8 @@ WHY_FAILED = {
         "modes 850 and 728 against 902 and 855); under R3GAN's optimiser (seed 0 of RpGAN + R1) it did not either: "
         "largest fake-side norm 0.41, 930 modes at 8,000 steps; nor on R3GAN-style normalisation-free ResNets "
         "(sandbox.nets.r3gan, width 1/4, seed 0): largest fake-side norm 0.41 in 2,250 steps, against 0.34 for "
-        "R1 + R2 in 1,750"
+        "R1 + R2 in 1,750; nor with BatchNorm in G (the rerun in figures/pending/, RpGAN + R1 seeds 0 and 1: "
+        "largest fake-side norm 0.46, 992 and 993 modes; the GAN + R1 points are still to run)"
     ),
     ("rpgan_stacked_mnist", "c22_stacked_r1_r2_never_diverge_where_r1_only_does"): (
         "no run diverged, R1-only included (the previous reason), so the contrast never forms"
