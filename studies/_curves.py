@@ -32,7 +32,9 @@ def resume_or_start(cfg: Config, workdir: Optional[Path]) -> tuple:
     if workdir is None or not (Path(workdir) / CHECKPOINT).exists():
         return run, []
     state = load_checkpoint(Path(workdir) / CHECKPOINT)
-    check_resume_config(state["config"], config_dict(cfg), Path(workdir) / CHECKPOINT)
+    check_resume_config(
+        state["config"], config_dict(cfg), Path(workdir) / CHECKPOINT, amp=(state.get("amp"), run.state["amp"])
+    )
     restore(run, state)
     rows = unjsonable(read_json(Path(workdir) / CURVE)["rows"]) if (Path(workdir) / CURVE).exists() else []
     # rows are written before the checkpoint: a row past the checkpoint is recomputed, identically, after resume

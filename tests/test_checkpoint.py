@@ -163,6 +163,32 @@ def test_exempt_keys_may_change_and_allowed_changes_are_recorded(tmp_path):
     assert state["opt_d"]["param_groups"][0]["lr"] == 1e-3 and state["step"] == 4  # the new lr took effect
 
 
+def test_a_resume_compares_the_precision_amp_resolved_to_not_the_word(tmp_path, monkeypatch):
+    """amp 'auto' resolves per machine: a checkpoint trained in bf16 where 'auto' meant bf16 (here: 'on') must not
+    continue in fp32 where it means fp32, and 'auto' -> 'off' at the same precision is no change."""
+    train(make_config(TINY, dict(steps=2, out=str(tmp_path / "bf16"), amp="on")))
+    assert ck.load_checkpoint(tmp_path / "bf16")["amp"] is True
+    resume = dict(steps=3, out=str(tmp_path / "bf16"), resume=str(tmp_path / "bf16"))
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)changed config:\n  amp \(resolved\): 'bf16 autocast' -> 'fp32'\n"
+        r"the checkpoint was trained in bf16 autocast: pass --amp on to continue it exactly",
+    ):
+        train(make_config(TINY, dict(resume, amp="auto")))  # the ring's MLP: 'auto' is fp32 on a CPU
+    assert ck.load_checkpoint(tmp_path / "bf16")["step"] == 2  # the refused resume lost nothing
+    train(make_config(TINY, dict(resume, amp="on")))
+    assert ck.load_checkpoint(tmp_path / "bf16")["config_changes"] == []
+    train(make_config(TINY, dict(steps=2, out=str(tmp_path / "fp32"))))
+    train(make_config(TINY, dict(steps=3, out=str(tmp_path / "fp32"), resume=str(tmp_path / "fp32"), amp="off")))
+    state = ck.load_checkpoint(tmp_path / "fp32")
+    assert state["step"] == 3 and state["config_changes"] == [] and state["amp"] is False
+    # a checkpoint written before the precision was recorded: the words are compared, as before
+    old = {k: v for k, v in ck.load_checkpoint(tmp_path / "fp32").items() if k != "amp"}
+    assert ck.check_resume_config(old["config"], dict(old["config"], amp="on"), "x", True, (None, True)) == [
+        ("amp", "off", "on")
+    ]
+
+
 def test_config_diff_ignores_exempt_keys():
     old = dict(lr_d=1.0, steps=10, out="a", log_every=5, seed=0)
     new = dict(lr_d=2.0, steps=20, out="b", log_every=1, seed=0, extra=1)

@@ -15,12 +15,14 @@ from typing import List, NamedTuple, Optional
 import torch
 from torch import Tensor, nn
 
+from sandbox.devices import pick_device
 from sandbox.trainer import evaluate as ev
 from sandbox.trainer import runfolder as rf
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.checkpoint import FILENAME, check_resume_config, load_checkpoint
 from sandbox.trainer.config import Config, config_dict
 from sandbox.trainer.loop import train
+from sandbox.trainer.parts import use_amp
 
 
 class LoadedRun(NamedTuple):
@@ -92,7 +94,9 @@ def train_resumable(cfg: Config, run_dir) -> dict:
     ckpt = folder / FILENAME
     if ckpt.is_file():
         state = load_checkpoint(ckpt)
-        check_resume_config(state["config"], config_dict(cfg), ckpt)
+        check_resume_config(
+            state["config"], config_dict(cfg), ckpt, amp=(state.get("amp"), use_amp(cfg, pick_device(cfg.device)))
+        )
         if state["step"] == cfg.steps and (folder / "summary.json").is_file():
             return tl.read_json(folder / "summary.json")
         return train(dataclasses.replace(cfg, resume=str(folder)), state)

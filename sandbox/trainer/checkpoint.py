@@ -167,6 +167,7 @@ def checkpoint_state(run) -> dict:
         "config_changes": list(s["config_changes"]),
         "elapsed_s": float(s["elapsed_s"]),
         "best": s.get("best"),  # {"step", "eval"} of the best evaluation so far (best.pt), or None
+        "amp": bool(s["amp"]),  # the precision amp resolved to: 'auto' differs between machines (check_resume_config)
     }
 
 
@@ -226,19 +227,35 @@ def config_diff(old: dict, new: dict, exempt: Sequence[str] = RESUME_EXEMPT) -> 
     return [(k, was[k], new.get(k, absent)) for k in keys if was[k] != new.get(k, absent)]
 
 
-def check_resume_config(old: dict, new: dict, path, allow: bool = False) -> list:
+PRECISION = {True: "bf16 autocast", False: "fp32"}
+
+
+def check_resume_config(old: dict, new: dict, path, allow: bool = False, amp: Optional[tuple] = None) -> list:
     """The differing keys (see config_diff); a ValueError listing them as `key: old -> new` unless `allow`.
 
     Exempt keys (sandbox.trainer.config.RESUME_EXEMPT) cannot change the numbers: data_dir, out, log_every,
     sample_every, ckpt_every, nan_check_every, progress, steps (a run may be extended), resume,
     allow_config_change, overwrite, eval_every, eval_n, tensorboard and the debug_nan_at_step test aid.
+    `amp`: (the checkpoint's resolved bf16 autocast or None, this run's). Where the checkpoint recorded it, the
+    precisions are compared instead of the amp words: 'auto' resolves per machine (bf16 on a CPU with native bf16,
+    fp32 on an AVX2 one), so the same word can change the numbers and 'auto' -> 'on' need not.
     """
     diff = config_diff(old, new)
+    if amp is not None and amp[0] is not None:
+        diff = [d for d in diff if d[0] != "amp"]
+        if bool(amp[0]) != bool(amp[1]):
+            diff = sorted(diff + [("amp (resolved)", PRECISION[bool(amp[0])], PRECISION[bool(amp[1])])])
     if diff and not allow:
         lines = "\n  ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff)
+        hint = (
+            f"the checkpoint was trained in {PRECISION[bool(amp[0])]}: pass --amp "
+            f"{'on' if amp[0] else 'off'} to continue it exactly, or "
+            if any(k == "amp (resolved)" for k, _, _ in diff)
+            else ""
+        )
         raise ValueError(
             f"resuming {path} with a changed config:\n  {lines}\n"
-            f"pass --allow-config-change to accept (the change is recorded in the checkpoint)"
+            f"{hint}pass --allow-config-change to accept (the change is recorded in the checkpoint)"
         )
     return diff
 

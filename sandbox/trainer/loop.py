@@ -56,6 +56,7 @@ from sandbox.trainer.parts import (
     build_steps,
     cpu_threads,
     stream_generators,
+    use_amp,
 )
 
 
@@ -114,6 +115,7 @@ def make_run(cfg: Config) -> Run:
         "config_changes": [],
         "elapsed_s": 0.0,
         "best": None,  # {"step", "eval"}: the best evaluation so far, kept as best.pt
+        "amp": use_amp(cfg, device),  # what build_game resolved amp to; checkpoints record it
     }
     return Run(
         cfg,
@@ -277,7 +279,13 @@ def _train(cfg: Config, checkpoint: Optional[dict]) -> dict:
     run = make_run(cfg)
     s, best_file = run.state, out / rf.BEST
     if cfg.resume:
-        diff = check_resume_config(checkpoint["config"], config_dict(cfg), cfg.resume, cfg.allow_config_change)
+        diff = check_resume_config(
+            checkpoint["config"],
+            config_dict(cfg),
+            cfg.resume,
+            cfg.allow_config_change,
+            (checkpoint.get("amp"), s["amp"]),
+        )
         restore(run, checkpoint)
         if fresh:
             s["best"] = None  # a branch keeps its own best.pt
