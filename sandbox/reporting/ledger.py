@@ -64,8 +64,10 @@ NOT_YET: dict = {}
 # (study, check) -> one sentence. Printed only while that check fails; a test holds each key to a real check.
 WHY_FAILED = {
     ("dcgan_mnist", "classifier_score_best_seed_at_least_9"): (
-        "the nets are a quarter of Radford et al.'s width (the CPU budget); the score curve on the FID panel "
-        "shows how little the last epochs add at this width; G's BatchNorm mode at sampling is not the cause: "
+        "the score levels off near 7.2 (seed 0: 6.92 at 10 epochs, 7.26 at 25; the FID panel's score curve), "
+        "and the cause is not found. Not width alone: a width-1/2 pilot (2026-12-07, seed 0, batch 64, the same "
+        "trajectory code, 2,000 samples) scored 5.05, 6.17 and 6.48 at 1-3 epochs against width 1/4's 4.78, 5.99 "
+        "and 6.44 (FID 226, 153, 133 against 247, 163, 138). Not G's BatchNorm mode at sampling: "
         "on seed 0's 10-epoch G, running statistics (the study's), batch statistics over batches of 64 and "
         "recomputed statistics score 6.92, 6.93 and 6.92; nor the trainer: the classic PyTorch DCGAN example's "
         "loop on the same nets reaches FID 249 after one epoch, the trainer's seeds 247-267"
