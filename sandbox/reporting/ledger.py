@@ -173,36 +173,14 @@ WHY_FAILED = {
         "clipping the initialisation already puts 88.9% of the weights at +-c; training moves some back inside "
         "(72.1% at the end), so there is no pile-up beyond the initial one"
     ),
-    ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_covers_990_modes"): (
-        "RpGAN + R1 + R2 covers 883-928 modes (mean 902) at 8,000 steps with D at d_width 4 (95k parameters; 774 at "
-        "d_width 1 and 16,000 steps), and its 5,120-sample curve is levelling off (+8%, +8% and +17% from the third "
-        "to the last quarter); R3GAN's 1000 come from larger ResNets trained for an unstated, far longer schedule. "
-        "R3GAN's own optimiser (Adam betas (0, 0.9), lr 2e-4 for G and D: where its cosines start; over 1 Mimg they "
-        "move under 3%) is not the lever: on seed 0 it gave 936 modes (reverse KL 0.68) against the Metz "
-        "optimiser's 928 (0.67); nor is the step count: seed 0 continued to 10,000 steps, scored on 25,600 samples "
-        "every 2,000, stood at 904, 883 and 914 modes from 6,000 on. What is missing is digit quality: that run's "
-        "reverse KL (0.77 nats) is 0.71 per-channel digit skew and 0.06 dependence between channels, and the "
-        "classifier is unsure (top p < 0.9) of 64% of its digits (real: 1.1%). A pre-registered pilot with BatchNorm "
-        "in G (D still without) reached 990 modes, reverse KL 0.387, on seed 0 at 8,000 steps (record 928, 0.672; "
-        "the pre-set rule calls it the lever, on one seed and at the threshold); G at twice the width without BN "
-        "did not lead by the pre-set margin. BN in G is the study's net now, and the grid is being rerun with it (its "
-        "records in figures/pending/ until all 12 exist; this figure is the no-BN grid): RpGAN + R1 + R2 covers 994, "
-        "997 and 993 modes at 8,000 steps on seeds 0-2 (mean 994.7; reverse KL 0.446, 0.375, 0.358)"
-    ),
-    ("rpgan_stacked_mnist", "c22_stacked_rpgan_r1_r2_reverse_kl_below_gan_r1_r2"): (
-        "lower in the mean (0.67-0.77 nats, mean 0.72, against 0.75-0.96, mean 0.84; modes 902 against 855) but not "
-        "for every pair of seeds: RpGAN + R1 + R2 seed 2 (0.767) is above GAN + R1 + R2 seed 2 (0.750). In the rerun "
-        "with BatchNorm in G (figures/pending/) the two sets separate: RpGAN + R1 + R2 0.358-0.446 against "
-        "GAN + R1 + R2 1.033-1.308 (modes 993-997 against 691-811; R3GAN Table 1: 1000 and 693)"
-    ),
     ("rpgan_stacked_mnist", "c22_stacked_r1_only_runs_diverge"): (
-        "no R1-only run diverged in 8,000 steps: the largest fake-side ||grad_x D|| is 0.39 (RpGAN) and 0.62 (GAN) "
-        "against the limit 100; with D at d_width 4, as at d_width 1, R1 alone trained as stably as R1 + R2 (final "
-        "modes 850 and 728 against 902 and 855); under R3GAN's optimiser (seed 0 of RpGAN + R1) it did not either: "
-        "largest fake-side norm 0.41, 930 modes at 8,000 steps; nor on R3GAN-style normalisation-free ResNets "
-        "(sandbox.nets.r3gan, width 1/4, seed 0): largest fake-side norm 0.41 in 2,250 steps, against 0.34 for "
-        "R1 + R2 in 1,750; nor with BatchNorm in G (the rerun in figures/pending/, RpGAN + R1 seeds 0 and 1: "
-        "largest fake-side norm 0.46, 992 and 993 modes; the GAN + R1 points are still to run)"
+        "no R1-only run diverged in 8,000 steps: the largest fake-side ||grad_x D|| is 0.47 (RpGAN + R1) and 0.68 "
+        "(GAN + R1) against the limit 100, the R1 + R2 runs' 0.35 and 0.48. R1 alone fails the classic GAN "
+        "another way: GAN + R1 collapses to 16, 11 and 150 modes (reverse KL 6.14, 6.77, 2.95) where GAN + R1 + R2 "
+        "covers 811, 786 and 691, while RpGAN + R1 covers 992, 993 and 986, as many as RpGAN + R1 + R2. No earlier "
+        "variant diverged either: without BatchNorm in G (largest fake-side norm 0.39 RpGAN, 0.62 GAN; commit "
+        "40bdc3b), under R3GAN's optimiser (seed 0 of RpGAN + R1: 0.41, 930 modes) and on R3GAN-style "
+        "normalisation-free ResNets (sandbox.nets.r3gan, width 1/4, seed 0: 0.41 in 2,250 steps)"
     ),
     ("rpgan_stacked_mnist", "c22_stacked_r1_r2_never_diverge_where_r1_only_does"): (
         "no run diverged, R1-only included (the previous reason), so the contrast never forms"
