@@ -15,8 +15,10 @@ image sizes (grouped nets, `sandbox.nets.grouped`): `metz` is the Metz et al. 20
 width 1, D = 1/2 G, batch 128), `dcgan` the MNIST DCGAN at width 1/4 and batch 64 (the dcgan_mnist study's
 quick scale); K = --image-members seeds as one grouped net (in the trainer's default memory format for that net on
 a CPU, channels_last for metz and contiguous for dcgan, and in the other one) and as K solo runs in turn, timed
-in interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round. Target:
-grouped >= 1.15x sequential at K = 4.
+in interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round, both sides
+fp32 (amp off). Target: grouped >= 1.15x sequential at K = 4. On a CPU where amp 'auto' runs solo nets in bf16
+(`sandbox.trainer.parts.use_amp`: native bf16, the DCGAN) the default solo runs are also timed in bf16, since those are
+what a grouped ensemble (fp32 on a CPU) competes with there.
 """
 
 import argparse
@@ -31,15 +33,15 @@ from benchmarks._arms import clock, interleaved, load, ratios, report_line, spre
 from sandbox.trainer.config import make_config
 from sandbox.trainer.ensemble import make_ensemble, member_config
 from sandbox.trainer.loop import make_run, run_steps
-from sandbox.trainer.parts import use_channels_last
+from sandbox.trainer.parts import use_amp, use_channels_last
 
 SIZES = {
     "small": dict(g_width=0.25, d_width=0.25, z_dim=8, batch=32),
     "paper": dict(),
 }
-IMAGE_SIZES = {
-    "metz": dict(data="stacked_mnist", net="metz", d_width=0.5, batch=128),
-    "dcgan": dict(data="mnist", net="dcgan", g_width=0.25, d_width=0.25, batch=64),
+IMAGE_SIZES = {  # amp off: both sides fp32, so the ratio is the grouping's own (grouped nets stay fp32 on a CPU)
+    "metz": dict(data="stacked_mnist", net="metz", d_width=0.5, batch=128, amp="off"),
+    "dcgan": dict(data="mnist", net="dcgan", g_width=0.25, d_width=0.25, batch=64, amp="off"),
 }
 IMAGE_TARGET = 1.15
 
@@ -53,17 +55,28 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
         "ensemble": make_ensemble(cfg),  # channels_last auto (sandbox.trainer.parts.use_channels_last)
         "ensemble_other_format": make_ensemble(dataclasses.replace(cfg, channels_last="off" if default_cl else "on")),
     }
-    solos = [make_run(member_config(cfg, k)) for k in range(members)]
-    for run in list(ens.values()) + solos:
+    solo_cfgs = [member_config(cfg, k) for k in range(members)]
+    solos = {"sequential": [make_run(c) for c in solo_cfgs]}
+    # Where the trainer's amp 'auto' runs solo nets in bf16 (a CPU with native bf16, the DCGAN), the solo runs a
+    # user gets by default are bf16 ones: timed too, so the table says whether grouping beats them.
+    if use_amp(dataclasses.replace(solo_cfgs[0], amp="auto"), torch.device("cpu")):
+        solos["sequential_auto_bf16"] = [make_run(dataclasses.replace(c, amp="auto")) for c in solo_cfgs]
+    for run in list(ens.values()) + [r for side in solos.values() for r in side]:
         run_steps(run, 2)  # warm-up
 
-    def sequential():
-        for run in solos:
+    def sequential(side):
+        for run in side:
             run_steps(run, steps)
 
     now = clock(torch.get_num_threads())  # one thread: CPU time (benchmarks._arms)
     arms = {name: (lambda e=e: timed(lambda: run_steps(e, steps), members * steps, now)) for name, e in ens.items()}
-    rates = interleaved(dict(arms, sequential=lambda: timed(sequential, members * steps, now)), rounds)
+    arms.update(
+        {
+            name: (lambda side=side: timed(lambda: sequential(side), members * steps, now))
+            for name, side in solos.items()
+        }
+    )
+    rates = interleaved(arms, rounds)
     return {
         "size": size,
         "members": members,
@@ -75,6 +88,7 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
         "rates": rates,
         "ratio": ratios(rates, "sequential")["ensemble"],
         "ratio_other_format": ratios(rates, "sequential")["ensemble_other_format"],
+        "ratio_vs_auto_bf16_solos": ratios(rates, "sequential_auto_bf16")["ensemble"] if len(solos) > 1 else None,
         "default_channels_last": default_cl,
         "target": IMAGE_TARGET,
     }
@@ -170,6 +184,11 @@ def main(argv=None) -> dict:
         )
         print(report_line("  grouped / sequential", r["ratio"]) + f" (target >= {IMAGE_TARGET:g}x: {verdict})")
         print(report_line(f"  grouped {other} / sequential", r["ratio_other_format"]))
+        if r["ratio_vs_auto_bf16_solos"] is not None:
+            print(
+                report_line("  grouped / sequential bf16 solos (amp auto on this CPU)", r["ratio_vs_auto_bf16_solos"])
+                + f"; bf16 solo member steps/s {rate['sequential_auto_bf16']:.3g}"
+            )
     print(f"{args.threads} thread(s); load {results['load_before']} -> {results['load_after']}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
