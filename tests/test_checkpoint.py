@@ -163,7 +163,7 @@ def test_exempt_keys_may_change_and_allowed_changes_are_recorded(tmp_path):
     assert state["opt_d"]["param_groups"][0]["lr"] == 1e-3 and state["step"] == 4  # the new lr took effect
 
 
-def test_a_resume_compares_the_precision_amp_resolved_to_not_the_word(tmp_path, monkeypatch):
+def test_a_resume_compares_the_precision_amp_resolved_to_not_the_word(tmp_path):
     """amp 'auto' resolves per machine: a checkpoint trained in bf16 where 'auto' meant bf16 (here: 'on') must not
     continue in fp32 where it means fp32, and 'auto' -> 'off' at the same precision is no change."""
     train(make_config(TINY, dict(steps=2, out=str(tmp_path / "bf16"), amp="on")))

@@ -167,7 +167,7 @@ def checkpoint_state(run) -> dict:
         "config_changes": list(s["config_changes"]),
         "elapsed_s": float(s["elapsed_s"]),
         "best": s.get("best"),  # {"step", "eval"} of the best evaluation so far (best.pt), or None
-        "amp": bool(s["amp"]),  # the precision amp resolved to: 'auto' differs between machines (check_resume_config)
+        "amp": s["amp"],  # the precision amp resolved to: 'auto' differs between machines (check_resume_config)
     }
 
 
@@ -243,12 +243,12 @@ def check_resume_config(old: dict, new: dict, path, allow: bool = False, amp: Op
     diff = config_diff(old, new)
     if amp is not None and amp[0] is not None:
         diff = [d for d in diff if d[0] != "amp"]
-        if bool(amp[0]) != bool(amp[1]):
-            diff = sorted(diff + [("amp (resolved)", PRECISION[bool(amp[0])], PRECISION[bool(amp[1])])])
+        if amp[0] != amp[1]:
+            diff = sorted(diff + [("amp (resolved)", PRECISION[amp[0]], PRECISION[amp[1]])])
     if diff and not allow:
         lines = "\n  ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff)
         hint = (
-            f"the checkpoint was trained in {PRECISION[bool(amp[0])]}: pass --amp "
+            f"the checkpoint was trained in {PRECISION[amp[0]]}: pass --amp "
             f"{'on' if amp[0] else 'off'} to continue it exactly, or "
             if any(k == "amp (resolved)" for k, _, _ in diff)
             else ""

@@ -103,7 +103,10 @@ def make_run(cfg: Config) -> Run:
     meter = tl.meter(device)
     clock = {"d_steps": 0}
     # Data parallel: the game draws the global batch and keeps this rank's rows; the steps average the gradients.
-    game = build_game(cfg, sd.shard_module(G, world), D, sd.shard_source(source, world), gens, clock, meter, device)
+    amp = use_amp(cfg, device)  # 'auto' resolves per machine: the checkpoint records the answer (check_resume_config)
+    game = build_game(
+        cfg, sd.shard_module(G, world), D, sd.shard_source(source, world), gens, clock, meter, device, amp
+    )
     opt_g, opt_d = build_optimisers(cfg, G, D, device)
     step_x, step_y = map(sd.averaged, build_steps(cfg, opt_g, opt_d, meter))
     ema = average_init(list(G.parameters()), "ema", ema_beta(cfg.ema_half_life)) if cfg.ema_half_life > 0 else None
@@ -115,7 +118,7 @@ def make_run(cfg: Config) -> Run:
         "config_changes": [],
         "elapsed_s": 0.0,
         "best": None,  # {"step", "eval"}: the best evaluation so far, kept as best.pt
-        "amp": use_amp(cfg, device),  # what build_game resolved amp to; checkpoints record it
+        "amp": amp,
     }
     return Run(
         cfg,

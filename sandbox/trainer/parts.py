@@ -149,9 +149,18 @@ def penalty_of(cfg: Config) -> Penalty:
 
 
 def build_game(
-    cfg: Config, G: nn.Module, D: nn.Module, source: Source, gens: dict, clock: dict, meter: dict, device: torch.device
+    cfg: Config,
+    G: nn.Module,
+    D: nn.Module,
+    source: Source,
+    gens: dict,
+    clock: dict,
+    meter: dict,
+    device: torch.device,
+    amp: bool,
 ) -> Game:
-    """network_game on fresh batches (instance noise, compile, bf16 autocast around it); losses summed into `meter`.
+    """network_game on fresh batches (instance noise, compile, bf16 autocast around it when `amp`: use_amp's
+    answer, resolved once by the caller, which checkpoints it); losses summed into `meter`.
 
     With cfg.compile, G and D are torch.compile'd for the objective terms while the penalty, whose double
     backward compiled graphs do not support, keeps calling the eager D (the parameters are shared). With
@@ -191,7 +200,6 @@ def build_game(
         gens["noise"],
         clock,
     )
-    amp = use_amp(cfg, device)
 
     def recorded(loss: Callable[[], Tensor], key: str) -> Callable[[], Tensor]:
         def value() -> Tensor:
