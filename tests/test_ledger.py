@@ -98,7 +98,8 @@ def test_committed_ledger_is_current():
     assert ledger.main(["--check"]) == 0, "run: python3 -m sandbox.reporting.ledger"
 
 
-def test_failed_extra_evidence_is_a_caveat_not_a_downgrade(tmp_path):
+def test_failed_extra_evidence_is_a_caveat_not_a_downgrade(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "WHY_FAILED", {("dynamics_at_scale", "ema_helps"): "the EMA lags"})
     extra = {
         "study": "dynamics_at_scale",
         "claims": ["C1"],
@@ -112,3 +113,4 @@ def test_failed_extra_evidence_is_a_caveat_not_a_downgrade(tmp_path):
     text = write_tree(tmp_path, {"d_close_to_dstar": True}, exist_ok=True)
     assert row(text, "C1") == "| [C1](#c1) | D* = p/(p+q). | S P T | 1 | 1 | 1 | 1 (extra) | supported |"
     assert "dynamics_at_scale (extra evidence): failed checks ema_helps (quick scale)" in text
+    assert "why dynamics_at_scale.ema_helps fails: the EMA lags" in text  # the caveat keeps its reason

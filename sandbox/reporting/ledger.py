@@ -321,13 +321,14 @@ def claim_status(claim: Claim, tests: dict, studies: List[Study]) -> tuple:
     reasons = [f"{k}: {NOT_YET.get((claim.id, k), 'no evidence yet')}" for k in missing]
     reasons += [f"{s.name}: failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in failing]
     reasons += [
+        f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in extra_failing
+    ]
+    # a failure in extra evidence is a caveat, not a downgrade, but its reason is printed all the same
+    reasons += [
         f"why {s.name}.{c} fails: {WHY_FAILED[s.name, c]}"
-        for s in failing
+        for s in failing + extra_failing
         for c in s.failed
         if (s.name, c) in WHY_FAILED
-    ]
-    reasons += [
-        f"{s.name} (extra evidence): failed checks {', '.join(s.failed)} ({s.scale} scale)" for s in extra_failing
     ]
     reasons += [
         f"{s.name}: image-scale evidence is at {s.scale} scale on {s.device}, not trained to a plateau "
