@@ -14,8 +14,8 @@ samples of G in eval mode on the run's fixed z. Parity holds when the difference
 2 standard errors of that difference (sqrt(s_fp32^2 / n + s_bf16^2 / n) over the seeds): bf16 is then not
 distinguishable from fp32 at this budget by seed noise. Under --parity auto it runs only where bf16 pays (its
 median speed ratio at the parity width >= 1): on a CPU without native bf16 kernels (AVX2 only, as the project's)
-bf16 runs at about 0.06x and the parity runs would take an hour. A CPU default of bf16 would need both checks;
-the trainer's amp 'auto' is on CUDA only (`sandbox.trainer.parts.use_amp`).
+bf16 runs at about 0.06x and the parity runs would take an hour. A CPU default of bf16 needs both checks: the
+trainer's amp 'auto' is bf16 on CUDA, and on CPUs with native bf16 for the solo nets that passed them (`parts.use_amp`).
 """
 
 import argparse

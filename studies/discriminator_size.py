@@ -107,22 +107,20 @@ def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> 
     return dict(stacked_point(point, SCALES[scale], seed, device, workdir), cpu_s=time.process_time() - clock)
 
 
+def run_config(d_width: float, steps: int, run_seed: int, device):
+    """The trainer config of one run: METZ at d_width, in fp32 on every machine (the trainer's amp 'auto' is bf16
+    for the Metz nets on CPUs with native bf16, and a record must not depend on the machine that made it)."""
+    layer = dict(d_width=d_width, steps=steps, seed=run_seed)
+    where = dict(device=str(device), data_dir=str(sdata.data_root()), progress=False, amp="off")
+    return make_config(dict(METZ, **layer, **where))
+
+
 def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
     """A Metz et al. Stacked MNIST GAN with D at d_width of G's filters; modes and reverse KL every `every`
     steps (resumable from workdir), then the final generator's birthday-paradox support."""
     device = torch.device("cpu" if device is None else device)
     run_seed = 1000 * seed + int(p["seed"])
-    config = make_config(
-        dict(
-            METZ,
-            d_width=p["d_width"],
-            steps=cfg["steps"],
-            seed=run_seed,
-            device=str(device),
-            data_dir=str(sdata.data_root()),
-            progress=False,
-        )
-    )
+    config = run_config(p["d_width"], cfg["steps"], run_seed, device)
     marks = [0] + list(range(cfg["every"], cfg["steps"] + 1, cfg["every"]))
     eval_seed = 10_000 + run_seed  # the scoring latents: one fixed set per run, never the run's own streams
     rows, run, stopped = _curves.resumable_curve(

@@ -220,24 +220,20 @@ def probe_row(run, n: int, seed: int) -> dict:
     }
 
 
+def run_config(loss: str, cfg: dict, run_seed: int, device):
+    """The trainer config of one run: NET with the loss's objective and penalty, in fp32 on every machine (the
+    trainer's amp 'auto' is bf16 for the Metz nets on CPUs with native bf16; a record must not depend on that)."""
+    objective, penalty, _ = LOSSES[loss]
+    layer = dict(d_width=cfg["d_width"], objective=objective, penalty=penalty, steps=cfg["steps"], seed=run_seed)
+    where = dict(device=str(device), data_dir=str(sdata.data_root()), progress=False, amp="off")
+    return make_config(dict(NET, **layer, **where))
+
+
 def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
     """One loss on the Metz nets (NET); modes, reverse KL and gradient norms at every mark."""
     device = torch.device("cpu" if device is None else device)
-    objective, penalty, _ = LOSSES[p["loss"]]
     run_seed = 1000 * seed + int(p["seed"])  # the loss is not in the seed: every loss starts from the same nets
-    config = make_config(
-        dict(
-            NET,
-            d_width=cfg["d_width"],
-            objective=objective,
-            penalty=penalty,
-            steps=cfg["steps"],
-            seed=run_seed,
-            device=str(device),
-            data_dir=str(sdata.data_root()),
-            progress=False,
-        )
-    )
+    config = run_config(p["loss"], cfg, run_seed, device)
     eval_seed = 10_000 + run_seed  # scoring latents and probe batches: fixed per seed, never the run's streams
 
     def evaluate(run) -> dict:

@@ -291,18 +291,25 @@ def test_reuse_fakes_runs_g_once_per_step_and_is_a_different_algorithm(root):
 def test_speed_policies_under_auto(monkeypatch):
     cfg = lambda **kw: C.make_config(dict(kw, device="cpu"))  # noqa: E731
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    # bf16 autocast under auto: CUDA; on a CPU only the solo DCGAN, and only with native bf16 (AVX2: 17x slower)
+    # bf16 autocast under auto: CUDA; on a CPU the solo DCGAN and Metz nets, only with native bf16 (AVX2: 17x slower)
+    metz = cfg(data="stacked_mnist", net="metz")
     monkeypatch.setattr(parts, "native_bf16_cpu", lambda: False)
     assert [use_amp(cfg(data="mnist"), d) for d in (cpu, cuda)] == [False, True]
+    assert not use_amp(metz, cpu)
     assert use_amp(cfg(data="mnist", amp="on"), cpu) and not use_amp(cfg(data="mnist", amp="off"), cuda)
     monkeypatch.setattr(parts, "native_bf16_cpu", lambda: True)
     assert use_amp(cfg(data="mnist"), cpu) and not use_amp(cfg(data="mnist", amp="off"), cpu)
-    others = [cfg(data="stacked_mnist", net="metz"), cfg(data="mnist", ensemble=2), cfg(data="ring")]
+    assert use_amp(metz, cpu) and not use_amp(cfg(data="stacked_mnist", net="metz", amp="off"), cpu)
+    others = [cfg(data="stacked_mnist", net="metz", ensemble=2), cfg(data="mnist", ensemble=2), cfg(data="ring")]
     assert [use_amp(c, cpu) for c in others] == [False, False, False]
-    # the studies' MNIST configs stay fp32 there: their records were made in fp32 on every machine
+    # the studies' configs stay fp32 there: their records were made in fp32 on every machine
     from studies import _mnist_runs as mr
+    from studies import discriminator_size as ds
+    from studies import rpgan_stacked_mnist as rp
 
     assert not use_amp(mr.mnist_config(C.preset("dcgan")), cpu)
+    assert not use_amp(ds.run_config(0.5, 10, 0, cpu), cpu)
+    assert not use_amp(rp.run_config("rpgan_r1_r2", rp.SCALES["smoke"], 0, cpu), cpu)
     # channels_last: images only; under auto CUDA, and on a CPU the metz nets, solo or grouped (not the dcgan ones)
     assert [use_channels_last(cfg(data="mnist"), d) for d in (cpu, cuda)] == [False, True]
     assert not use_channels_last(cfg(data="mnist", ensemble=2), cpu) and use_channels_last(
