@@ -18,7 +18,7 @@ a CPU, channels_last for metz and contiguous for dcgan, and in the other one) an
 in interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round, both sides
 fp32 (amp off). Target: grouped >= 1.15x sequential at K = 4. On a CPU where amp 'auto' runs solo nets in bf16
 (`sandbox.trainer.parts.use_amp`: native bf16, the DCGAN) the default solo runs are also timed in bf16, since those are
-what a grouped ensemble (fp32 on a CPU) competes with there.
+what a grouped ensemble (fp32 on a CPU) competes with there, and so is a grouped ensemble forced to bf16.
 """
 
 import argparse
@@ -59,8 +59,10 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
     solos = {"sequential": [make_run(c) for c in solo_cfgs]}
     # Where the trainer's amp 'auto' runs solo nets in bf16 (a CPU with native bf16, the DCGAN), the solo runs a
     # user gets by default are bf16 ones: timed too, so the table says whether grouping beats them.
+    # A grouped ensemble forced to bf16 there is timed against them too: whether grouping pays in bf16.
     if use_amp(dataclasses.replace(solo_cfgs[0], amp="auto"), torch.device("cpu")):
         solos["sequential_auto_bf16"] = [make_run(dataclasses.replace(c, amp="auto")) for c in solo_cfgs]
+        ens["ensemble_bf16"] = make_ensemble(dataclasses.replace(cfg, amp="on"))
     for run in list(ens.values()) + [r for side in solos.values() for r in side]:
         run_steps(run, 2)  # warm-up
 
@@ -89,6 +91,9 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
         "ratio": ratios(rates, "sequential")["ensemble"],
         "ratio_other_format": ratios(rates, "sequential")["ensemble_other_format"],
         "ratio_vs_auto_bf16_solos": ratios(rates, "sequential_auto_bf16")["ensemble"] if len(solos) > 1 else None,
+        "ratio_bf16_vs_auto_bf16_solos": (
+            ratios(rates, "sequential_auto_bf16")["ensemble_bf16"] if len(solos) > 1 else None
+        ),
         "default_channels_last": default_cl,
         "target": IMAGE_TARGET,
     }
@@ -189,6 +194,7 @@ def main(argv=None) -> dict:
                 report_line("  grouped / sequential bf16 solos (amp auto on this CPU)", r["ratio_vs_auto_bf16_solos"])
                 + f"; bf16 solo member steps/s {rate['sequential_auto_bf16']:.3g}"
             )
+            print(report_line("  grouped bf16 / sequential bf16 solos", r["ratio_bf16_vs_auto_bf16_solos"]))
     print(f"{args.threads} thread(s); load {results['load_before']} -> {results['load_after']}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
