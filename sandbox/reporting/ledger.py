@@ -120,7 +120,11 @@ WHY_FAILED = {
     ("r1_convergence", "c11_fid_plateaued_at_every_gamma"): (
         "the mean FID still changes by 16-32% from the third to the last quarter of the 10,000 G steps (the check "
         "allows 10%; at 5,000 G steps it was 11-29%): the width-1/8 DCGAN is still improving at every gamma (final "
-        "FID 145-168 in the mean, from 201-280 at 5,000)"
+        "FID 145-168 in the mean, from 201-280 at 5,000). A pre-registered pilot (2026-12-07: seed 0, gammas 0 and "
+        "0.1, the two furthest off, the study's code to 30,000 G steps; the rule: a length is enough if both "
+        "single-seed curves pass the same test cut there) found 24% and 14% at 20,000 and 13% and 13% at 30,000 "
+        "(FID 95 and 99 at the end): the plateau lies beyond 30,000 G steps at this width, 11-15 CPU-min per point "
+        "on a Xeon with AMX"
     ),
     ("vae_vs_gan", "vae_recall_above_gan_mean_over_seeds"): (
         "recall is k-NN recall in the MNIST classifier's features; the VAE's blurred means (8.5% grey pixels "
