@@ -23,6 +23,7 @@ The parity runs go to --workers processes of one thread each (never more than th
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -79,11 +80,9 @@ def speed(d_width: float, steps: int, rounds: int, data_dir: str) -> dict:
 
 
 def parity_config(seed: int, steps: int, amp: str, data_dir: str):
-    """rpgan_stacked_mnist's NET with RpGAN + R1 at d_width 4, channels_last, in the given precision."""
-    objective, penalty, _ = rp.LOSSES["rpgan_r1"]
-    layer = dict(objective=objective, penalty=penalty, d_width=4.0, steps=steps, seed=seed, amp=amp)
-    device = dict(device="cpu", channels_last="on", data_dir=data_dir, progress=False)
-    return make_config(dict(rp.NET, **layer, **device))
+    """rpgan_stacked_mnist's config of RpGAN + R1 at d_width 4 (`run_config`), channels_last, in the given precision."""
+    cfg = rp.run_config("rpgan_r1", dict(d_width=4.0, steps=steps), seed, "cpu")
+    return dataclasses.replace(cfg, amp=amp, channels_last="on", data_dir=data_dir)
 
 
 def parity_run(seed: int, precision: str, steps: int, n_eval: int, data_dir: str) -> dict:
