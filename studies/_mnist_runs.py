@@ -37,7 +37,8 @@ from studies import _curves
 
 
 def mnist_config(*layers: dict, device="cpu") -> Config:
-    """make_config(data=mnist from data_root(), device, no progress bar) updated by the layers (later wins)."""
+    """make_config(data=mnist from data_root(), device, no progress bar, fp32) updated by the layers (later wins:
+    the Stacked MNIST studies' layers set data=stacked_mnist, read from the same data root)."""
     # fp32 on every machine: the trainer's amp 'auto' turns bf16 on for the DCGAN on CPUs with native bf16, and a
     # study's records must not depend on which machine made them (they were all made in fp32)
     base = dict(data="mnist", data_dir=str(data_root()), device=str(torch.device(device)), progress=False, amp="off")

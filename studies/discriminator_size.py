@@ -21,12 +21,11 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from sandbox import data as sdata
 from sandbox.evaluation import mnist as ev
 from sandbox.nets import param_count
 from sandbox.reporting import figures, kit, study
-from sandbox.trainer.config import make_config
 from studies import _curves
+from studies import _mnist_runs as mr
 
 CLAIM = (
     "Weak (small) discriminators let GANs drop modes: on Stacked MNIST the Metz et al. GAN with D at 1/2 of G's "
@@ -110,9 +109,7 @@ def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> 
 def run_config(d_width: float, steps: int, run_seed: int, device):
     """The trainer config of one run: METZ at d_width, in fp32 on every machine (the trainer's amp 'auto' is bf16
     for the Metz nets on CPUs with native bf16, and a record must not depend on the machine that made it)."""
-    layer = dict(d_width=d_width, steps=steps, seed=run_seed)
-    where = dict(device=str(device), data_dir=str(sdata.data_root()), progress=False, amp="off")
-    return make_config(dict(METZ, **layer, **where))
+    return mr.mnist_config(METZ, dict(d_width=d_width, steps=steps, seed=run_seed), device=device)
 
 
 def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:

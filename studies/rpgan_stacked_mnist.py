@@ -92,15 +92,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sandbox import data as sdata
 from sandbox.nets import param_count
 from sandbox.nets.base import units
 from sandbox.nets.metz import D_FILTERS
 from sandbox.penalties import grad_norm
 from sandbox.reporting import figures, kit, study
-from sandbox.trainer.config import make_config, z_size
+from sandbox.trainer.config import z_size
 from studies import _curves
 from studies import _mnist_dynamics as md
+from studies import _mnist_runs as mr
 
 CLAIM = (
     "On Stacked MNIST, RpGAN + R1 + R2 covers all 1000 modes with lower reverse KL than GAN + R1 + R2, and R1 "
@@ -225,8 +225,7 @@ def run_config(loss: str, cfg: dict, run_seed: int, device):
     trainer's amp 'auto' is bf16 for the Metz nets on CPUs with native bf16; a record must not depend on that)."""
     objective, penalty, _ = LOSSES[loss]
     layer = dict(d_width=cfg["d_width"], objective=objective, penalty=penalty, steps=cfg["steps"], seed=run_seed)
-    where = dict(device=str(device), data_dir=str(sdata.data_root()), progress=False, amp="off")
-    return make_config(dict(NET, **layer, **where))
+    return mr.mnist_config(NET, layer, device=device)
 
 
 def stacked_point(p: dict, cfg: dict, seed: int, device, workdir) -> dict:
