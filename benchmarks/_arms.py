@@ -8,6 +8,7 @@ held the core, which on a loaded machine swamps a 10-20% difference; CPU time st
 traffic. Wall time for anything with more threads or processes.
 """
 
+import math
 import os
 import statistics
 import time
@@ -41,6 +42,19 @@ def ratios(rates: Dict[str, List[float]], base: str) -> Dict[str, dict]:
     return {
         name: spread([a / b for a, b in zip(values, rates[base])]) for name, values in rates.items() if name != base
     }
+
+
+def parity_verdict(values: Dict[str, List[float]], seeds: int) -> dict:
+    """bf16 against fp32 over paired seeds: the means, stds, the difference bf16 - fp32 and whether it is within 2
+    standard errors of that difference (sqrt(s_fp32^2 / n + s_bf16^2 / n)); no verdict (None) from one seed."""
+    mean = {p: statistics.fmean(v) for p, v in values.items()}
+    std = {p: statistics.stdev(v) if len(v) > 1 else math.nan for p, v in values.items()}
+    se = math.sqrt(sum(s**2 / seeds for s in std.values()))
+    diff = mean["bf16"] - mean["fp32"]
+    return dict(
+        mean=mean, std=std, diff_bf16_minus_fp32=diff, se_diff=se,
+        parity=bool(abs(diff) <= 2 * se) if seeds > 1 else None,
+    )  # fmt: skip
 
 
 def clock(threads: int) -> Callable[[], float]:

@@ -21,13 +21,22 @@ trainer's amp 'auto' is bf16 on CUDA, and on CPUs with native bf16 for the solo 
 import argparse
 import json
 import math
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
+from benchmarks._arms import (
+    clock,
+    interleaved,
+    load,
+    parity_verdict,
+    ratios,
+    report_line,
+    spread,
+    timed,
+    torch_threads,
+)  # fmt: skip
 from sandbox.evaluation import mnist as ev
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config
@@ -89,10 +98,6 @@ def parity(width: float, batch: int, steps: int, seeds: int, n_fid: int, data_di
             seconds[name] += time.perf_counter() - t0
             fids[name].append(fid_of(run, n_fid))
             print(f"  seed {seed} {name}: FID {fids[name][-1]:.2f}", flush=True)
-    mean = {name: statistics.fmean(v) for name, v in fids.items()}
-    std = {name: statistics.stdev(v) if len(v) > 1 else math.nan for name, v in fids.items()}
-    se = math.sqrt(sum(s**2 / seeds for s in std.values()))
-    diff = mean["bf16"] - mean["fp32"]
     return {
         "width": width,
         "batch": batch,
@@ -100,11 +105,7 @@ def parity(width: float, batch: int, steps: int, seeds: int, n_fid: int, data_di
         "seeds": seeds,
         "n_fid": n_fid,
         "fid": fids,
-        "mean": mean,
-        "std": std,
-        "diff_bf16_minus_fp32": diff,
-        "se_diff": se,
-        "parity": bool(abs(diff) <= 2 * se) if seeds > 1 else None,
+        **parity_verdict(fids, seeds),
         "train_s": seconds,
     }
 

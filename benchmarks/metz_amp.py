@@ -25,16 +25,24 @@ The parity runs go to --workers processes of one thread each (never more than th
 import argparse
 import dataclasses
 import json
-import math
 import os
-import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
-from benchmarks._arms import clock, interleaved, load, ratios, report_line, spread, timed, torch_threads
+from benchmarks._arms import (
+    clock,
+    interleaved,
+    load,
+    parity_verdict,
+    ratios,
+    report_line,
+    spread,
+    timed,
+    torch_threads,
+)  # fmt: skip
 from sandbox import data as sdata
 from sandbox.reporting.workers import init_worker
 from sandbox.trainer.config import make_config
@@ -95,18 +103,6 @@ def parity_run(seed: int, precision: str, steps: int, n_eval: int, data_dir: str
     return dict(seed=seed, precision=precision, train_cpu_s=train_s, **{m: float(row[m]) for m in METRICS})
 
 
-def verdict(values: dict, seeds: int) -> dict:
-    """Means, standard deviations, the difference bf16 - fp32 and whether it is within 2 standard errors."""
-    mean = {p: statistics.fmean(v) for p, v in values.items()}
-    std = {p: statistics.stdev(v) if len(v) > 1 else math.nan for p, v in values.items()}
-    se = math.sqrt(sum(s**2 / seeds for s in std.values()))
-    diff = mean["bf16"] - mean["fp32"]
-    return dict(
-        values=values, mean=mean, std=std, diff_bf16_minus_fp32=diff, se_diff=se,
-        parity=bool(abs(diff) <= 2 * se) if seeds > 1 else None,
-    )  # fmt: skip
-
-
 def parity(steps: int, seeds: int, n_eval: int, workers: int, data_dir: str) -> dict:
     """Every (seed, precision) run on `workers` one-thread processes, then the verdict per metric."""
     jobs = [(s, p) for s in range(seeds) for p in PRECISIONS]
@@ -127,7 +123,7 @@ def parity(steps: int, seeds: int, n_eval: int, workers: int, data_dir: str) -> 
         config="rpgan_stacked_mnist NET, RpGAN + R1 (gamma 1), d_width 4, channels_last, batch 128",
         steps=steps, seeds=seeds, n_eval=n_eval, runs=runs, train_cpu_s=train,
         train_ratio_fp32_over_bf16=train["fp32"] / train["bf16"],
-        **{m: verdict(by[m], seeds) for m in METRICS},
+        **{m: dict(values=by[m], **parity_verdict(by[m], seeds)) for m in METRICS},
     )  # fmt: skip
 
 
