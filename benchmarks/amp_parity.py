@@ -26,17 +26,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import (
-    clock,
-    interleaved,
-    load,
-    parity_verdict,
-    ratios,
-    report_line,
-    spread,
-    timed,
-    torch_threads,
-)  # fmt: skip
+from benchmarks._arms import clock, interleaved, load, parity_verdict, ratios, report_line, spread, timed, torch_threads
 from sandbox.evaluation import mnist as ev
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config

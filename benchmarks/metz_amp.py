@@ -32,17 +32,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._arms import (
-    clock,
-    interleaved,
-    load,
-    parity_verdict,
-    ratios,
-    report_line,
-    spread,
-    timed,
-    torch_threads,
-)  # fmt: skip
+from benchmarks._arms import clock, interleaved, load, parity_verdict, ratios, report_line, spread, timed, torch_threads
 from sandbox import data as sdata
 from sandbox.reporting.workers import init_worker
 from sandbox.trainer.config import make_config
