@@ -321,20 +321,47 @@ def test_code_version_counts_code_changes_and_ignores_figures(tmp_path):
 
 def test_list_prints_points_and_estimates_without_running(fake, tmp_path, capsys):
     plan = run(fake, tmp_path, "--list")
+    nothing = dict(recorded=0, stale=0, started=0, recorded_cpu_s=0.0, started_cpu_s=0.0)
     assert plan == dict(
-        study="fake_grid", scale="smoke", points=4, cpu_minutes=pytest.approx(0.04), note="0.04 CPU-min"
+        study="fake_grid",
+        scale="smoke",
+        points=4,
+        cpu_minutes=pytest.approx(0.04),
+        note="0.04 CPU-min; recorded 0/4",
+        progress=nothing,
+        left_cpu_minutes=pytest.approx(0.04),
     )
     assert run(fake, tmp_path, "--list", "--scale", "full")["cpu_minutes"] == pytest.approx(20.0)
-    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "no estimate"
+    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "no estimate; recorded 0/6"
     assert (
         run(fake, tmp_path, "--list", "--scale", "trained")["note"] == "no trained scale (defines smoke, quick, full)"
     )
     fake.estimate_minutes = lambda scale: {"smoke": 1.5, "quick": 7.0, "full": 60.0}[scale]  # over BUDGET
-    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "7 CPU-min"
+    assert run(fake, tmp_path, "--list", "--scale", "quick")["note"] == "7 CPU-min; recorded 0/6"
     text = capsys.readouterr().out
-    assert "fake_grid                smoke        4 points  0.04 CPU-min" in text
-    assert "fake_grid                paper        8 points  20 CPU-min" in text
+    assert "fake_grid                smoke        4 points  0.04 CPU-min; recorded 0/4" in text
+    assert "fake_grid                paper        8 points  20 CPU-min; recorded 0/8" in text
     assert fake.calls() == [] and not (tmp_path / "records").exists()
+
+
+def test_list_reports_recorded_started_and_stale_points_from_the_records(fake, tmp_path, capsys):
+    run(fake, tmp_path, "--workers", "1", "--shard", "0/2")  # points 0 and 2 of 4 recorded
+    spent = sum(r["cpu_s"] for r in records_of(tmp_path).values())
+    work = tmp_path / "records" / "fake_grid" / "smoke" / ".work" / KEYS[1]
+    work.mkdir(parents=True)
+    (work / "spent.json").write_text('{"cpu_s": 90.0}')  # a killed point: its last checkpoint's CPU note
+    plan = run(fake, tmp_path, "--list")
+    assert plan["progress"] == dict(
+        recorded=2, stale=0, started=1, recorded_cpu_s=pytest.approx(spent), started_cpu_s=90.0
+    )
+    assert plan["left_cpu_minutes"] == pytest.approx(0.04 * 2 / 4)
+    assert plan["note"] == f"0.04 CPU-min; recorded 2/4 ({spent / 60:.3g} CPU-min), 1 started (1.5 CPU-min so far)"
+    fake.SCALES["smoke"] = {"n": 2, "steps": 5}  # new settings: both records are stale, nothing is recorded
+    plan = run(fake, tmp_path, "--list")
+    assert plan["progress"]["recorded"] == 0 and plan["progress"]["stale"] == 2
+    assert plan["note"] == "0.04 CPU-min; recorded 0/4, 1 started (1.5 CPU-min so far), 2 at other settings"
+    assert "recorded 0/4, 1 started" in capsys.readouterr().out
+    assert len(fake.calls()) == 2  # listing trained nothing
 
 
 def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
@@ -373,6 +400,31 @@ def test_the_listed_total_counts_the_shared_dcgan_trajectory_once(capsys):
     entry = dcgan_mnist.SCALES["trained"]
     assert mr.trajectory_shares(entry, seeds=[]) == {}  # reads no seed: nothing shared, not every seed
     assert len(mr.trajectory_shares(entry)) == 3
+
+
+def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tmp_path, capsys):
+    import shutil
+
+    from studies import dcgan_mnist
+    from studies.__main__ import main
+
+    names = ["dcgan_mnist", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]
+
+    def listed():
+        text = capsys.readouterr().out
+        total = float(re.search(r"total: ([\d,.]+) CPU-min", text).group(1).replace(",", ""))
+        done, n, left = re.search(r"recorded: (\d+) of (\d+) grid points; left: about ([\d,.]+) CPU-min", text).groups()
+        return total, int(done), int(n), float(left.replace(",", ""))
+
+    assert main([*names, "--records", str(tmp_path)]) == 0
+    total, done, n, left = listed()
+    assert (done, n) == (0, 4 + 3 + 1) and left == pytest.approx(total, abs=1)  # nothing recorded: all of it left
+    # dcgan_mnist's committed records: its own part is done, the trajectory not (the other two still read it)
+    shutil.copytree(study.FIGURES / "records" / "dcgan_mnist", tmp_path / "dcgan_mnist")
+    assert main([*names, "--records", str(tmp_path)]) == 0
+    total_again, done, n, left = listed()
+    own = dcgan_mnist.estimate_minutes("trained") - sum(dcgan_mnist.shared_minutes("trained").values())
+    assert total_again == total and (done, n) == (4, 8) and left == pytest.approx(total - own, abs=1)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="submitit (the cluster extra) not installed")

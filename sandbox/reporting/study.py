@@ -103,7 +103,11 @@ def parser(doc: str, default_scale: Optional[str] = "full") -> argparse.Argument
         metavar="i/n",
         help="grid studies: run only points i, i+n, i+2n, ... (their records, no figure); merge/n is --replot",
     )
-    p.add_argument("--list", action="store_true", help="print the plan (points, estimated CPU-minutes) and stop")
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="print the plan (points, estimated CPU-minutes, points recorded, started or stale) and stop",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -112,10 +116,14 @@ def parser(doc: str, default_scale: Optional[str] = "full") -> argparse.Argument
     return p
 
 
-def plan(module, scale: str, points: Optional[Callable] = None) -> dict:
+def plan(
+    module, scale: str, points: Optional[Callable] = None, records: Optional[Path] = None, seed: int = 0, name=None
+) -> dict:
     """{scale, points, cpu_minutes, note}: the grid size at a scale, and CPU-minutes from the study's
     `estimate_minutes(scale)` (the whole study) or `BUDGET = {scale: minutes per point}`, when it has one; plus
-    `shared` ({item: CPU-minutes} inside that estimate which other studies share) from `shared_minutes(scale)`."""
+    `shared` ({item: CPU-minutes} inside that estimate which other studies share) from `shared_minutes(scale)`;
+    with a records folder, a grid study's `progress` (workers.Progress as a dict) and `left_cpu_minutes`, the
+    estimate's share for the points not yet recorded."""
     own = study_scale(module, scale)
     if own is None:
         names = ", ".join(getattr(module, "SCALES", {}))
@@ -130,8 +138,23 @@ def plan(module, scale: str, points: Optional[Callable] = None) -> dict:
         minutes = None if per_point is None else float(per_point) * n
     note = "no estimate" if minutes is None or not math.isfinite(minutes) else f"{minutes:.3g} CPU-min"
     out = dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
+    if records is not None and points is not None and n:
+        keys = [point_key(p) for p in points(own)]
+        name = name or Path(module.__file__).stem  # the records folder's name (run as __main__, not __name__)
+        done = wk.progress(records, name, scale, keys, seed, ALIASES, point_settings(module, own))
+        out.update(note=note + _progress_note(done, n), progress=done._asdict())
+        if minutes is not None and math.isfinite(minutes):
+            out["left_cpu_minutes"] = minutes * (n - done.recorded) / n
     shared = module.shared_minutes(own) if callable(getattr(module, "shared_minutes", None)) else {}
     return dict(out, shared=shared) if shared else out
+
+
+def _progress_note(done: wk.Progress, n: int) -> str:
+    """'; recorded 3/12 (58 CPU-min), 1 started (6 CPU-min so far), 9 at other settings' (the parts that apply)."""
+    note = f"; recorded {done.recorded}/{n}" + (f" ({done.recorded_cpu_s / 60:.3g} CPU-min)" if done.recorded else "")
+    if done.started:
+        note += f", {done.started} started ({done.started_cpu_s / 60:.3g} CPU-min so far)"
+    return note + (f", {done.stale} at other settings" if done.stale else "")
 
 
 def _workers(requested: Optional[int], device: torch.device, executor: str, n_points: int) -> int:
@@ -234,7 +257,8 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
     """The runner: one study at one scale, from parsed flags (see `parser`); returns its record."""
     scale = canonical(args.scale)
     if args.list:
-        p = plan(module, scale, points)
+        records = Path(args.records) if args.records else Path(args.out) / "records"
+        p = plan(module, scale, points, records if points is not None else None, args.seed, name)
         print(f"{name:24s} {scale:8s} {p['points'] if p['points'] is not None else '-':>5} points  {p['note']}")
         return dict(study=name, **p)
     own = study_scale(module, scale)

@@ -189,6 +189,32 @@ def settings_differ(rec: Optional[dict], settings) -> list:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+class Progress(NamedTuple):
+    """How far a grid is at one scale, from its records folder alone (what `--list` prints beside the estimate)."""
+
+    recorded: int  # points with a record at the current settings and seed
+    stale: int  # points whose record was made at other settings (they run again)
+    started: int  # points without such a record whose work folder holds a checkpoint's CPU note (they resume)
+    recorded_cpu_s: float  # CPU seconds the recorded points took (wall seconds for records older than cpu_s)
+    started_cpu_s: float  # CPU seconds the started points spent up to their last checkpoint
+
+
+def progress(records, study: str, scale: str, keys: Sequence[str], seed: int, aliases: dict, settings=None):
+    """Progress of a grid from <records>/<study>/<scale>/: recorded, stale and started points and their CPU."""
+    done = stale = started = 0
+    done_s = started_s = 0.0
+    for key in keys:
+        path = record_path(records, study, scale, key)
+        rec = read_point(path)
+        if matches(rec, key, scale, seed, aliases, settings):
+            done, done_s = done + 1, done_s + float(rec.get("cpu_s", rec.get("seconds", 0.0)))
+            continue
+        stale += bool(rec is not None and settings_differ(rec, settings))
+        if (work_dir(path) / SPENT).is_file():
+            started, started_s = started + 1, started_s + spent_cpu_s(work_dir(path))
+    return Progress(done, stale, started, done_s, started_s)
+
+
 def _in_process(jobs: Sequence[Job]) -> Iterator[Tuple[Job, Optional[dict], Optional[Failure]]]:
     for job in jobs:
         try:
