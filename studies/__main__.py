@@ -11,7 +11,7 @@ not yet recorded, a shared item in full while any study reading it has points le
 import sys
 import time
 
-from sandbox.reporting import study
+from sandbox.reporting import plans, study
 from studies import all_studies, load
 
 
@@ -35,27 +35,16 @@ def main(argv=None) -> int:
     args = study.parser(__doc__, default_scale=None).parse_args(flags)  # a bad flag fails before any study runs
     scale = study.canonical(args.scale) if args.scale else None
     if listing:
-        total, left, unknown_cost, shared, counts = 0.0, 0.0, [], {}, [0, 0]
-        for name in names:
-            rec = load(name).main(flags + ["--list"])
-            if "progress" in rec:
-                counts = [counts[0] + rec["progress"]["recorded"], counts[1] + rec["points"]]
-            if rec.get("cpu_minutes") is not None:
-                total += rec["cpu_minutes"]
-                todo = rec.get("left_cpu_minutes", rec["cpu_minutes"]) / rec["cpu_minutes"] if rec["cpu_minutes"] else 0
-                for item, minutes in rec.get("shared", {}).items():
-                    shared.setdefault(item, []).append((minutes, todo))
-                left += todo * (rec["cpu_minutes"] - sum(rec.get("shared", {}).values()))
-            elif rec.get("points") is not None:
-                unknown_cost.append(name)
-        # each shared item trains once, whoever reads it; it is still to do while any reader's points are
-        repeated = sum(sum(m for m, _ in readers[1:]) for readers in shared.values())
-        left += sum(readers[0][0] * max(t for _, t in readers) for readers in shared.values())
-        rest = f", and {len(unknown_cost)} of {len(names)} studies have no estimate" if unknown_cost else ""
+        totals = plans.ladder([load(name).main(flags + ["--list"]) for name in names])
+        repeated, unknown = totals["repeated"], totals["unknown"]
+        rest = f", and {len(unknown)} of {len(names)} studies have no estimate" if unknown else ""
         once = f" ({repeated:,.0f} CPU-min of shared work in more than one estimate, counted once)" if repeated else ""
-        print(f"total: {total - repeated:,.0f} CPU-min{once}{rest}")
-        if counts[1]:
-            print(f"recorded: {counts[0]} of {counts[1]} grid points; left: about {left:,.0f} CPU-min by the estimates")
+        print(f"total: {totals['cpu_minutes']:,.0f} CPU-min{once}{rest}")
+        if totals["points"]:
+            print(
+                f"recorded: {totals['recorded']} of {totals['points']} grid points; "
+                f"left: about {totals['left']:,.0f} CPU-min by the estimates"
+            )
         return 0
     failed, skipped = [], []
     for name in names:

@@ -12,7 +12,6 @@ records alone. The scale ladder and the guards on figures/ are in sandbox.report
 """
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ from sandbox.reporting.outputs import (  # noqa: F401 (the studies' names for th
     save,
     summary,
 )
+from sandbox.reporting.plans import plan
 from sandbox.reporting.provenance import (  # noqa: F401 (studies and tests read them here)
     ALIASES,
     FIGURES,
@@ -114,47 +114,6 @@ def parser(doc: str, default_scale: Optional[str] = "full") -> argparse.Argument
         help="write into figures/ from a tree with uncommitted code, or over a larger-scale record (both recorded)",
     )
     return p
-
-
-def plan(
-    module, scale: str, points: Optional[Callable] = None, records: Optional[Path] = None, seed: int = 0, name=None
-) -> dict:
-    """{scale, points, cpu_minutes, note}: the grid size at a scale, and CPU-minutes from the study's
-    `estimate_minutes(scale)` (the whole study) or `BUDGET = {scale: minutes per point}`, when it has one; plus
-    `shared` ({item: CPU-minutes} inside that estimate which other studies share) from `shared_minutes(scale)`;
-    with a records folder, a grid study's `progress` (workers.Progress as a dict) and `left_cpu_minutes`, the
-    estimate's share for the points not yet recorded."""
-    own = study_scale(module, scale)
-    if own is None:
-        names = ", ".join(getattr(module, "SCALES", {}))
-        return dict(scale=scale, points=None, cpu_minutes=None, note=f"no {scale} scale (defines {names})")
-    points = points or getattr(module, "points", None)
-    n = len(points(own)) if points else 1
-    minutes = None
-    if callable(getattr(module, "estimate_minutes", None)):
-        minutes = float(module.estimate_minutes(own))  # the whole study's CPU-minutes
-    elif isinstance(getattr(module, "BUDGET", None), dict):
-        per_point = {ALIASES.get(k, k): v for k, v in module.BUDGET.items()}.get(scale)
-        minutes = None if per_point is None else float(per_point) * n
-    note = "no estimate" if minutes is None or not math.isfinite(minutes) else f"{minutes:.3g} CPU-min"
-    out = dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
-    if records is not None and points is not None and n:
-        keys = [point_key(p) for p in points(own)]
-        name = name or Path(module.__file__).stem  # the records folder's name (run as __main__, not __name__)
-        done = wk.progress(records, name, scale, keys, seed, ALIASES, point_settings(module, own))
-        out.update(note=note + _progress_note(done, n), progress=done._asdict())
-        if minutes is not None and math.isfinite(minutes):
-            out["left_cpu_minutes"] = minutes * (n - done.recorded) / n
-    shared = module.shared_minutes(own) if callable(getattr(module, "shared_minutes", None)) else {}
-    return dict(out, shared=shared) if shared else out
-
-
-def _progress_note(done: wk.Progress, n: int) -> str:
-    """'; recorded 3/12 (58 CPU-min), 1 started (6 CPU-min so far), 9 at other settings' (the parts that apply)."""
-    note = f"; recorded {done.recorded}/{n}" + (f" ({done.recorded_cpu_s / 60:.3g} CPU-min)" if done.recorded else "")
-    if done.started:
-        note += f", {done.started} started ({done.started_cpu_s / 60:.3g} CPU-min so far)"
-    return note + (f", {done.stale} at other settings" if done.stale else "")
 
 
 def _workers(requested: Optional[int], device: torch.device, executor: str, n_points: int) -> int:
