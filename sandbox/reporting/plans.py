@@ -23,7 +23,8 @@ def plan(
         names = ", ".join(getattr(module, "SCALES", {}))
         return dict(scale=scale, points=None, cpu_minutes=None, note=f"no {scale} scale (defines {names})")
     points = points or getattr(module, "points", None)
-    n = len(points(own)) if points else 1
+    keys = [point_key(p) for p in points(own)] if points else []  # points() once: some build their grid from data
+    n = len(keys) if points else 1
     minutes = None
     if callable(getattr(module, "estimate_minutes", None)):
         minutes = float(module.estimate_minutes(own))  # the whole study's CPU-minutes
@@ -33,7 +34,6 @@ def plan(
     note = "no estimate" if minutes is None or not math.isfinite(minutes) else f"{minutes:.3g} CPU-min"
     out = dict(scale=scale, points=n, cpu_minutes=minutes, note=note)
     if records is not None and points is not None and n:
-        keys = [point_key(p) for p in points(own)]
         name = name or Path(module.__file__).stem  # the records folder's name (run as __main__, not __name__)
         done = wk.progress(records, name, scale, keys, seed, ALIASES, point_settings(module, own))
         out.update(note=note + _progress_note(done, n), progress=done._asdict())

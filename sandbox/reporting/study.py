@@ -217,7 +217,7 @@ def run_study(args, *, name, claim, claims, module, run, plot, points, run_point
     scale = canonical(args.scale)
     if args.list:
         records = Path(args.records) if args.records else Path(args.out) / "records"
-        p = plan(module, scale, points, records if points is not None else None, args.seed, name)
+        p = plan(module, scale, points, records, args.seed, name)  # a study without grid points has no progress
         print(f"{name:24s} {scale:8s} {p['points'] if p['points'] is not None else '-':>5} points  {p['note']}")
         return dict(study=name, **p)
     own = study_scale(module, scale)
