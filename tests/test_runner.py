@@ -427,6 +427,21 @@ def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tm
     assert total_again == total and (done, n) == (4, 8) and left == pytest.approx(total - own, abs=1)
 
 
+def test_a_figure_is_superseded_by_a_change_of_its_scale_entry_only():
+    """plans.superseded names the SCALES fields a committed figure's config holds with another value: none for the
+    committed r1_convergence figure, `steps` once its scale gains steps; fields the config lacks are not compared."""
+    from sandbox.reporting import plans
+    from studies import r1_convergence
+
+    figure = json.loads((study.FIGURES / "r1_convergence.json").read_text())
+    assert plans.superseded(r1_convergence, figure) == []
+    longer = dict(figure, config=dict(figure["config"], steps=figure["config"]["steps"] + 1, fid_every=1))
+    assert plans.superseded(r1_convergence, longer) == ["fid_every", "steps"]
+    assert plans.superseded(r1_convergence, dict(figure, config=dict(figure["config"], unrelated=3))) == []
+    lacking = {k: v for k, v in figure["config"].items() if k != "steps"}
+    assert plans.superseded(r1_convergence, dict(figure, config=lacking)) == []
+
+
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="submitit (the cluster extra) not installed")
 def test_submitit_local_runs_the_same_jobs(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{':'.join(sys.path)}")  # the job processes import fake_grid

@@ -43,6 +43,19 @@ def plan(
     return dict(out, shared=shared) if shared else out
 
 
+def superseded(module, figure: dict) -> list:
+    """The fields of its study's current `SCALES` entry that a committed figure's `config` holds with another value
+    ([] when it is current; presets and nets are compared point by point, by the records' settings): a figure whose
+    grid is being rerun at a new scale entry, its records filling in point by point, stays committed until the last
+    point lands and the run rebuilds it."""
+    own = study_scale(module, figure["scale"])
+    entry = wk.canonical_settings(getattr(module, "SCALES", {}).get(own))
+    if not isinstance(entry, dict):
+        return []
+    held = {k: v for k, v in entry.items() if k in figure["config"]}
+    return wk.settings_differ({"settings": {k: figure["config"][k] for k in held}}, held)
+
+
 def _progress_note(done: wk.Progress, n: int) -> str:
     """'; recorded 3/12 (58 CPU-min), 1 started (6 CPU-min so far), 9 at other settings' (the parts that apply)."""
     note = f"; recorded {done.recorded}/{n}" + (f" ({done.recorded_cpu_s / 60:.3g} CPU-min)" if done.recorded else "")
