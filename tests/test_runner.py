@@ -6,9 +6,12 @@ appends a line to a calls file, so the tests count what the runner trained.
 
 import importlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -17,6 +20,8 @@ from sandbox.reporting import provenance, study
 FAKE = '''"""Claim: a toy grid for the runner's tests."""
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -40,6 +45,9 @@ FAIL = HERE / "fail_at_k.txt"
 def run_point(point, scale, seed, device):
     with open(HERE / "calls.txt", "a") as f:
         f.write(json.dumps(point) + "\\n")
+    if (HERE / "hang.txt").exists():  # a long point: say which process trains it, then keep training
+        (HERE / f"pid_{point['k']}_{point['width']}.txt").write_text(str(os.getpid()))
+        time.sleep(120)
     if FAIL.exists() and point["k"] == int(FAIL.read_text()) and point["width"] == 1.0:
         raise ValueError(f"planned failure at {point}")
     return {
@@ -239,6 +247,48 @@ def test_a_failed_point_is_named_and_the_finished_records_stay(fake, tmp_path):
     assert isinstance(err.value.__cause__, ValueError)
     (tmp_path / "fail_at_k.txt").unlink()
     assert run(fake, out, "--workers", "1")["runner"]["points_run"] == 1
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (a terminated worker its parent has not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_runner_alone_stops_its_workers_at_once(fake, tmp_path, signum):
+    """A scheduler's SIGTERM (or a SIGINT) to the runner process only: before, SIGTERM killed the runner and left
+    its workers training (racing a rerun for the checkpoints) and SIGINT waited for the points in flight."""
+    (tmp_path / "hang.txt").write_text("1")
+    code = (
+        f"import fake_grid; fake_grid.main(['--scale', 'smoke', '--out', {str(tmp_path / 'out')!r}, '--workers', '2'])"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(tmp_path.glob("pid_*.txt"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = [int(p.read_text()) for p in tmp_path.glob("pid_*.txt")]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)  # the control: two workers in their points
+        proc.send_signal(signum)
+        rc = proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert rc == (128 + signal.SIGTERM if signum == signal.SIGTERM else -signal.SIGINT)  # KeyboardInterrupt
+        assert "stopping the workers" in proc.stderr.read()
+        assert records_of(tmp_path / "out") == {}  # no point finished
+    finally:
+        proc.kill()
+        for p in tmp_path.glob("pid_*.txt"):
+            if _alive(int(p.read_text())):
+                os.kill(int(p.read_text()), signal.SIGKILL)
 
 
 def test_the_record_keeps_its_keys_and_adds_headline_rows_controls_and_the_scale_ladder(fake, tmp_path):

@@ -18,7 +18,9 @@ import inspect
 import json
 import os
 import random
+import signal
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -248,6 +250,7 @@ def _context():
 
 def _process_pool(jobs: Sequence[Job], workers: int) -> Iterator[Tuple[Job, Optional[dict], Optional[Failure]]]:
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=init_worker, initargs=(1,))
+    restore = _sigterm_raises()
     try:
         futures = {pool.submit(run_job, job._replace(fn=reference_of(job.fn), threads=1)): job for job in jobs}
         for future in as_completed(futures):
@@ -256,8 +259,42 @@ def _process_pool(jobs: Sequence[Job], workers: int) -> Iterator[Tuple[Job, Opti
                 yield job, future.result(), None
             except Exception as err:
                 yield job, None, _failure(job, err)
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM, an error in the caller): end the points in flight now. Waiting would take as long
+        # as a point (an hour at trained scale), and workers left running would race a rerun for the checkpoints.
+        _stop_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        restore()
+
+
+def _sigterm_raises() -> Callable[[], None]:
+    """While a pool runs, SIGTERM raises SystemExit(143) in the main thread (its default would kill this process
+    alone and orphan the workers); returns what restores the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's worker processes; their points resume from their last checkpoints on a rerun."""
+    print(
+        "stopping the workers: their points resume from their last checkpoints when the command runs again",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # before 3.14: the pool's own table
+        process.terminate()
 
 
 def _submitit(jobs, workers: int, executor: str, folder: Path, options: dict):
