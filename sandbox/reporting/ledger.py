@@ -121,7 +121,9 @@ WHY_FAILED = {
         "DCGAN is within it (9%). A pre-registered pilot (2026-12-07: seed 0, those three arms, the study's code to "
         "18,000 G steps; the rule: a length is enough if all three single-seed curves pass the same test cut there) "
         "found 13%, 16% and 11% at 12,000 and 11%, 16% and 10.4% at 18,000 (final FID 157, 91 and 119; WGAN-GP "
-        "still below WGAN): the plateau lies beyond 18,000 G steps, about 9-31 CPU-min per point on a Xeon with AMX"
+        "still below WGAN): the plateau lies beyond 18,000 G steps, about 9-31 CPU-min per point on a Xeon with AMX. "
+        "The trained scale is now 40,000 G steps (the longer of two curve fits' lengths, set before the run); this "
+        "figure stays until that grid's last point lands (its records land in figures/records as points finish)"
     ),
     ("r1_convergence", "c11_fid_plateaued_at_every_gamma"): (
         "at 50,000 G steps (set before the run from a 30,000-step pilot whose curve fits put every gamma inside 10% "
