@@ -414,6 +414,18 @@ def test_list_reports_recorded_started_and_stale_points_from_the_records(fake, t
     assert len(fake.calls()) == 2  # listing trained nothing
 
 
+def test_list_says_when_the_figure_in_out_is_at_other_settings(fake, tmp_path):
+    """A figure whose config holds another value of a SCALES field is superseded (a grid rerun under way): --list
+    says so; a current figure, or one at another scale, adds nothing."""
+    (tmp_path / "fake_grid.json").write_text(json.dumps({"scale": "smoke", "config": {"n": 5}}))
+    assert run(fake, tmp_path, "--list")["note"].endswith(
+        "; fake_grid.json is at other settings (n) until the last point lands"
+    )
+    for figure in ({"scale": "smoke", "config": {"n": 2}}, {"scale": "full", "config": {"n": 5}}):
+        (tmp_path / "fake_grid.json").write_text(json.dumps(figure))
+        assert run(fake, tmp_path, "--list")["note"] == "0.04 CPU-min; recorded 0/4"
+
+
 def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
     from studies.__main__ import _split, main
 

@@ -21,7 +21,7 @@ import torch
 
 from sandbox.devices import cpu_count, describe_device, pick_device  # noqa: F401
 from sandbox.devices import threads as torch_threads
-from sandbox.records import jsonable, pack_images, unpack_images, write_json  # noqa: F401 (the study kit)
+from sandbox.records import jsonable, pack_images, read_json, unpack_images, write_json  # noqa: F401 (the study kit)
 from sandbox.reporting import workers as wk
 from sandbox.reporting.kit import parse_point, point_key
 from sandbox.reporting.outputs import (  # noqa: F401 (the studies' names for them: study.Result, study.run_grid)
@@ -33,7 +33,7 @@ from sandbox.reporting.outputs import (  # noqa: F401 (the studies' names for th
     save,
     summary,
 )
-from sandbox.reporting.plans import plan
+from sandbox.reporting.plans import plan, superseded
 from sandbox.reporting.provenance import (  # noqa: F401 (studies and tests read them here)
     ALIASES,
     FIGURES,
@@ -212,12 +212,25 @@ def _gather(name, scale, seed, keys, records, settings=None) -> tuple:
     return {k: recs[k]["result"] for k in keys}, list(recs.values())
 
 
+def _superseded_note(module, figure_path: Path, scale: str) -> str:
+    """'; the figure in OUT is at other settings (steps): ...' when the committed figure at this scale is superseded
+    (a grid rerun at a new scale entry, under way), else ''."""
+    figure = read_json(figure_path) if figure_path.is_file() else None
+    if not figure or figure.get("scale") != scale or "config" not in figure:
+        return ""
+    differ = superseded(module, figure)
+    if not differ:
+        return ""
+    return f"; {figure_path.name} is at other settings ({', '.join(differ)}) until the last point lands"
+
+
 def run_study(args, *, name, claim, claims, module, run, plot, points, run_point, device) -> dict:
     """The runner: one study at one scale, from parsed flags (see `parser`); returns its record."""
     scale = canonical(args.scale)
     if args.list:
         records = Path(args.records) if args.records else Path(args.out) / "records"
         p = plan(module, scale, points, records, args.seed, name)  # a study without grid points has no progress
+        p["note"] += _superseded_note(module, Path(args.out) / f"{name}.json", scale)
         print(f"{name:24s} {scale:8s} {p['points'] if p['points'] is not None else '-':>5} points  {p['note']}")
         return dict(study=name, **p)
     own = study_scale(module, scale)
