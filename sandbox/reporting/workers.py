@@ -11,6 +11,7 @@ had spent up to their last checkpoint, which the training code notes in the work
 (workers 1: a traceback you can debug), in worker processes of one torch thread each (forkserver or spawn: torch
 and plain fork do not mix), or through submitit on this machine or a Slurm cluster (the optional `cluster`
 extra). A failed point is reported by its key; the records already written stay, so a rerun resumes there.
+A SIGTERM or Ctrl-C to the runner ends its worker processes at once: their points resume from their checkpoints.
 """
 
 import importlib
