@@ -57,9 +57,9 @@ def test_replot_from_the_committed_records_reproduces_the_committed_checks(name,
     module = importlib.import_module(f"studies.{name}")
     committed = json.loads((FIGURES / f"{name}.json").read_text())
     if plans.superseded(module, committed):
-        own = study_scale(module, scale)
-        done = plans.plan(module, scale, records=FIGURES / "records", seed=seed, name=name)["progress"]
-        assert done["stale"] == 0 and done["recorded"] < len(module.points(own)), (name, done)
+        listed = plans.plan(module, scale, records=FIGURES / "records", seed=seed, name=name)
+        done = listed["progress"]
+        assert done["stale"] == 0 and done["recorded"] < listed["points"], (name, done)
         return
     args = ["--scale", scale, "--seed", str(seed), "--out", str(tmp_path), "--records", str(FIGURES / "records")]
     again = module.main([*args, "--replot"])
@@ -132,6 +132,14 @@ def test_committed_records_back_their_figure_at_the_study_s_current_settings(fol
         assert wk.settings_differ(rec, expected) == [], f"{path}: made at other settings"
 
 
+def _a_committed_record(module, study: str) -> tuple:
+    """(the study's own scale name, its first committed record at its figure's scale); while a grid at new settings
+    has no point landed yet, a record holding the current settings stands in."""
+    scale = study_scale(module, json.loads((FIGURES / f"{study}.json").read_text())["scale"])
+    files = sorted((FIGURES / "records" / study / scale).glob("*.json"))
+    return scale, (json.loads(files[0].read_text()) if files else {"settings": point_settings(module, scale)})
+
+
 # What a study's points read beyond its SCALES entry (nets, optimiser, presets): (where the dict lives, its name, the
 # preset in it or None, a field to change, the settings field that holds it).
 POINT_CONFIGS = {
@@ -164,10 +172,7 @@ def test_a_change_to_the_nets_or_optimiser_a_study_s_points_read_makes_its_recor
     records."""
     module = importlib.import_module(f"studies.{study}")
     where, name, entry, field, held_as = POINT_CONFIGS[study]
-    scale = study_scale(module, json.loads((FIGURES / f"{study}.json").read_text())["scale"])
-    folder = FIGURES / "records" / study / scale
-    files = sorted(folder.glob("*.json"))  # none yet while a grid at new settings has its first points under way
-    rec = json.loads(files[0].read_text()) if files else {"settings": point_settings(module, scale)}
+    scale, rec = _a_committed_record(module, study)
     assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed config
     holder = importlib.import_module(where)
     config = getattr(holder, name)
@@ -199,10 +204,7 @@ def test_a_change_to_a_constant_a_toy_study_s_points_read_makes_its_records_stal
     """Before these settings hooks, a new MIX_GAMMA in rpgan_convergence would have reused the old records."""
     module = importlib.import_module(f"studies.{study}")
     name = POINT_CONSTANTS[study]
-    scale = study_scale(module, json.loads((FIGURES / f"{study}.json").read_text())["scale"])
-    folder = FIGURES / "records" / study / scale
-    files = sorted(folder.glob("*.json"))  # none yet while a grid at new settings has its first points under way
-    rec = json.loads(files[0].read_text()) if files else {"settings": point_settings(module, scale)}
+    scale, rec = _a_committed_record(module, study)
     assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed constants
     monkeypatch.setattr(module, name, 2 * getattr(module, name))
     assert wk.settings_differ(rec, point_settings(module, scale)) == ["constants"]

@@ -213,8 +213,8 @@ def _gather(name, scale, seed, keys, records, settings=None) -> tuple:
 
 
 def _superseded_note(module, figure_path: Path, scale: str) -> str:
-    """'; the figure in OUT is at other settings (steps): ...' when the committed figure at this scale is superseded
-    (a grid rerun at a new scale entry, under way), else ''."""
+    """'; NAME.json is at other settings (steps) until the last point lands' when the figure in --out at this scale is
+    superseded (plans.superseded: its grid rerun at a new scale entry is under way), else ''."""
     figure = read_json(figure_path) if figure_path.is_file() else None
     if not figure or figure.get("scale") != scale or "config" not in figure:
         return ""
