@@ -11,8 +11,9 @@ n_critic = 5, Adam 1e-4, betas (0, 0.9), no BatchNorm in the critic; preset `wga
 pile up at +-c (Gulrajani et al. 2017, Fig. 1b) and WGAN-GP reaches a lower FID. The third arm is NS-GAN + R1
 (preset `r1`: GAN_stability's reg_param 10, gamma 20 in our gamma/2 convention), whose D loss is the NS-GAN loss;
 the fourth is the GAN of Arjovsky et al.'s Fig. 4 itself, NS-GAN with no penalty (preset `dcgan`: Radford et al.'s
-Adam 2e-4, beta1 0.5, batch 128, BatchNorm in D). The R1 arm alone did not make the paper's contrast: its penalty
-keeps D from saturating, so its D loss follows FID as closely as WGAN's estimate (rho -0.998 at trained scale).
+Adam 2e-4, beta1 0.5, batch 128, BatchNorm in D). The R1 arm alone did not make the paper's contrast at 6,000 G
+steps: its penalty keeps D from saturating, so its D loss followed FID (rho -0.86 to -0.97); at 40,000 it no longer
+does (-0.32 to -0.80).
 Named deviations: the DCGAN nets at width WIDTH (the papers' DCGANs at width 1 are a GPU's job); ema_half_life=0
 (the study measures the raw G; the r1 preset's EMA feeds nothing back into training).
 Measured per run (`studies._mnist_dynamics`), at every mark on 512 fixed real training images and 512 fixed
