@@ -133,11 +133,17 @@ def test_committed_records_back_their_figure_at_the_study_s_current_settings(fol
 
 
 def _a_committed_record(module, study: str) -> tuple:
-    """(the study's own scale name, its first committed record at its figure's scale); while a grid at new settings
-    has no point landed yet, a record holding the current settings stands in."""
+    """(the study's own scale name, a record to make stale): its first committed record at its figure's scale, after
+    the control that this record matches the current settings; while a grid at new settings has no point landed
+    yet, a record built from the current settings stands in and the control is not run (it would compare the
+    settings with themselves)."""
     scale = study_scale(module, json.loads((FIGURES / f"{study}.json").read_text())["scale"])
     files = sorted((FIGURES / "records" / study / scale).glob("*.json"))
-    return scale, (json.loads(files[0].read_text()) if files else {"settings": point_settings(module, scale)})
+    if not files:
+        return scale, {"settings": point_settings(module, scale)}
+    rec = json.loads(files[0].read_text())
+    assert wk.settings_differ(rec, point_settings(module, scale)) == [], f"{files[0]}: made at other settings"
+    return scale, rec
 
 
 # What a study's points read beyond its SCALES entry (nets, optimiser, presets): (where the dict lives, its name, the
@@ -173,7 +179,6 @@ def test_a_change_to_the_nets_or_optimiser_a_study_s_points_read_makes_its_recor
     module = importlib.import_module(f"studies.{study}")
     where, name, entry, field, held_as = POINT_CONFIGS[study]
     scale, rec = _a_committed_record(module, study)
-    assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed config
     holder = importlib.import_module(where)
     config = getattr(holder, name)
     if entry is None:
@@ -205,6 +210,5 @@ def test_a_change_to_a_constant_a_toy_study_s_points_read_makes_its_records_stal
     module = importlib.import_module(f"studies.{study}")
     name = POINT_CONSTANTS[study]
     scale, rec = _a_committed_record(module, study)
-    assert wk.settings_differ(rec, point_settings(module, scale)) == []  # the control: the committed constants
     monkeypatch.setattr(module, name, 2 * getattr(module, name))
     assert wk.settings_differ(rec, point_settings(module, scale)) == ["constants"]
