@@ -17,8 +17,9 @@ quick scale); K = --image-members seeds as one grouped net (in the trainer's def
 a CPU, channels_last for metz and contiguous for dcgan, and in the other one) and as K solo runs in turn, timed
 in interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round, both sides
 fp32 (amp off). Target: grouped >= 1.15x sequential at K = 4. On a CPU where amp 'auto' runs solo nets in bf16
-(`sandbox.trainer.parts.use_amp`: native bf16, DCGAN and Metz) the default solo runs are also timed in bf16, since
-those are what a grouped ensemble (fp32 on a CPU) competes with there, and so is a grouped ensemble forced to bf16.
+(`sandbox.trainer.parts.use_amp`: the DCGAN with native bf16, the Metz nets with AMX) the default solo runs are
+also timed in bf16, since those are what a grouped ensemble (fp32 on a CPU) competes with there, and so is a
+grouped ensemble forced to bf16.
 """
 
 import argparse
@@ -57,7 +58,7 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
     }
     solo_cfgs = [member_config(cfg, k) for k in range(members)]
     solos = {"sequential": [make_run(c) for c in solo_cfgs]}
-    # Where the trainer's amp 'auto' runs solo nets in bf16 (native bf16, DCGAN and Metz), the solo runs a
+    # Where the trainer's amp 'auto' runs solo nets in bf16 (parts.BF16_ON_CPU), the solo runs a
     # user gets by default are bf16 ones: timed too, so the table says whether grouping beats them.
     # A grouped ensemble forced to bf16 there is timed against them too: whether grouping pays in bf16.
     if use_amp(dataclasses.replace(solo_cfgs[0], amp="auto"), torch.device("cpu")):

@@ -108,7 +108,7 @@ def run_point(point: dict, scale: str, seed: int, device=None, workdir=None) -> 
 
 def run_config(d_width: float, steps: int, run_seed: int, device):
     """The trainer config of one run: METZ at d_width, in fp32 on every machine (the trainer's amp 'auto' is bf16
-    for the Metz nets on CPUs with native bf16, and a record must not depend on the machine that made it)."""
+    for the Metz nets on CPUs with AMX, and a record must not depend on the machine that made it)."""
     return mr.mnist_config(METZ, dict(d_width=d_width, steps=steps, seed=run_seed), device=device)
 
 

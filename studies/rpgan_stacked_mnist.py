@@ -222,7 +222,7 @@ def probe_row(run, n: int, seed: int) -> dict:
 
 def run_config(loss: str, cfg: dict, run_seed: int, device):
     """The trainer config of one run: NET with the loss's objective and penalty, in fp32 on every machine (the
-    trainer's amp 'auto' is bf16 for the Metz nets on CPUs with native bf16; a record must not depend on that)."""
+    trainer's amp 'auto' is bf16 for the Metz nets on CPUs with AMX; a record must not depend on that)."""
     objective, penalty, _ = LOSSES[loss]
     layer = dict(d_width=cfg["d_width"], objective=objective, penalty=penalty, steps=cfg["steps"], seed=run_seed)
     return mr.mnist_config(NET, layer, device=device)

@@ -80,30 +80,32 @@ def dtype_of(cfg: Config) -> torch.dtype:
 
 
 # measured (benchmarks.amp_parity, 1 thread, batch 64): the DCGAN on a Xeon with AVX512-BF16 and AMX 1.79x at width
-# 1/2 and 1.43x at 1/4, FID after 400 steps within 2 SE of fp32 over 3 seeds (346 +- 24 against 351 +- 28); on an
-# AVX2 CPU 0.05x (reference kernels). The Metz nets on that Xeon (benchmarks.metz_amp): 1.52x over channels_last fp32
-# (D 1/2, batch 128), and after 2,000 steps of rpgan_stacked_mnist's RpGAN + R1 config 767 +- 41 modes against
-# 787 +- 58 in fp32 (reverse KL 0.846 against 0.821), 4 paired seeds, both within 2 SE. r3gan and grouped ensembles:
-# not measured, so they stay fp32.
-BF16_ON_CPU = ("dcgan", "metz")
-BF16_PROBES = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's (private) feature probes
+# 1/2 and 1.43x at 1/4, FID after 400 steps within 2 SE of fp32 over 3 seeds (346 +- 24 against 351 +- 28); on an AMD
+# EPYC with AVX512-BF16 and no AMX 1.59x and 1.41x; on an AVX2 CPU 0.05x (reference kernels). The Metz nets
+# (benchmarks.metz_amp, D 1/2, batch 128) over channels_last fp32: 1.52x on that Xeon, with mode-count parity after
+# 2,000 steps of rpgan_stacked_mnist's RpGAN + R1 config (767 +- 41 modes against 787 +- 58 in fp32, reverse KL 0.846
+# against 0.821, 4 paired seeds, both within 2 SE), but 0.59x on the EPYC: without AMX, oneDNN's bf16 kernels lose
+# on their 2-64-channel 3x3 convolutions. So each net names the CPU features under which its bf16 was measured to
+# pay. r3gan and grouped ensembles: not measured, so they stay fp32.
+BF16_ON_CPU = {"dcgan": ("avx512_bf16", "amx"), "metz": ("amx",)}
+BF16_PROBES = {"avx512_bf16": "_is_avx512_bf16_supported", "amx": "_is_amx_tile_supported"}  # torch.cpu's (private)
 
 
-def native_bf16_cpu() -> bool:
-    """Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), which oneDNN's bf16 kernels use."""
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in BF16_PROBES)
+def cpu_bf16_features() -> frozenset:
+    """The native bf16 matrix instructions of this CPU that oneDNN's bf16 kernels use: a subset of BF16_PROBES."""
+    return frozenset(k for k, name in BF16_PROBES.items() if bool(getattr(torch.cpu, name, lambda: False)()))
 
 
 def use_amp(cfg: Config, device: torch.device) -> bool:
-    """bf16 autocast: 'on' anywhere; under 'auto' on CUDA, and on a CPU with native bf16 (native_bf16_cpu) for the
-    solo nets of BF16_ON_CPU, where it was measured to pay with FID or mode-count parity. Not on an AVX2 CPU: there bf16
+    """bf16 autocast: 'on' anywhere; under 'auto' on CUDA, and on a CPU for a solo net of BF16_ON_CPU where the CPU
+    has a feature its bf16 was measured to pay under (with FID or mode-count parity). Not on an AVX2 CPU: there bf16
     convolutions fall back to torch's reference kernels, 17x slower than fp32 (benchmarks.amp_parity)."""
     if cfg.amp != "auto":
         return cfg.amp == "on"
     if device.type == "cuda":
         return True
-    solo = resolved_net(cfg) in BF16_ON_CPU and cfg.ensemble == 1
-    return device.type == "cpu" and solo and native_bf16_cpu()
+    wanted = BF16_ON_CPU.get(resolved_net(cfg), ()) if cfg.ensemble == 1 else ()
+    return device.type == "cpu" and not cpu_bf16_features().isdisjoint(wanted)
 
 
 # measured: metz 1.06x solo on a CPU (benchmarks.metz), 1.4x grouped; r3gan 1.18x solo (benchmarks.r3gan); dcgan: none
