@@ -159,11 +159,58 @@ def window_change(steps: Sequence[int], values: Sequence[float], lo: float, hi: 
 
 def plateau(steps: Sequence[int], values: Sequence[float]) -> dict:
     """late: the change from the third to the fourth quarter of the steps (plateaued when |late| <= PLATEAU_TOL);
-    early: the same from the first to the second quarter, the control that a training curve must fail."""
+    early: the same from the first to the second quarter, the control that a training curve must fail. Not checks:
+    late_at_half, the late change of the curve cut at half its length (a curve settling has it above late), and
+    `plateau_forecast` of the whole curve and of its first half (the backtest: read at 2x, beside late)."""
     late, early = window_change(steps, values, 0.5, 1.0), window_change(steps, values, 0.0, 0.5)
+    s, v = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    half = s <= s[-1] / 2
     return dict(
-        late=late, early=early, plateaued=bool(abs(late) <= PLATEAU_TOL), early_flat=bool(abs(early) <= PLATEAU_TOL)
+        late=late,
+        early=early,
+        plateaued=bool(abs(late) <= PLATEAU_TOL),
+        early_flat=bool(abs(early) <= PLATEAU_TOL),
+        late_at_half=window_change(s[half], v[half], 0.5, 1.0) if half.sum() >= 2 else math.nan,
+        forecast=plateau_forecast(s, v),
+        backtest=plateau_forecast(s[half], v[half]) if half.sum() >= 2 else None,
     )
+
+
+FORECAST_SPANS = (1.0, 1.5, 2.0, 3.0, 4.0)  # run lengths, in multiples of the fitted curve's, at which fits are read
+CURVE_FORMS = {  # x = step / the curve's last step; a is the floor the curve would settle at
+    "exponential": lambda x, a, b, k: a + b * np.exp(-k * x),
+    "power": lambda x, a, b, p: a + b * x ** (-p),
+}
+
+
+def plateau_forecast(steps: Sequence[int], values: Sequence[float]) -> dict:
+    """Least-squares fits a + b exp(-k t/T) and a + b (t/T)^-p (floor a >= 0) of the curve after its first quarter,
+    and the late change (window_change 0.5-1) each predicts for runs FORECAST_SPANS times as long, at the same mark
+    spacing; for sizing a longer run, never a check (None with fewer than 5 finite points or a failed fit)."""
+    from scipy.optimize import curve_fit  # imported here: the trained-scale studies alone need it
+
+    s, v = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    t = s[-1] if s.size else 0.0
+    keep = (s > t / 4) & np.isfinite(v)
+    if keep.sum() < 5 or t <= 0:
+        return None
+    x, scale = s[keep] / t, float(np.abs(v[keep]).max()) or 1.0
+    y, spacing = v[keep] / scale, float(np.median(np.diff(s[keep])))
+    out = dict(spans=list(FORECAST_SPANS))
+    for name, form in CURVE_FORMS.items():
+        start = (float(y.min()) * 0.9, float(y[0] - y[-1]), 1.0)
+        try:
+            with np.errstate(all="ignore"):
+                par, _ = curve_fit(form, x, y, p0=start, bounds=((0.0, -np.inf, 1e-3), (np.inf, np.inf, 50.0)))
+        except (RuntimeError, ValueError):
+            return None
+        late = []
+        for m in FORECAST_SPANS:
+            marks = np.arange(spacing, m * t + spacing / 2, spacing)
+            late.append(window_change(marks, form(marks / t, *par), 0.5, 1.0))
+        rms = float(np.sqrt(np.mean((form(x, *par) - y) ** 2))) * scale
+        out[name] = dict(floor=float(par[0]) * scale, late=late, rms=rms)
+    return out
 
 
 def plateau_verdict(summaries) -> tuple:

@@ -85,6 +85,38 @@ def test_window_change_and_plateau_on_known_curves():
     assert math.isnan(md.window_change([0, 1], [1.0, 2.0], 0.5, 1.0))  # an empty window
 
 
+def test_plateau_forecast_recovers_known_curves_and_reads_them_at_longer_runs():
+    steps = np.arange(0, 10_001, 100)
+    # a + b exp(-t / 2000): the exponential fit recovers the floor; its forecast at 1x is the curve's own late change
+    settling = 50.0 + 400.0 * np.exp(-steps / 2000.0)
+    f = md.plateau_forecast(steps, settling)
+    assert f["exponential"]["floor"] == pytest.approx(50.0, rel=1e-4)
+    assert f["exponential"]["late"][0] == pytest.approx(md.window_change(steps, settling, 0.5, 1.0), rel=1e-4)
+    longer = np.arange(100, 40_001, 100)  # 4x as long: the true curve's late change there, 7e-5
+    expected = md.window_change(longer, 50.0 + 400.0 * np.exp(-longer / 2000.0), 0.5, 1.0)
+    assert f["exponential"]["late"][-1] == pytest.approx(expected, rel=1e-2)
+    # a pure power law t^-1/2 has no floor: its late change is the same at every length,
+    # (sqrt(3/4) - sqrt(1/2)) / (1 - sqrt(3/4)) - 1 = 0.186 for fine marks, so no longer run plateaus
+    power = 1000.0 * np.maximum(steps, 100) ** -0.5
+    f = md.plateau_forecast(steps, power)
+    assert f["power"]["floor"] == pytest.approx(0.0, abs=1e-3)
+    expected = (math.sqrt(0.75) - math.sqrt(0.5)) / (1 - math.sqrt(0.75)) - 1
+    # (25 marks per window at 1x: the discrete means sit 0.8% under the integrals' 0.186)
+    assert f["power"]["late"] == pytest.approx([expected] * len(md.FORECAST_SPANS), rel=1e-2)
+    assert md.plateau_forecast(steps[:4], power[:4]) is None  # too few points after the first quarter
+
+
+def test_plateau_reports_the_late_change_at_half_length_and_a_backtest():
+    steps = np.arange(0, 10_001, 100)
+    settling = 50.0 + 400.0 * np.exp(-steps / 2000.0)
+    p = md.plateau(steps, settling)
+    half = steps <= 5000
+    assert p["late_at_half"] == pytest.approx(md.window_change(steps[half], settling[half], 0.5, 1.0), rel=1e-12)
+    assert p["late_at_half"] > p["late"]  # a settling curve: its late change shrinks as the run grows
+    # the backtest fits the first half only; read at twice its length it forecasts the whole curve's late change
+    assert p["backtest"]["exponential"]["late"][md.FORECAST_SPANS.index(2.0)] == pytest.approx(p["late"], rel=1e-3)
+
+
 def test_plateau_verdict_needs_every_curve_and_its_control_reads_the_early_half():
     steps = [0, 100, 200, 300, 400, 500, 600, 700, 800]
     falling = [1000, 800, 600, 400, 300, 220, 200, 190, 180]  # late change 13.5%, early 100%
