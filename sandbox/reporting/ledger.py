@@ -119,14 +119,22 @@ WHY_FAILED = {
         "WGAN-GP's mean FID goes 78.5, 66.3, 58.8 at 20,000, 30,000 and 40,000 G steps, and its final FIDs "
         "(63.1, 51.2, 52.4) are the lowest of the four arms. As with gamma 10 in r1_convergence, the penalised "
         "critics keep improving G longest. At 6,000 G steps: 18%, 34%, 26% and 9%; the 18,000-step pilot (seed "
-        "0): 11%, 16% and 10.4% for WGAN, WGAN-GP and R1"
+        "0): 11%, 16% and 10.4% for WGAN, WGAN-GP and R1. R1's curve does not slow down (cut at 20,000 steps its "
+        "late change was 10.5%), and curve fits do not size a longer run: fits of the first 20,000 steps forecast "
+        "1.3% (exponential) and 5.2% (power law with a floor) for R1 at 40,000 (measured 15.1%), and fits of the "
+        "whole curves forecast 3.2% and 12.5% for WGAN-GP at 80,000, 12.5% and 13.2% for R1 (the figure JSON's "
+        "plateau forecast and backtest)"
     ),
     ("r1_convergence", "c11_fid_plateaued_at_every_gamma"): (
         "at 50,000 G steps (set before the run from a 30,000-step pilot whose curve fits put every gamma inside 10% "
         "by then) the mean FID changes by 6.8% (gamma 0) and 6.1% (0.1) from the third to the last quarter, but "
         "11.2% at gamma 1 and 21.1% at gamma 10: the stronger the penalty, the longer G keeps improving (gamma 10's "
         "seeds still fell from 95, 78 and 70 to 93, 77 and 67 over the last 5,000 steps on the fixed z). At 10,000 "
-        "G steps every gamma was still falling, by 16-32%"
+        "G steps every gamma was still falling, by 16-32%. The penalised curves do not slow down: cut at 25,000 "
+        "steps, the same mean curves changed by 9.6% (gamma 1) and 13.3% (gamma 10) over their own last two "
+        "quarters, less than at 50,000, and exponential and power-law-with-floor fits of those first halves "
+        "forecast 1.1-5.1% (gamma 1) and 6.6-11.8% (gamma 10) at 50,000, so no longer length can be sized from "
+        "curve fits here"
     ),
     ("r1_convergence", "c11_fid_overlaps_across_gamma"): (
         "gamma 10 ends best: final FID 57.5-81.9 over seeds (mean 71.8) against 82.1-112.9 at gamma 0.1 and "
