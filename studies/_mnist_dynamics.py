@@ -14,7 +14,7 @@ features), D's loss is the run's objective, input-gradient norms are `sandbox.pe
 import copy
 import dataclasses
 import math
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -183,7 +183,7 @@ CURVE_FORMS = {  # x = step / the curve's last step; a is the floor the curve wo
 }
 
 
-def plateau_forecast(steps: Sequence[int], values: Sequence[float]) -> dict:
+def plateau_forecast(steps: Sequence[int], values: Sequence[float]) -> Optional[dict]:
     """Least-squares fits a + b exp(-k t/T) and a + b (t/T)^-p (floor a >= 0) of the curve after its first quarter,
     and the late change (window_change 0.5-1) each predicts for runs FORECAST_SPANS times as long, at the same mark
     spacing; for sizing a longer run, never a check (None with fewer than 5 finite points or a failed fit)."""
@@ -198,7 +198,7 @@ def plateau_forecast(steps: Sequence[int], values: Sequence[float]) -> dict:
     y, spacing = v[keep] / scale, float(np.median(np.diff(s[keep])))
     out = dict(spans=list(FORECAST_SPANS))
     for name, form in CURVE_FORMS.items():
-        start = (float(y.min()) * 0.9, float(y[0] - y[-1]), 1.0)
+        start = (max(float(y.min()) * 0.9, 0.0), float(y[0] - y[-1]), 1.0)  # inside the floor's bound
         try:
             with np.errstate(all="ignore"):
                 par, _ = curve_fit(form, x, y, p0=start, bounds=((0.0, -np.inf, 1e-3), (np.inf, np.inf, 50.0)))
