@@ -149,7 +149,11 @@ def test_sigterm_exits_143_saved_and_resumes_bit_exact(tmp_path):
     assert proc.returncode == 143, err
     step = ck.load_checkpoint(stopped)["step"]
     last = json.loads((stopped / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == step and last["signal"] == "SIGTERM" and last["window"][1] == step
+    assert last["step"] == step and last["window"][1] == step
+    # The signal usually cuts a log window, whose row says so; when it lands while a row is being written, that row
+    # is a whole window and the run stops after it: then only the summary names the signal (seen under CI load).
+    assert last.get("signal", "SIGTERM") == "SIGTERM"
+    assert json.loads((stopped / "summary.json").read_text())["stopped_by"] == "SIGTERM"
     assert "stopped by SIGTERM: checkpoint saved" in out
     resumed = command("--resume", stopped, "--steps", step + 7)
     fresh = command(*flags, "--steps", step + 7, "--log-every", 5, "--out", unbroken)
