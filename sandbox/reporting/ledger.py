@@ -127,8 +127,8 @@ WHY_FAILED = {
         "for R1 seeds 0 and 2 and WGAN-GP seed 1 (the first 40,000 steps matched their records bit for bit): R1 "
         "does not level off, its two seeds' mean curve changing by 16.2%, 18.1% and 21.0% over the last two "
         "quarters at 40,000, 60,000 and 80,000 steps (mean FID 88.0, 69.2, 57.8; final FIDs 53.8 and 59.7), and "
-        "WGAN-GP seed 1 by 21.2%, 17.6% and 13.4% at 40,000, 60,000 and 70,000 (FID 54.2, 44.9, 41.9), so no length "
-        "this CPU budget affords plateaus every arm"
+        "WGAN-GP seed 1 by 21.2%, 17.6% and 12.8% at 40,000, 60,000 and 80,000 (FID 54.2, 44.9, 38.9; final "
+        "36.4), so no length this CPU budget affords plateaus every arm"
     ),
     ("r1_convergence", "c11_fid_plateaued_at_every_gamma"): (
         "at 50,000 G steps (set before the run from a 30,000-step pilot whose curve fits put every gamma inside 10% "
