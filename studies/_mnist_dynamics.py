@@ -170,9 +170,9 @@ def plateau(steps: Sequence[int], values: Sequence[float]) -> dict:
         early=early,
         plateaued=bool(abs(late) <= PLATEAU_TOL),
         early_flat=bool(abs(early) <= PLATEAU_TOL),
-        late_at_half=window_change(s[half], v[half], 0.5, 1.0) if half.sum() >= 2 else math.nan,
+        late_at_half=window_change(s[half], v[half], 0.5, 1.0),  # nan when a window is empty
         forecast=plateau_forecast(s, v),
-        backtest=plateau_forecast(s[half], v[half]) if half.sum() >= 2 else None,
+        backtest=plateau_forecast(s[half], v[half]),  # None with too few points
     )
 
 
