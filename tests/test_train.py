@@ -16,6 +16,7 @@ import torch
 from torch.testing import assert_close
 
 from sandbox.data import MNIST_MD5
+from sandbox.devices import cpu_count
 from sandbox.dynamics import ema_beta, gd, make_rule, simulate
 from sandbox.games import dirac_gan
 from sandbox.nets import dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator, param_count
@@ -533,8 +534,30 @@ def test_dcgan_mnist_smoke_from_the_cli(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     G, D = dcgan_generator(width=0.25), dcgan_discriminator(width=0.25)
     assert (summary["params_G"], summary["params_D"], summary["step"]) == (param_count(G), param_count(D), 20)
+    threads = int(summary["device"].split("(")[1].split()[0])  # "cpu (N threads)"
+    assert 1 <= threads <= max(1, cpu_count() // 2), summary["device"]
     assert (tmp_path / "samples_000020.png").stat().st_size > 1000
     assert all(math.isfinite(summary["final"][k]) for k in ("d_loss", "g_loss"))
+
+
+@pytest.mark.parametrize(
+    "net, threads, cores, current, expected",
+    [
+        ("dcgan", 0, 2, 2, 1),  # the 2-core machine: one thread, so a job on the other core cannot stall it
+        ("dcgan", 0, 16, 16, 8),
+        ("dcgan", 0, 16, 4, 4),  # never more than torch's setting (OMP_NUM_THREADS, a worker's 1)
+        ("dcgan", 0, 1, 1, 1),
+        ("dcgan", 3, 2, 2, 3),  # an explicit --threads wins
+        ("mlp", 0, 16, 16, 1),
+    ],
+)
+def test_auto_threads_leave_half_the_cores_for_image_nets(monkeypatch, net, threads, cores, current, expected):
+    from sandbox import devices
+    from sandbox.trainer.parts import cpu_threads
+
+    monkeypatch.setattr(devices, "cpu_count", lambda: cores)
+    data = "ring" if net == "mlp" else "mnist"
+    assert cpu_threads(cfg_of(data=data, net=net, threads=threads), current) == expected
 
 
 def test_cli_bad_flag_value_exits_2_with_the_reason(tmp_path):

@@ -4,7 +4,7 @@ precision/recall and birthday tests, and whose softmax gives the classifier scor
 Nothing is downloaded: the weights are committed (`sandbox/evaluation/weights/mnist_classifier.pt`, float16 storage)
 with a JSON beside them recording how they were made and their sha256, which `load_classifier` checks before
 `torch.load(..., weights_only=True)`. Retrain them with one command (94 s on 2 CPU cores; seed 0 gave the
-same sha256 in three runs on this machine):
+same sha256 in three runs on this machine, with the default 2 threads: 1 thread gives another):
 
     python3 -m sandbox.evaluation.classifier train [--data-dir DIR] [--seed 0] [--epochs 6] [--out DIR]
 
@@ -256,7 +256,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--out", type=Path, default=WEIGHTS.parent)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (the shared machine has 2 cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="CPU threads; 2 made the committed weights (1 thread gives another sha256: float sums change order)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -264,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     seconds = time.perf_counter() - start
     test_x, test_y = load_mnist("test", args.data_dir)
     acc32 = accuracy(model, to_unit(test_x), test_y)
-    command = f"{TRAIN_COMMAND} --seed {args.seed} --epochs {args.epochs}"
+    command = f"{TRAIN_COMMAND} --seed {args.seed} --epochs {args.epochs} --threads {args.threads}"
     meta = {
         "seed": args.seed,
         "epochs": args.epochs,

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from sandbox.data import Source, get_dataset
+from sandbox.devices import single_run_threads
 from sandbox.dynamics import OPTIMISERS, Game, make_rule, optimiser_step, projected
 from sandbox.games import network_game
 from sandbox.nets import get_family
@@ -283,6 +284,7 @@ def stream_generators(seed: int, device: torch.device) -> dict:
     }
 
 
-def cpu_threads(cfg: Config, default: int) -> int:
-    """cfg.threads, or under 0 (auto) 1 for the small 2-D/Dirac players and `default` for image nets."""
-    return cfg.threads or (1 if resolved_net(cfg) in ("mlp", "dirac") else default)
+def cpu_threads(cfg: Config, current: int) -> int:
+    """cfg.threads, or under 0 (auto) 1 for the small 2-D/Dirac players and, for image nets, at most half the
+    cores and never more than `current` (`sandbox.devices.single_run_threads`: no collapse when a core is taken)."""
+    return cfg.threads or (1 if resolved_net(cfg) in ("mlp", "dirac") else single_run_threads(current))
