@@ -449,17 +449,17 @@ def test_python_m_studies_lists_the_plan_of_named_studies(capsys):
 
 def test_the_listed_total_counts_the_shared_dcgan_trajectory_once(capsys):
     from studies import _mnist_runs as mr
-    from studies import birthday_support, dcgan_mnist, vanishing_gradients
+    from studies import birthday_support, saturation_at_scale, vanishing_gradients
     from studies.__main__ import main
 
     trajectory = mr.trajectory_minutes("trained")  # 3 seeds; birthday_support reads seed 0 only
-    each = dcgan_mnist.estimate_minutes("trained") + vanishing_gradients.estimate_minutes("trained")
-    assert main(["dcgan_mnist", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]) == 0
+    each = saturation_at_scale.estimate_minutes("trained") + vanishing_gradients.estimate_minutes("trained")
+    assert main(["saturation_at_scale", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]) == 0
     total = float(re.search(r"total: ([\d,.]+) CPU-min", capsys.readouterr().out).group(1).replace(",", ""))
     once = each + birthday_support.estimate_minutes("trained") - trajectory - trajectory / 3
     assert total == pytest.approx(once, abs=0.5)  # printed to the CPU-minute; the sum is about 100 more
     assert sum(birthday_support.shared_minutes("trained").values()) == pytest.approx(trajectory / 3)
-    entry = dcgan_mnist.SCALES["trained"]
+    entry = saturation_at_scale.SCALES["trained"]
     assert mr.trajectory_shares(entry, seeds=[]) == {}  # reads no seed: nothing shared, not every seed
     assert len(mr.trajectory_shares(entry)) == 3
 
@@ -467,10 +467,10 @@ def test_the_listed_total_counts_the_shared_dcgan_trajectory_once(capsys):
 def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tmp_path, capsys):
     import shutil
 
-    from studies import dcgan_mnist
+    from studies import saturation_at_scale
     from studies.__main__ import main
 
-    names = ["dcgan_mnist", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]
+    names = ["saturation_at_scale", "vanishing_gradients", "birthday_support", "--scale", "trained", "--list"]
 
     def listed():
         text = capsys.readouterr().out
@@ -480,13 +480,13 @@ def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tm
 
     assert main([*names, "--records", str(tmp_path)]) == 0
     total, done, n, left = listed()
-    assert (done, n) == (0, 4 + 3 + 1) and left == pytest.approx(total, abs=1)  # nothing recorded: all of it left
-    # dcgan_mnist's committed records: its own part is done, the trajectory not (the other two still read it)
-    shutil.copytree(study.FIGURES / "records" / "dcgan_mnist", tmp_path / "dcgan_mnist")
+    assert (done, n) == (0, 3 + 3 + 1) and left == pytest.approx(total, abs=1)  # nothing recorded: all of it left
+    # saturation_at_scale's committed records: its own part is done, the trajectory not (the other two still read it)
+    shutil.copytree(study.FIGURES / "records" / "saturation_at_scale", tmp_path / "saturation_at_scale")
     assert main([*names, "--records", str(tmp_path)]) == 0
     total_again, done, n, left = listed()
-    own = dcgan_mnist.estimate_minutes("trained") - sum(dcgan_mnist.shared_minutes("trained").values())
-    assert total_again == total and (done, n) == (4, 8) and left == pytest.approx(total - own, abs=1)
+    own = saturation_at_scale.estimate_minutes("trained") - sum(saturation_at_scale.shared_minutes("trained").values())
+    assert total_again == total and (done, n) == (3, 7) and left == pytest.approx(total - own, abs=1)
 
 
 def test_a_figure_is_superseded_by_a_change_of_its_scale_entry_only():
