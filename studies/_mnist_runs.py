@@ -182,7 +182,8 @@ DCGAN_TRAJECTORIES = {
     "quick": dict(width=0.25, batch=64, marks=(0, 0.1, 0.25, 0.5, 1, 1.5, 2), seeds=1, n_fid=2000, ema_half_life=200.0),
     "trained": dict(width=0.25, batch=64, marks=_LONG, seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE),
     # dcgan_mnist's own: the same run on to 50 epochs, for C21's FID plateau (25 epochs still fell; wgan_family's
-    # unpenalised NS-GAN arm changed 0.0% over its last two quarters at 40,000 G steps, 43 epochs at batch 64)
+    # unpenalised NS-GAN arm changed 0.0% over its last two quarters at 40,000 G steps, 43 epochs at batch 64).
+    # It did not plateau at width 1/4 either: two of three seeds fail the check at 50 (the ledger's reason).
     "trained_long": dict(
         width=0.25, batch=64, marks=_LONG + (30, 35, 40, 45, 50), seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE
     ),
