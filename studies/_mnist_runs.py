@@ -177,16 +177,15 @@ SNAPSHOT_FORMAT = 2  # what a snapshot holds: G, D and D's optimiser state (form
 # feeds nothing back into training: its samples are reported beside G's.
 _LONG = (0, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12.5, 15, 17.5, 20, 22.5, 25)
 TRAJECTORY_PRESET = "dcgan"  # what the trajectory trains with, and what its readers' records hold
+_TRAINED = dict(width=0.25, batch=64, marks=_LONG, seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE)
 DCGAN_TRAJECTORIES = {
     "smoke": dict(width=0.125, batch=16, marks=(0, 0.001, 0.002), seeds=1, n_fid=200, ema_half_life=2.0),
     "quick": dict(width=0.25, batch=64, marks=(0, 0.1, 0.25, 0.5, 1, 1.5, 2), seeds=1, n_fid=2000, ema_half_life=200.0),
-    "trained": dict(width=0.25, batch=64, marks=_LONG, seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE),
+    "trained": _TRAINED,
     # dcgan_mnist's own: the same run on to 50 epochs, for C21's FID plateau (25 epochs still fell; wgan_family's
     # unpenalised NS-GAN arm changed 0.0% over its last two quarters at 40,000 G steps, 43 epochs at batch 64).
     # It did not plateau at width 1/4 either: two of three seeds fail the check at 50 (the ledger's reason).
-    "trained_long": dict(
-        width=0.25, batch=64, marks=_LONG + (30, 35, 40, 45, 50), seeds=3, n_fid=2000, ema_half_life=R1_EMA_HALF_LIFE
-    ),
+    "trained_long": dict(_TRAINED, marks=_LONG + (30, 35, 40, 45, 50)),
     "paper": dict(width=1.0, batch=128, marks=_LONG, seeds=3, n_fid=10000, ema_half_life=R1_EMA_HALF_LIFE),
 }
 # G steps per CPU-second on one thread, evaluations at the marks included. trained: measured here, 1875 steps of
