@@ -21,19 +21,18 @@ from benchmarks.grid import busy
 
 
 def arm(threads: int, steps: int, data_dir: Optional[str]) -> Callable[[], float]:
-    """A rate function: `steps` steps of a fresh width-1/4 DCGAN run (after 20 warm-up steps) with `threads`."""
+    """A rate function: `steps` more steps of one width-1/4 DCGAN run (after 20 warm-up steps) with `threads`."""
     from sandbox.trainer.config import make_config
     from sandbox.trainer.loop import make_run, run_steps
 
     values = dict(
         data="mnist", net="dcgan", g_width=0.25, d_width=0.25, batch=64, seed=0, device="cpu", progress=False, amp="off"
     )  # fmt: skip
-    cfg = make_config(dict(values, data_dir=data_dir) if data_dir else values)
+    run = make_run(make_config(dict(values, data_dir=data_dir) if data_dir else values))
 
     def rate() -> float:
         with torch_threads(threads):
-            run = make_run(cfg)
-            run_steps(run, 20)
+            run_steps(run, 20)  # warm up at this thread count (the busy arm steps the same run on)
             return timed(lambda: run_steps(run, steps), steps)
 
     return rate
@@ -49,15 +48,16 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     load_before = load()
-    one, many = arm(1, args.steps, args.data_dir), arm(args.threads, args.steps, args.data_dir)
-    rates = interleaved(dict(one=one, many=many, one_busy=busy(one), many_busy=busy(many)), args.rounds)
+    arms = {"one": arm(1, args.steps, args.data_dir), "many": arm(args.threads, args.steps, args.data_dir)}
+    arms |= {f"{name}_busy": busy(rate) for name, rate in list(arms.items())}  # the same run, a core taken
+    rates = interleaved(arms, args.rounds)
     results = {
         "threads": args.threads, "steps": args.steps, "rounds": args.rounds, "torch": torch.__version__,
         "load_before": load_before, "load_after": load(),
         "rates_steps_per_s": {k: spread(v) for k, v in rates.items()},
         "many / one": ratios(rates, "one")["many"],
-        "many_busy / one_busy": ratios({k: rates[k] for k in ("one_busy", "many_busy")}, "one_busy")["many_busy"],
-        "one_busy / one": ratios({k: rates[k] for k in ("one", "one_busy")}, "one")["one_busy"],
+        "many_busy / one_busy": ratios(rates, "one_busy")["many_busy"],
+        "one_busy / one": ratios(rates, "one")["one_busy"],
     }  # fmt: skip
     print(f"MNIST DCGAN width 1/4, batch 64, CPU; load {load_before} -> {results['load_after']}")
     for name, s in results["rates_steps_per_s"].items():

@@ -39,9 +39,9 @@ def cpu_count() -> int:
 def single_run_threads(current: int) -> int:
     """min(current, cores // 2), at least 1: a lone CPU run's threads, with a core spare for another job.
 
-    Measured on the 2-core machine (MNIST DCGAN, width 1/4, batch 64): 2 threads run 1.2-1.5x one thread when
-    the machine is quiet but 0.35x when another process spins on a core (6.5-6.9 against 18.8 steps/s), while one
-    thread keeps its rate. `current` (torch's setting: OMP_NUM_THREADS, a worker's 1) is never raised.
+    `benchmarks.threads` on the 2-core machine (MNIST DCGAN, width 1/4, batch 64): 2 threads run 1.6x one thread
+    when the machine is quiet but 0.44x when another process spins on a core, while one thread keeps its rate.
+    `current` (torch's setting: OMP_NUM_THREADS, a worker's 1) is never raised.
     """
     return max(1, min(current, cpu_count() // 2))
 

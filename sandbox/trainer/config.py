@@ -239,7 +239,7 @@ class Config:
         "CPU intra-op threads while training (restored afterwards); 0 = auto: 1 for the "
         "mlp and dirac players, whose ops are too small to split (extra threads only spin, 8x slower "
         "measured on a busy 2-core machine); for image nets half the cores, at most torch's setting "
-        "(on 2 cores one thread: two ran 0.35x of one when another job took a core).",
+        "(on 2 cores one thread: two ran 0.44x of one when another job took a core, benchmarks.threads).",
     )
     compile: bool = _f(
         False,
