@@ -43,7 +43,8 @@ def main(argv=None) -> int:
         if totals["points"]:
             print(
                 f"recorded: {totals['recorded']} of {totals['points']} grid points; "
-                f"left: about {totals['left']:,.0f} CPU-min by the estimates"
+                f"left: about {totals['left']:,.0f} CPU-min by the estimates; "
+                f"the recorded points measured {totals['recorded_cpu_minutes']:,.0f} CPU-min"
             )
         return 0
     failed, skipped = [], []

@@ -188,10 +188,11 @@ DCGAN_TRAJECTORIES = {
     "trained_long": dict(_TRAINED, marks=_LONG + (30, 35, 40, 45, 50)),
     "paper": dict(width=1.0, batch=128, marks=_LONG, seeds=3, n_fid=10000, ema_half_life=R1_EMA_HALF_LIFE),
 }
-# G steps per CPU-second on one thread, evaluations at the marks included. trained: measured here, 1875 steps of
-# width 1/4 at batch 64 with 7 evaluated marks in 196 CPU-s under load (about 17/s on a quiet core); paper: a guess
-# for width 1 and batch 128, a GPU's job.
-TRAJECTORY_SPEED = {"trained": 9.6, "trained_long": 9.6, "paper": 0.6}
+# G steps per CPU-second on one thread, evaluations at the marks included. trained: calibrated on dcgan_mnist's
+# 50-epoch records (2026-12-07, two 1-thread workers on the 2-core AMD EPYC: 19.8, 19.6 and 19.9 steps per CPU-s,
+# 46,875 steps and 23 marks per seed; the first figure, 9.6, was measured under heavier load before the DCGAN's
+# matmul layers); paper: a guess for width 1 and batch 128, a GPU's job.
+TRAJECTORY_SPEED = {"trained": 19.8, "trained_long": 19.8, "paper": 0.6}
 
 
 def epoch_steps(epochs: float, batch: int) -> int:
@@ -207,7 +208,7 @@ def trajectory_steps(spec: dict) -> list:
 def trajectory_minutes(scale: str) -> float:
     """CPU-minutes of every seed's trajectory at a scale on one thread (TRAJECTORY_SPEED)."""
     spec = DCGAN_TRAJECTORIES[scale]
-    return spec["seeds"] * max(trajectory_steps(spec)) / TRAJECTORY_SPEED.get(scale, 9.6) / 60
+    return spec["seeds"] * max(trajectory_steps(spec)) / TRAJECTORY_SPEED.get(scale, 19.8) / 60
 
 
 def trajectory_settings(entry: dict) -> dict:

@@ -77,9 +77,11 @@ SCALES = {
 # CPU-seconds per G step on one thread, measured here under load (2 shared cores; ~1.5x less on a quiet core), batch
 # 64, 300 steps: extragradient evaluates both players' gradients twice per G step. Width 1: 6x width 1/4's, an estimate.
 # Machines differ: on the AMX Xeon of 2026-12-07 a 15,000-step alternating point took 5.8 CPU-min with its FIDs,
-# against 14.9 by these figures.
+# against 14.9 by these figures. Width 1/8, the trained scale's, is calibrated on its committed records (2026-12-07:
+# each rule's mean cpu_s over 3 seeds of 15,000 G steps, less the FID_S evaluations): 2.6-3.1x below the first
+# figures (0.0555 and 0.094 for extragradient), which were taken under heavier load and before the matmul layers.
 STEP_S = {
-    0.125: {"simultaneous": 0.0555, "alternating": 0.0555, "extragradient": 0.094, "optimistic": 0.0555},
+    0.125: {"simultaneous": 0.0181, "alternating": 0.0179, "extragradient": 0.0361, "optimistic": 0.0179},
     0.25: {"simultaneous": 0.089, "alternating": 0.091, "extragradient": 0.177, "optimistic": 0.088},
     1.0: {"simultaneous": 0.53, "alternating": 0.55, "extragradient": 1.06, "optimistic": 0.53},
 }

@@ -106,8 +106,10 @@ SCALES = {
 # CPU-seconds per G step on one thread, measured here under load (2 shared cores; ~1.5x less on a quiet core), batch
 # 64, 300 steps: R1's double backward costs 1.3-1.6x a plain step. Width 1: 6x width 1/4's, an estimate (a GPU's job).
 # Machines differ: on the AMX Xeon of 2026-12-07 a 30,000-step point (probes and FIDs included) took 10.8 CPU-min at
-# gamma 0 and 14.8 at gamma 0.1, against 23 and 35 by these figures.
-STEP_S = {0.125: {"r1": 0.064, "none": 0.040}, 0.25: {"r1": 0.122, "none": 0.091}, 1.0: {"r1": 0.73, "none": 0.55}}
+# gamma 0 and 14.8 at gamma 0.1, against 23 and 35 by these figures. Width 1/8, the trained scale's, is calibrated on
+# its committed records (2026-12-07: mean cpu_s over the seeds of 50,000 G steps, less the FID_S / PROBE_S
+# evaluations; R1 the mean over gamma 0.1, 1 and 10): 2.4-2.6x below the first figures (0.064 and 0.040).
+STEP_S = {0.125: {"r1": 0.0250, "none": 0.0167}, 0.25: {"r1": 0.122, "none": 0.091}, 1.0: {"r1": 0.73, "none": 0.55}}
 PAPER_GAMMA = 10.0  # the largest gamma (GAN_stability's reg_param 5)
 NORM_RATIO = 0.1  # "goes to 0": at gamma = 10 an order of magnitude below gamma = 0
 FID_DROP = 0.5  # "trains": the final FID at most half the untrained generator's

@@ -31,7 +31,7 @@ the study `rpgan_stacked_mnist`. Two parts, each a set of grid points:
   mode, 1 mode at ~70% high-quality, and the smear covers every mode at 1.8%). The claim's prediction, RpGAN
   covering more grid modes than GAN, is a one-sided rank test over seeds (p < 0.05); it may fail honestly.
 Scales: smoke (seconds, the test suite; the Dirac runs 300 steps, the 2-D runs train 20), quick (2 seeds x 2000
-steps, ~3 CPU-minutes), trained (5 seeds x 10,000 steps, `estimate_minutes`: ~33 CPU-minutes on one core), paper
+steps, ~3 CPU-minutes), trained (5 seeds x 10,000 steps, `estimate_minutes`: ~21 CPU-minutes on one core), paper
 (10 seeds x 20,000 steps; R3GAN has no 2-D experiment to match).
 """
 
@@ -87,8 +87,10 @@ SCALES = {  # steps, converged_below: the Dirac trajectories' length and the fin
         mix=dict(data=["ring", "grid"], seeds=10, steps=20000, n_eval=5000),
     ),
 }
-# CPU-minutes on one core, measured on this (shared, busy) machine: the Dirac point, and a 2-D run per 1000 steps
-MINUTES = {"dirac": 0.55, "mix": 0.16}  # quick: 32 CPU-s for the Dirac point, 15-21 per 2000 steps
+# CPU-minutes on one core: the Dirac point, and a 2-D run per 1000 steps; calibrated on the committed trained records
+# (2026-12-07: the Dirac point 0.36 CPU-min, 20 2-D runs of 10,000 steps 20.7; first figures 0.55 and 0.16, on a
+# shared, busy machine)
+MINUTES = {"dirac": 0.36, "mix": 0.104}
 # ----- the Dirac part
 LR, START = 0.2, (1.0, 1.0)  # the notebook's h; the project mode's start (studies/dirac_gan)
 GAMMAS = (0.3, 1.0)

@@ -79,7 +79,7 @@ init); every R1-only run diverges (control: the R1 + R2 runs); no R1 + R2 run di
 does (control: the two swapped). Published: R3GAN Table 1 (their small ResNets without normalisation, their
 unknown step count).
 Scales: smoke (seconds, the test suite; nothing trains), quick (4 runs of 1000 steps, ~20 CPU-minutes), trained
-(3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~470 CPU-minutes on one core, less where runs stop; to be
+(3 seeds x 8,000 steps at d_width 4, `estimate_minutes`: ~380 CPU-minutes on one core, less where runs stop; to be
 extended from the same checkpoints if the mode curves have not levelled off), paper (more steps and seeds: a GPU
 or a cluster). The final mark is scored on 25,600 samples, the marks before it on 5,120: more samples find more
 low-mass modes, so the figure draws the last mark apart (at d_width 1 it had read as a late rise).
@@ -158,8 +158,10 @@ SCALES = {  # n_eval: samples scored at the last mark; n_curve: at the marks bef
 # BatchNorm in G costs nothing measurable (2026-12-06, interleaved 1-thread rounds of 10 steps at d_width 4 with two
 # grid workers beside them: BN / no BN 1.00, 1.01, 1.03, 1.02), but machines differ 2x: the machine that ran the
 # first BN-in-G grid took 11.4 CPU-min per 1000 steps for the no-BN R1 + R2 step, 8.4-8.9 for the R1 runs. The
-# estimate stays in the units of the machine that made it, as every study's does.
-MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 5.4, "r1": 4.1}}
+# estimate stays in the units of the machine that made it, as every study's does. d_width 4 is calibrated on the
+# committed records (BatchNorm in G; 2026-12-07, mean cpu_s over 3 seeds, scoring subtracted): R1 + R2 4.41 (GAN)
+# and 4.56 (RpGAN) per 1000 steps, R1 3.02 and 3.32, against 5.4 and 4.1 from the first grid.
+MINUTES_PER_1000_STEPS = {1.0: {"r1_r2": 2.0, "r1": 1.65}, 4.0: {"r1_r2": 4.49, "r1": 3.17}}
 MINUTES_PER_1000_SCORED = 0.8 / 60
 FAKE_NORM_LIMIT = 100.0  # divergence: the fake-side mean ||grad_x D|| above this (see the docstring)
 MODES_AT_LEAST = 990

@@ -47,7 +47,9 @@ SCALES = {  # early: epochs (marks of the trajectory) at which G is frozen and t
     "trained": dict(trajectory="trained", early=(0, 0.1, 0.5), d_iters=500, eval_n=256),
     "paper": dict(trajectory="paper", early=(0, 0.1, 0.5), d_iters=1000, eval_n=1024),
 }
-D_SPEED = {"trained": 20.0, "paper": 1.0}  # D iterations per CPU-second with probes (as vanishing_gradients)
+# D iterations per CPU-second, the probes across training included. trained: calibrated on the records of 2026-12-07
+# (a point's cpu_s less its trajectory's: 32.3, 31.4 and 33.7 for 3 x 500 iterations; the first figure was 20)
+D_SPEED = {"trained": 32.4, "paper": 1.0}
 AGREE = 2.0  # the measured norm ratio within a factor 2 of (1 - D)/D at every probe (quick: within 5%, measured)
 REJECTS = 1e-2  # D "confidently rejects" when mean D(G(z)) < 0.01: (1 - D)/D > 99
 MUCH_SMALLER = 10.0  # ... and then the -log D gradient must be at least 10x the saturating one
@@ -69,7 +71,7 @@ def estimate_minutes(scale: str) -> float:
     s = SCALES[scale]
     seeds = mr.DCGAN_TRAJECTORIES[s["trajectory"]]["seeds"]
     return (
-        mr.trajectory_minutes(s["trajectory"]) + seeds * len(s["early"]) * s["d_iters"] / D_SPEED.get(scale, 20.0) / 60
+        mr.trajectory_minutes(s["trajectory"]) + seeds * len(s["early"]) * s["d_iters"] / D_SPEED.get(scale, 32.4) / 60
     )
 
 

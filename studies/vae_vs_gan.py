@@ -51,7 +51,9 @@ SCALES = {  # trajectory: a key of mr.DCGAN_TRAJECTORIES; vae_steps at 600 steps
     ),
 }
 VAE = dict(z_dim=20, hidden=500, batch=100, lr=0.02)  # K&W Sec. 5; lr from their grid {0.01, 0.02, 0.1}: ours
-VAE_STEPS_PER_CPU_S = 100.0  # measured here: 600 steps of batch 100 in 5.5-6 CPU-s on one thread
+# calibrated on the records of 2026-12-07 (1-thread workers on the 2-core AMD EPYC): a point's cpu_s less its
+# trajectory's and EVAL_MINUTES, 60,000 steps of batch 100 at 121, 122 and 132 steps per CPU-s (the first figure: 100)
+VAE_STEPS_PER_CPU_S = 125.0
 EVAL_MINUTES = 1.0  # per seed: four models' metrics at n_eval 10,000
 GREY = 0.5  # a pixel is grey when |x| < 0.5 on the [-1, 1] scale (a quarter to three quarters of full ink)
 AMBIGUOUS = 0.5  # a digit is ambiguous when the classifier's top class has p < 0.5

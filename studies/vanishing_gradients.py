@@ -66,9 +66,11 @@ SCALES = {  # snapshots and checked: epochs (marks of the trajectory); d_iters: 
         trajectory="paper", snapshots=(1, 10, 25), checked=(10, 25), d_iters=4000, eval_n=512, min_orders=3.0
     ),
 }
-# fresh-D iterations per CPU-second, probes included. trained: measured here under load, 4000 iterations against a
-# width-1/4 G at batch 64 in 200 CPU-s (a width-1/2 fresh D took 438 s and behaved alike); paper: a guess for a GPU
-FRESH_D_SPEED = {"trained": 20.0, "paper": 1.0}
+# fresh-D iterations per CPU-second, probes included. trained: calibrated on the records of 2026-12-07 (two 1-thread
+# workers on the 2-core AMD EPYC: 37.2 and 37.0, a point's cpu_s less its trajectory's, 3 x 4,000 iterations against
+# width-1/4 Gs at batch 64); the first figure, 20, was measured under heavier load (a width-1/2 fresh D took 2.2x as
+# long and behaved alike); paper: a guess for a GPU
+FRESH_D_SPEED = {"trained": 37.1, "paper": 1.0}
 MIN_ACCURACY = 0.99  # "D approaches optimal": it separates the evaluation batches almost perfectly
 MAX_NS_ORDERS = 1.0  # the -log D norm may fall by at most one order of magnitude
 PUBLISHED = "up to 5 orders of magnitude (the best case) after 4000 D iterations"
@@ -88,7 +90,7 @@ def estimate_minutes(scale: str) -> float:
     """CPU-minutes alone on one thread: the shared trajectories plus every fresh-D run."""
     s = SCALES[scale]
     seeds = mr.DCGAN_TRAJECTORIES[s["trajectory"]]["seeds"]
-    probe_min = seeds * len(s["snapshots"]) * s["d_iters"] / FRESH_D_SPEED.get(scale, 20.0) / 60
+    probe_min = seeds * len(s["snapshots"]) * s["d_iters"] / FRESH_D_SPEED.get(scale, 37.1) / 60
     return mr.trajectory_minutes(s["trajectory"]) + probe_min
 
 

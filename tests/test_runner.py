@@ -475,18 +475,26 @@ def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tm
     def listed():
         text = capsys.readouterr().out
         total = float(re.search(r"total: ([\d,.]+) CPU-min", text).group(1).replace(",", ""))
-        done, n, left = re.search(r"recorded: (\d+) of (\d+) grid points; left: about ([\d,.]+) CPU-min", text).groups()
-        return total, int(done), int(n), float(left.replace(",", ""))
+        found = re.search(
+            r"recorded: (\d+) of (\d+) grid points; left: about ([\d,.]+) CPU-min.*measured ([\d,.]+)", text
+        )
+        done, n, left, measured = found.groups()
+        return total, int(done), int(n), float(left.replace(",", "")), float(measured.replace(",", ""))
 
     assert main([*names, "--records", str(tmp_path)]) == 0
-    total, done, n, left = listed()
+    total, done, n, left, measured = listed()
     assert (done, n) == (0, 3 + 3 + 1) and left == pytest.approx(total, abs=1)  # nothing recorded: all of it left
+    assert measured == 0
     # saturation_at_scale's committed records: its own part is done, the trajectory not (the other two still read it)
     shutil.copytree(study.FIGURES / "records" / "saturation_at_scale", tmp_path / "saturation_at_scale")
     assert main([*names, "--records", str(tmp_path)]) == 0
-    total_again, done, n, left = listed()
+    total_again, done, n, left, measured = listed()
     own = saturation_at_scale.estimate_minutes("trained") - sum(saturation_at_scale.shared_minutes("trained").values())
     assert total_again == total and (done, n) == (3, 7) and left == pytest.approx(total - own, abs=1)
+    # and what the recorded points measured: their records' cpu_s (wall seconds for records older than cpu_s)
+    records = (tmp_path / "saturation_at_scale" / "trained").glob("*.json")
+    cpu_s = sum(json.loads(p.read_text()).get("cpu_s", json.loads(p.read_text())["seconds"]) for p in records)
+    assert measured == pytest.approx(cpu_s / 60, abs=0.5) and cpu_s > 0
 
 
 def test_a_figure_is_superseded_by_a_change_of_its_scale_entry_only():

@@ -67,11 +67,13 @@ def _progress_note(done: wk.Progress, n: int) -> str:
 def ladder(plans: Sequence[dict]) -> dict:
     """Totals over studies' plans: CPU-minutes with each shared item once (`repeated`: the copies taken off), the
     minutes left (each study's estimate in the share of its points not recorded; a shared item in full while any
-    study reading it has points left), grid points recorded of all, and the studies without an estimate."""
-    total, left, shared, counts, unknown = 0.0, 0.0, {}, [0, 0], []
+    study reading it has points left), grid points recorded of all, the CPU-minutes the recorded points measured,
+    and the studies without an estimate."""
+    total, left, shared, counts, unknown, measured = 0.0, 0.0, {}, [0, 0], [], 0.0
     for p in plans:
         if "progress" in p:
             counts = [counts[0] + p["progress"]["recorded"], counts[1] + p["points"]]
+            measured += p["progress"]["recorded_cpu_s"] / 60
         minutes = p.get("cpu_minutes")
         if minutes is None:
             if p.get("points") is not None:
@@ -90,5 +92,6 @@ def ladder(plans: Sequence[dict]) -> dict:
         left=left,
         recorded=counts[0],
         points=counts[1],
+        recorded_cpu_minutes=measured,
         unknown=unknown,
     )
