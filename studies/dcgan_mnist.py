@@ -22,7 +22,7 @@ test digits' (not copies); latent walks along lines and great circles (no sharp 
 about quality (blurry blobs copy nothing): the score checks do. Every check has a control that must fail it: the
 untrained G, test digits with one class removed, a "generator" that returns training images, test digits with 10%
 of them swapped for training images, the same walks snapped to their nearest training images, and the early curve.
-Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 2 epochs, 1 seed), trained (50 epochs at
+Scales: smoke (seconds, the test suite; nothing trains), quick (minutes: 2 epochs, 1 seed), trained (75 epochs at
 width 1/4 and batch 64, 3 seeds, its own trajectory: the other DCGAN studies stop at 25; `estimate_minutes`),
 paper (Radford et al.'s width 1 and batch 128: a GPU).
 """
