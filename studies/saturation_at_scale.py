@@ -71,7 +71,8 @@ def estimate_minutes(scale: str) -> float:
     s = SCALES[scale]
     seeds = mr.DCGAN_TRAJECTORIES[s["trajectory"]]["seeds"]
     return (
-        mr.trajectory_minutes(s["trajectory"]) + seeds * len(s["early"]) * s["d_iters"] / D_SPEED.get(scale, 32.4) / 60
+        mr.trajectory_minutes(s["trajectory"])
+        + seeds * len(s["early"]) * s["d_iters"] / D_SPEED.get(scale, D_SPEED["trained"]) / 60
     )
 
 

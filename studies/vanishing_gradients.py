@@ -90,7 +90,7 @@ def estimate_minutes(scale: str) -> float:
     """CPU-minutes alone on one thread: the shared trajectories plus every fresh-D run."""
     s = SCALES[scale]
     seeds = mr.DCGAN_TRAJECTORIES[s["trajectory"]]["seeds"]
-    probe_min = seeds * len(s["snapshots"]) * s["d_iters"] / FRESH_D_SPEED.get(scale, 37.1) / 60
+    probe_min = seeds * len(s["snapshots"]) * s["d_iters"] / FRESH_D_SPEED.get(scale, FRESH_D_SPEED["trained"]) / 60
     return mr.trajectory_minutes(s["trajectory"]) + probe_min
 
 
