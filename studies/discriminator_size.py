@@ -12,7 +12,7 @@ samples. Published: Lin et al. 2018 (PacGAN), Table 3, Metz et al.'s DCGAN (0 un
 50 runs (../shared/REFERENCES.md); our steps and seeds are far fewer at `trained` scale, and the difference is
 written next to every number. Controls: the ordering tests applied to the untrained generators (step 0).
 Scales: smoke (seconds, the test suite; nothing trains), quick (minutes), trained (a stated CPU budget:
-`estimate_minutes`, ~1.4 CPU-minutes per 1000 steps of one run), paper (the published protocol: a GPU or a cluster).
+`estimate_minutes`, ~1.9 CPU-minutes per 1000 steps of one run), paper (the published protocol: a GPU or a cluster).
 """
 
 import math
@@ -72,13 +72,13 @@ SCALES = {
         birthday=dict(sizes=[16, 32, 64, 128, 256, 512], trials=50),
     ),
 }
-# CPU-minutes per 1000 steps of one run on one thread, its evaluations included. Measured 2026-12-07 on the AMD
-# EPYC beside a 1-thread grid worker (run_config + make_run, 500 steps of run_steps timed in process CPU time; then
-# _curves.stacked_modes_row and the birthday test at this file's trained settings): 70.5 CPU-s per 1000 training
-# steps at d_width 0.25 and 72.8 at 0.5, 15.7 s per scoring of 25,600 samples (11 marks a run) and 37.7 s for the
-# birthday test: 27.4 CPU-min a 20,000-step point. (The committed records predate cpu_s and hold wall time, 39-114
-# minutes a point, run beside other jobs.) The first figure was 1.5, training only, ~12 it/s.
-MINUTES_PER_1000_STEPS = 1.37
+# CPU-minutes per 1000 steps of one run on one thread, its evaluations included, calibrated on the committed
+# records (the CPU their results carry: 35.6-41.0 CPU-min a 20,000-step point, 382 for the 10). Machines differ:
+# on the AMD EPYC of 2026-12-07, beside a 1-thread grid worker (run_config + make_run, 500 steps of run_steps in
+# process CPU time; then _curves.stacked_modes_row and the birthday test at this file's trained settings), 70.5
+# CPU-s per 1000 training steps at d_width 0.25 and 72.8 at 0.5, 15.7 s per scoring of 25,600 samples (11 marks a
+# run) and 37.7 s for the birthday test: 27.4 CPU-min a point, 1.37 per 1000 steps. The first figure was 1.5.
+MINUTES_PER_1000_STEPS = 1.91
 ALPHA = 0.05  # one-sided rank tests over seeds
 PUBLISHED = {  # Lin et al. 2018 (PacGAN), Table 3: DCGAN with 0 unrolling steps, 50 runs, mean +- standard error
     "source": "Lin et al. 2018 (PacGAN), Table 3, Metz et al. 2017's DCGAN (0 unrolling steps)",

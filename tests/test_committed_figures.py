@@ -212,3 +212,29 @@ def test_a_change_to_a_constant_a_toy_study_s_points_read_makes_its_records_stal
     scale, rec = _a_committed_record(module, study)
     monkeypatch.setattr(module, name, 2 * getattr(module, name))
     assert wk.settings_differ(rec, point_settings(module, scale)) == ["constants"]
+
+
+def test_a_record_s_cpu_is_its_cpu_s_then_its_result_s_then_its_wall_time():
+    assert wk.record_cpu_s({"cpu_s": 5.0, "result": {"cpu_s": 4.0}, "seconds": 9.0}) == 5.0
+    assert wk.record_cpu_s({"result": {"cpu_s": 4.0}, "seconds": 9.0}) == 4.0  # records older than cpu_s
+    assert wk.record_cpu_s({"result": [1, 2], "seconds": 9.0}) == 9.0
+
+
+ESTIMATE_TOLERANCE = 0.25  # an estimate within 25% of what the committed records measured
+
+
+def test_trained_estimates_agree_with_what_the_committed_records_measured():
+    """Each study's own part of its trained estimate (less the shared DCGAN trajectory) against the CPU its
+    committed records measured (less the trajectory CPU each record spent), to 25% either way."""
+    wrong = {}
+    for folder in sorted((FIGURES / "records").glob("*/trained")):
+        module = importlib.import_module(f"studies.{folder.parent.name}")
+        shared = sum(module.shared_minutes("trained").values()) if hasattr(module, "shared_minutes") else 0.0
+        own = module.estimate_minutes("trained") - shared
+        records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+        trajectory_s = sum(r["result"].get("trajectory_cpu_s", 0.0) for r in records if isinstance(r["result"], dict))
+        measured = (sum(wk.record_cpu_s(r) for r in records) - trajectory_s) / 60
+        if not abs(own - measured) <= ESTIMATE_TOLERANCE * measured:
+            wrong[folder.parent.name] = (round(own, 1), round(measured, 1))
+    assert len(list((FIGURES / "records").glob("*/trained"))) >= 10
+    assert wrong == {}, "study: (own estimate, measured CPU-min)"

@@ -491,9 +491,9 @@ def test_the_listed_work_left_counts_the_trajectory_while_any_reader_needs_it(tm
     total_again, done, n, left, measured = listed()
     own = saturation_at_scale.estimate_minutes("trained") - sum(saturation_at_scale.shared_minutes("trained").values())
     assert total_again == total and (done, n) == (3, 7) and left == pytest.approx(total - own, abs=1)
-    # and what the recorded points measured: their records' cpu_s (wall seconds for records older than cpu_s)
+    # and what the recorded points measured: their records' cpu_s
     records = [json.loads(p.read_text()) for p in (tmp_path / "saturation_at_scale" / "trained").glob("*.json")]
-    cpu_s = sum(r.get("cpu_s", r["seconds"]) for r in records)
+    cpu_s = sum(r["cpu_s"] for r in records)
     assert measured == pytest.approx(cpu_s / 60, abs=0.5) and cpu_s > 0
 
 

@@ -198,8 +198,15 @@ class Progress(NamedTuple):
     recorded: int  # points with a record at the current settings and seed
     stale: int  # points whose record was made at other settings (they run again)
     started: int  # points without such a record whose work folder holds a checkpoint's CPU note (they resume)
-    recorded_cpu_s: float  # CPU seconds the recorded points took (wall seconds for records older than cpu_s)
+    recorded_cpu_s: float  # CPU seconds the recorded points took (record_cpu_s)
     started_cpu_s: float  # CPU seconds the started points spent up to their last checkpoint
+
+
+def record_cpu_s(rec: dict) -> float:
+    """A point record's CPU seconds: its `cpu_s`; for records older than that field the `cpu_s` its study's result
+    carried; for records with neither, its wall `seconds`."""
+    result = rec.get("result") if isinstance(rec.get("result"), dict) else {}
+    return float(rec.get("cpu_s", result.get("cpu_s", rec.get("seconds", 0.0))))
 
 
 def progress(records, study: str, scale: str, keys: Sequence[str], seed: int, aliases: dict, settings=None):
@@ -210,7 +217,7 @@ def progress(records, study: str, scale: str, keys: Sequence[str], seed: int, al
         path = record_path(records, study, scale, key)
         rec = read_point(path)
         if matches(rec, key, scale, seed, aliases, settings):
-            done, done_s = done + 1, done_s + float(rec.get("cpu_s", rec.get("seconds", 0.0)))
+            done, done_s = done + 1, done_s + record_cpu_s(rec)
             continue
         stale += bool(rec is not None and settings_differ(rec, settings))
         if (work_dir(path) / SPENT).is_file():
