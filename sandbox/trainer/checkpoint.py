@@ -12,6 +12,7 @@ import os
 import pickle
 import random
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -67,7 +68,13 @@ def load_checkpoint(path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # torch warns about odd bytes (a pickle protocol it did not write) before it fails on them: a refused file
+        # gets the one error below, not a warning that reads as if loading went on; a loaded file keeps its warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except pickle.UnpicklingError as err:
         # The weights-only unpickler stops at the first opcode or global it does not allow; garbage bytes, a
         # plain pickle and a malicious one can all end here, and none of their code has run.
