@@ -2,7 +2,7 @@
 
     python3 -m benchmarks.amp_parity [--widths 0.5 0.25] [--batch 64] [--speed-steps 4] [--rounds 3]
                                      [--parity auto|always|never] [--width 0.25] [--steps 400] [--seeds 3]
-                                     [--n-fid 2000] [--threads 1] [--out PATH.json]
+                                     [--n-fid 2000] [--ensemble 1] [--threads 1] [--out PATH.json]
 
 speed: steps/s (one D and one G step) of `loop.make_run` + `run_steps` with amp off (fp32) and on (bf16
 autocast of the forwards; penalties stay fp32), at each width, in interleaved rounds (benchmarks._arms; one
@@ -10,7 +10,9 @@ thread: in CPU time).
 Target: bf16 >= 1.4x fp32.
 parity: the same config (preset dcgan, batch 64, the given width and steps) trained fp32 and bf16 from each
 seed, then FID (MNIST-classifier features, `sandbox.evaluation.mnist`, against the test split) of n_fid
-samples of G in eval mode on the run's fixed z. Parity holds when the difference of the mean FIDs is within
+samples of G in eval mode on the run's fixed z; with --ensemble K (= --seeds) the seeds train as one grouped
+ensemble (`sandbox.trainer.ensemble`, member k = seed k) in each precision, and each member's samples are scored
+on its solo run's fixed z. Parity holds when the difference of the mean FIDs is within
 2 standard errors of that difference (sqrt(s_fp32^2 / n + s_bf16^2 / n) over the seeds): bf16 is then not
 distinguishable from fp32 at this budget by seed noise. Under --parity auto it runs only where bf16 pays (its
 median speed ratio at the parity width >= 1): on a CPU without native bf16 kernels (AVX2 only, as the project's)
@@ -30,6 +32,7 @@ from benchmarks._arms import clock, interleaved, load, parity_verdict, ratios, r
 from sandbox.evaluation import mnist as ev
 from sandbox.trainer import runlog as tl
 from sandbox.trainer.config import make_config
+from sandbox.trainer.ensemble import generate, make_ensemble
 from sandbox.trainer.loop import make_run, run_steps
 from sandbox.trainer.presets import preset
 
@@ -37,13 +40,15 @@ TARGET = 1.4
 AMP = {"fp32": "off", "bf16": "on"}
 
 
-def config(width: float, batch: int, amp: str, seed: int = 0, data_dir: str = "", device: str = "cpu"):
-    """Preset dcgan on MNIST at width `width` for G and D, on `device`, amp 'on' or 'off'."""
+def config(
+    width: float, batch: int, amp: str, seed: int = 0, data_dir: str = "", device: str = "cpu", ensemble: int = 1
+):
+    """Preset dcgan on MNIST at width `width` for G and D, on `device`, amp 'on' or 'off' (K seeds grouped)."""
     return make_config(
         preset("dcgan"),
         dict(
             data="mnist", net="dcgan", g_width=width, d_width=width, batch=batch, amp=amp, seed=seed,
-            device=device, data_dir=data_dir, progress=False,
+            device=device, data_dir=data_dir, progress=False, ensemble=ensemble,
         ),
     )  # fmt: skip
 
@@ -68,17 +73,35 @@ def speed(widths, batch: int, steps: int, rounds: int, data_dir: str) -> dict:
 
 def fid_of(run, n: int) -> float:
     """FID (MNIST-classifier features) of n samples of G (eval mode, the run's fixed z) against the test split."""
-    x = tl.generate(run, n).clamp(-1.0, 1.0)
+    return fid_of_samples(tl.generate(run, n), run.cfg.data_dir, run.device)
+
+
+def fid_of_samples(x, data_dir: str, device) -> float:
+    """FID (MNIST-classifier features) of samples x in [-1, 1] against the test split; nan if any is not finite."""
     if not bool(torch.isfinite(x).all()):
         return math.nan
-    ref = ev.reference_stats("test", run.cfg.data_dir or None, run.device)
-    return ev.fid(ref, ev.digit_features(x, run.device))
+    ref = ev.reference_stats("test", data_dir or None, device)
+    return ev.fid(ref, ev.digit_features(x.clamp(-1.0, 1.0), device))
 
 
-def parity(width: float, batch: int, steps: int, seeds: int, n_fid: int, data_dir: str, device: str = "cpu") -> dict:
-    """FID after `steps` steps from each seed, fp32 and bf16; the means, stds and the 2-standard-error verdict."""
+def parity(
+    width: float, batch: int, steps: int, seeds: int, n_fid: int, data_dir: str, device: str = "cpu", grouped=False
+) -> dict:
+    """FID after `steps` steps from each seed, fp32 and bf16; the means, stds and the 2-standard-error verdict.
+    grouped: the seeds train as one grouped ensemble per precision (member k is seed k)."""
     fids, seconds = {name: [] for name in AMP}, {name: 0.0 for name in AMP}
-    for seed in range(seeds):
+    if grouped:
+        for name, amp in AMP.items():
+            ens = make_ensemble(config(width, batch, amp, 0, data_dir, device, ensemble=seeds))
+            t0 = time.perf_counter()
+            run_steps(ens, steps)
+            if ens.device.type == "cuda":
+                torch.cuda.synchronize(ens.device)
+            seconds[name] += time.perf_counter() - t0
+            for k, x in enumerate(generate(ens, n_fid)):
+                fids[name].append(fid_of_samples(x, data_dir, ens.device))
+                print(f"  member {k} {name}: FID {fids[name][-1]:.2f}", flush=True)
+    for seed in range(0 if grouped else seeds):
         for name, amp in AMP.items():
             run = make_run(config(width, batch, amp, seed, data_dir, device))
             t0 = time.perf_counter()
@@ -94,6 +117,7 @@ def parity(width: float, batch: int, steps: int, seeds: int, n_fid: int, data_di
         "steps": steps,
         "seeds": seeds,
         "n_fid": n_fid,
+        "grouped": grouped,
         "fid": fids,
         **parity_verdict(fids, seeds),
         "train_s": seconds,
@@ -111,11 +135,14 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=400, help="G steps of each parity run")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--n-fid", type=int, default=2000)
+    p.add_argument("--ensemble", type=int, default=1, help="K > 1: parity runs as one grouped ensemble (K = --seeds)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--data-dir", default="")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    if args.ensemble not in (1, args.seeds):
+        p.error(f"--ensemble {args.ensemble}: the grouped parity runs train the --seeds ({args.seeds}) as one ensemble")
     results = {"threads": args.threads, "torch": torch.__version__, "load_before": load(), "target": TARGET}
     with torch_threads(args.threads):
         if not args.skip_speed:
@@ -129,7 +156,9 @@ def main(argv=None) -> dict:
             print(
                 f"parity: width {args.width:g}, batch {args.batch}, {args.steps} steps, {args.seeds} seeds", flush=True
             )
-            results["parity"] = parity(args.width, args.batch, args.steps, args.seeds, args.n_fid, args.data_dir)
+            results["parity"] = parity(
+                args.width, args.batch, args.steps, args.seeds, args.n_fid, args.data_dir, grouped=args.ensemble > 1
+            )
             results["load_after_parity"] = load()
     print(f"DCGAN on MNIST, CPU, {args.threads} thread(s), batch {args.batch}; load {results['load_before']}")
     for width, s in results.get("speed", {}).items():

@@ -1,6 +1,6 @@
 """`--ensemble K` (one batched model) against K sequential solo runs of the same seeds, side by side.
 
-    python3 -m benchmarks.ensemble [--members 32] [--steps 100] [--sizes small paper metz dcgan]
+    python3 -m benchmarks.ensemble [--members 32] [--steps 100] [--sizes small paper metz dcgan dcgan_eighth]
                                    [--image-members 4] [--image-steps 8] [--rounds 6] [--threads 1] [--out PATH.json]
 
 mlp sizes: both sides train the ring of 8 Gaussians with the mlp players and the same config: the batched side
@@ -13,13 +13,14 @@ products, which batching cannot remove. The last columns compare the members wit
 batched and the per-member kernels may round differently, and GAN training amplifies it over many steps).
 image sizes (grouped nets, `sandbox.nets.grouped`): `metz` is the Metz et al. 2017 Stacked MNIST config (G at
 width 1, D = 1/2 G, batch 128), `dcgan` the MNIST DCGAN at width 1/4 and batch 64 (the dcgan_mnist study's
-quick scale); K = --image-members seeds as one grouped net (in the trainer's default memory format for that net on
-a CPU, channels_last for metz and contiguous for dcgan, and in the other one) and as K solo runs in turn, timed
-in interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round, both sides
-fp32 (amp off). Target: grouped >= 1.15x sequential at K = 4. On a CPU where amp 'auto' runs solo nets in bf16
-(`sandbox.trainer.parts.use_amp`: the DCGAN with native bf16, the Metz nets with AMX) the default solo runs are
-also timed in bf16, since those are what a grouped ensemble (fp32 on a CPU) competes with there, and so is a
-grouped ensemble forced to bf16.
+quick scale), `dcgan_eighth` the same at width 1/8 (wgan_family's, r1_convergence's and dynamics_at_scale's);
+K = --image-members seeds as one grouped net (in the trainer's default memory format for that net on a CPU,
+channels_last for metz and contiguous for dcgan, and in the other one) and as K solo runs in turn, timed in
+interleaved rounds (benchmarks._arms; one thread: in CPU time), the ratio taken within each round, both sides
+fp32 (amp off): `ratio`, grouping's own. Target: grouped >= 1.15x sequential at K = 4. On a CPU where amp 'auto'
+runs nets in bf16 (`sandbox.trainer.parts.use_amp`: solo, the DCGAN with native bf16 and the Metz nets with AMX;
+grouped, the DCGAN with native bf16) the bf16 arms are timed too (a grouped ensemble forced to bf16, and the solo
+runs at 'auto'), and `ratio_at_auto` compares what `--ensemble K` and K solo runs give by default on this CPU.
 """
 
 import argparse
@@ -40,9 +41,11 @@ SIZES = {
     "small": dict(g_width=0.25, d_width=0.25, z_dim=8, batch=32),
     "paper": dict(),
 }
-IMAGE_SIZES = {  # amp off: both sides fp32, so the ratio is the grouping's own (grouped nets stay fp32 on a CPU)
+IMAGE_SIZES = {  # amp off: both sides fp32, so `ratio` is the grouping's own; the amp 'auto' arms are timed apart
     "metz": dict(data="stacked_mnist", net="metz", d_width=0.5, batch=128, amp="off"),
     "dcgan": dict(data="mnist", net="dcgan", g_width=0.25, d_width=0.25, batch=64, amp="off"),
+    # the width of wgan_family, r1_convergence and dynamics_at_scale, whose seeds an ensemble would carry
+    "dcgan_eighth": dict(data="mnist", net="dcgan", g_width=0.125, d_width=0.125, batch=64, amp="off"),
 }
 IMAGE_TARGET = 1.15
 
@@ -58,12 +61,17 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
     }
     solo_cfgs = [member_config(cfg, k) for k in range(members)]
     solos = {"sequential": [make_run(c) for c in solo_cfgs]}
-    # Where the trainer's amp 'auto' runs solo nets in bf16 (parts.BF16_ON_CPU), the solo runs a
-    # user gets by default are bf16 ones: timed too, so the table says whether grouping beats them.
-    # A grouped ensemble forced to bf16 there is timed against them too: whether grouping pays in bf16.
-    if use_amp(dataclasses.replace(solo_cfgs[0], amp="auto"), torch.device("cpu")):
+    # Where the trainer's amp 'auto' runs solo or grouped nets in bf16 (parts.BF16_ON_CPU, BF16_ON_CPU_GROUPED),
+    # what a user gets by default is bf16: those arms are timed too, and `ratio_at_auto` sets the grouped ensemble
+    # against the solo runs, each in the precision 'auto' gives it on this CPU.
+    cpu = torch.device("cpu")
+    solo_bf16 = use_amp(dataclasses.replace(solo_cfgs[0], amp="auto"), cpu)
+    grouped_bf16 = use_amp(dataclasses.replace(cfg, amp="auto"), cpu)
+    if solo_bf16:
         solos["sequential_auto_bf16"] = [make_run(dataclasses.replace(c, amp="auto")) for c in solo_cfgs]
+    if solo_bf16 or grouped_bf16:
         ens["ensemble_bf16"] = make_ensemble(dataclasses.replace(cfg, amp="on"))
+    at_auto = ("ensemble_bf16" if grouped_bf16 else "ensemble", "sequential_auto_bf16" if solo_bf16 else "sequential")
     for run in list(ens.values()) + [r for side in solos.values() for r in side]:
         run_steps(run, 2)  # warm-up
 
@@ -80,6 +88,7 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
         }
     )
     rates = interleaved(arms, rounds)
+    by_seq, by_auto = ratios(rates, "sequential"), ratios(rates, at_auto[1])
     return {
         "size": size,
         "members": members,
@@ -89,12 +98,12 @@ def bench_images(size: str, members: int, steps: int, rounds: int, data_dir: str
         "config": IMAGE_SIZES[size],
         "member_steps_per_s": {name: spread(r) for name, r in rates.items()},
         "rates": rates,
-        "ratio": ratios(rates, "sequential")["ensemble"],
-        "ratio_other_format": ratios(rates, "sequential")["ensemble_other_format"],
-        "ratio_vs_auto_bf16_solos": ratios(rates, "sequential_auto_bf16")["ensemble"] if len(solos) > 1 else None,
-        "ratio_bf16_vs_auto_bf16_solos": (
-            ratios(rates, "sequential_auto_bf16")["ensemble_bf16"] if len(solos) > 1 else None
-        ),
+        "ratio": by_seq["ensemble"],
+        "ratio_other_format": by_seq["ensemble_other_format"],
+        "ratio_vs_auto_bf16_solos": by_auto["ensemble"] if solo_bf16 else None,
+        "ratio_bf16_vs_auto_bf16_solos": by_auto["ensemble_bf16"] if solo_bf16 else None,
+        "at_auto": {"grouped": at_auto[0], "sequential": at_auto[1]},
+        "ratio_at_auto": by_auto[at_auto[0]],
         "default_channels_last": default_cl,
         "target": IMAGE_TARGET,
     }
@@ -150,7 +159,10 @@ def main(argv=None) -> dict:
     p.add_argument("--members", type=int, default=32, help="members of the mlp ensembles")
     p.add_argument("--steps", type=int, default=100, help="steps of the mlp ensembles")
     p.add_argument(
-        "--sizes", nargs="+", choices=sorted(SIZES) + sorted(IMAGE_SIZES), default=["small", "paper", "metz", "dcgan"]
+        "--sizes",
+        nargs="+",
+        choices=sorted(SIZES) + sorted(IMAGE_SIZES),
+        default=["small", "paper", "metz", "dcgan", "dcgan_eighth"],
     )
     p.add_argument("--image-members", type=int, default=4)
     p.add_argument("--image-steps", type=int, default=8, help="timed steps per arm and round of the image ensembles")
@@ -196,6 +208,12 @@ def main(argv=None) -> dict:
                 + f"; bf16 solo member steps/s {rate['sequential_auto_bf16']:.3g}"
             )
             print(report_line("  grouped bf16 / sequential bf16 solos", r["ratio_bf16_vs_auto_bf16_solos"]))
+        auto = r["at_auto"]
+        verdict = "met" if r["ratio_at_auto"]["median"] >= IMAGE_TARGET else "NOT met"
+        print(
+            report_line(f"  at amp auto: {auto['grouped']} / {auto['sequential']}", r["ratio_at_auto"])
+            + f" (target >= {IMAGE_TARGET:g}x: {verdict})"
+        )
     print(f"{args.threads} thread(s); load {results['load_before']} -> {results['load_after']}")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

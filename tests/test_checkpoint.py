@@ -168,6 +168,7 @@ def test_a_resume_compares_the_precision_amp_resolved_to_not_the_word(tmp_path):
     continue in fp32 where it means fp32, and 'auto' -> 'off' at the same precision is no change."""
     train(make_config(TINY, dict(steps=2, out=str(tmp_path / "bf16"), amp="on")))
     assert ck.load_checkpoint(tmp_path / "bf16")["amp"] is True
+    assert json.loads((tmp_path / "bf16" / "summary.json").read_text())["precision"] == "bf16 autocast"
     resume = dict(steps=3, out=str(tmp_path / "bf16"), resume=str(tmp_path / "bf16"))
     with pytest.raises(
         ValueError,
@@ -179,6 +180,7 @@ def test_a_resume_compares_the_precision_amp_resolved_to_not_the_word(tmp_path):
     train(make_config(TINY, dict(resume, amp="on")))
     assert ck.load_checkpoint(tmp_path / "bf16")["config_changes"] == []
     train(make_config(TINY, dict(steps=2, out=str(tmp_path / "fp32"))))
+    assert json.loads((tmp_path / "fp32" / "summary.json").read_text())["precision"] == "fp32"
     train(make_config(TINY, dict(steps=3, out=str(tmp_path / "fp32"), resume=str(tmp_path / "fp32"), amp="off")))
     state = ck.load_checkpoint(tmp_path / "fp32")
     assert state["step"] == 3 and state["config_changes"] == [] and state["amp"] is False

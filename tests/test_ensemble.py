@@ -253,6 +253,7 @@ def test_cli_image_ensemble_writes_member_modes_and_solo_layout_weights(tmp_path
     assert "modes covered per member (of 1000)" in capsys.readouterr().out
     summary = json.loads((tmp_path / "ens" / "summary.json").read_text())
     assert (summary["members"], summary["batching"], summary["seeds"]) == (2, "grouped", [4, 5])
+    assert summary["precision"] == "fp32"  # the grouped Metz nets: 'auto' is fp32 on every CPU
     cfg = C.make_config(dict(IMAGES, data="stacked_mnist", net="metz", seed=4, steps=4, ensemble=2, data_dir=str(root)))
     for k in range(2):
         run = make_run(member_config(cfg, k))
@@ -291,20 +292,24 @@ def test_reuse_fakes_runs_g_once_per_step_and_is_a_different_algorithm(root):
 def test_speed_policies_under_auto(monkeypatch):
     cfg = lambda **kw: C.make_config(dict(kw, device="cpu"))  # noqa: E731
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    # bf16 autocast under auto: CUDA; on a CPU the solo DCGAN with AVX512-BF16 or AMX, the solo Metz nets with AMX
-    # only (AVX2: 17x slower; the Metz nets on AVX512-BF16 without AMX: 0.59x)
+    # bf16 autocast under auto: CUDA; on a CPU the DCGAN with AVX512-BF16 or AMX, solo or grouped, the solo Metz
+    # nets with AMX only (AVX2: 17x slower; the Metz nets on AVX512-BF16 without AMX: 0.59x; grouped, even with AMX)
     metz = cfg(data="stacked_mnist", net="metz")
+    grouped_dcgan = cfg(data="mnist", ensemble=2)
     monkeypatch.setattr(parts, "cpu_bf16_features", lambda: frozenset())
     assert [use_amp(cfg(data="mnist"), d) for d in (cpu, cuda)] == [False, True]
+    assert [use_amp(grouped_dcgan, d) for d in (cpu, cuda)] == [False, True]
     assert not use_amp(metz, cpu)
     assert use_amp(cfg(data="mnist", amp="on"), cpu) and not use_amp(cfg(data="mnist", amp="off"), cuda)
     monkeypatch.setattr(parts, "cpu_bf16_features", lambda: frozenset({"avx512_bf16"}))
     assert use_amp(cfg(data="mnist"), cpu) and not use_amp(metz, cpu)
+    assert use_amp(grouped_dcgan, cpu) and not use_amp(cfg(data="mnist", ensemble=2, amp="off"), cpu)
     monkeypatch.setattr(parts, "cpu_bf16_features", lambda: frozenset({"avx512_bf16", "amx"}))
     assert use_amp(cfg(data="mnist"), cpu) and not use_amp(cfg(data="mnist", amp="off"), cpu)
     assert use_amp(metz, cpu) and not use_amp(cfg(data="stacked_mnist", net="metz", amp="off"), cpu)
-    others = [cfg(data="stacked_mnist", net="metz", ensemble=2), cfg(data="mnist", ensemble=2), cfg(data="ring")]
+    others = [cfg(data="stacked_mnist", net="metz", ensemble=2), cfg(data="ring"), cfg(data="ring", ensemble=2)]
     assert [use_amp(c, cpu) for c in others] == [False, False, False]
+    assert use_amp(grouped_dcgan, cpu)
     # the studies' configs stay fp32 there: their records were made in fp32 on every machine
     from studies import _mnist_runs as mr
     from studies import discriminator_size as ds
@@ -323,3 +328,26 @@ def test_speed_policies_under_auto(monkeypatch):
     assert use_channels_last(cfg(data="mnist", channels_last="on"), cpu)
     assert not use_channels_last(cfg(data="ring", channels_last="on"), cuda)
     assert not use_channels_last(cfg(data="stacked_mnist", net="metz", channels_last="off"), cuda)
+
+
+@pytest.mark.parametrize("features", [frozenset(), frozenset({"avx512_bf16"})])
+def test_the_ensemble_benchmark_compares_at_auto_what_the_amp_policy_gives(monkeypatch, root, features):
+    """benchmarks.ensemble's ratio_at_auto sets the grouped ensemble against the solo runs each in the precision
+    amp 'auto' resolves to: fp32 to fp32 on a CPU without native bf16, bf16 to bf16 for the DCGAN with it."""
+    from benchmarks import ensemble as be
+
+    monkeypatch.setattr(parts, "cpu_bf16_features", lambda: features)
+    monkeypatch.setitem(be.IMAGE_SIZES, "tiny", dict(be.IMAGE_SIZES["dcgan_eighth"], batch=4))
+    r = be.bench_images("tiny", 2, 1, 1, str(root))
+    bf16 = bool(features)
+    arms = {"ensemble", "ensemble_other_format", "sequential"} | (
+        {"ensemble_bf16", "sequential_auto_bf16"} if bf16 else set()
+    )
+    assert set(r["rates"]) == arms
+    assert r["at_auto"] == (
+        {"grouped": "ensemble_bf16", "sequential": "sequential_auto_bf16"}
+        if bf16
+        else {"grouped": "ensemble", "sequential": "sequential"}
+    )
+    grouped, solo = r["at_auto"]["grouped"], r["at_auto"]["sequential"]
+    assert_close(r["ratio_at_auto"]["median"], r["rates"][grouped][0] / r["rates"][solo][0], rtol=1e-12, atol=0.0)

@@ -220,9 +220,9 @@ class Config:
     amp: str = _f(
         "auto",
         "run",
-        "bf16 autocast of the forward passes: auto = on CUDA, for the solo DCGAN on a CPU with native bf16 "
-        "(AVX512-BF16 or AMX: 1.4-1.8x, FID parity) and the solo Metz nets with AMX (1.5x, mode-count parity; 0.59x "
-        "without AMX); on forces it (slow on an AVX2 CPU); "
+        "bf16 autocast of the forward passes: auto = on CUDA, for the DCGAN on a CPU with native bf16 "
+        "(AVX512-BF16 or AMX: solo 1.4-1.8x, as a grouped ensemble 1.3-1.7x; FID parity) and the solo Metz nets with "
+        "AMX (1.5x, mode-count parity; 0.59x without AMX); on forces it (slow on an AVX2 CPU); "
         "penalties stay in fp32.",
         ("auto", "on", "off"),
     )

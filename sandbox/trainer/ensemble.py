@@ -30,7 +30,7 @@ from sandbox.evaluation.support import stacked_mnist_modes
 from sandbox.nets import param_count
 from sandbox.nets.grouped import GROUPINGS, member_state_dicts
 from sandbox.trainer import runlog as tl
-from sandbox.trainer.checkpoint import FORMAT, save_checkpoint
+from sandbox.trainer.checkpoint import FORMAT, PRECISION, save_checkpoint
 from sandbox.trainer.config import Config, config_dict, resolved_net, z_size
 from sandbox.trainer.ensemble_game import (
     Members,
@@ -55,6 +55,7 @@ from sandbox.trainer.parts import (
     dtype_of,
     make_optimiser,
     stream_generators,
+    use_amp,
 )
 
 __all__ = ["Ensemble", "make_ensemble", "member_config", "member_meter_read", "generate", "member_modes", "train"]
@@ -247,9 +248,10 @@ def _train(cfg: Config) -> dict:
     (out / "metrics.jsonl").unlink(missing_ok=True)
     tl.write_json(out / "config.json", config_dict(cfg))
     n_g, n_d, s = param_count(ens.solo_G), param_count(ens.solo_D), ens.state
+    precision = PRECISION[use_amp(cfg, ens.device)]  # what amp resolved to: 'auto' differs between machines
     print(
         f"ensemble of {K} {resolved_net(cfg)} GANs ({ens.kind}; seeds {cfg.seed}..{cfg.seed + K - 1}) on {cfg.data}: "
-        f"G {n_g:,} params, D {n_d:,} params each; device {ens.device}; {cfg.steps} steps; out {out}",
+        f"G {n_g:,} params, D {n_d:,} params each; device {ens.device}, {precision}; {cfg.steps} steps; out {out}",
         flush=True,
     )
     row, t0 = {}, time.perf_counter()
@@ -288,6 +290,7 @@ def _train(cfg: Config) -> dict:
             f"{ens.device} ({torch.get_num_threads()} threads)" if ens.device.type == "cpu" else str(ens.device)
         ),
         "dtype": cfg.dtype,
+        "precision": precision,
         "out": str(out),
     }
     tl.write_json(out / "summary.json", summary)

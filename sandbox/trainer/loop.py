@@ -38,6 +38,7 @@ from sandbox.trainer import runlog as tl
 from sandbox.trainer import schedule
 from sandbox.trainer.checkpoint import (
     FILENAME,
+    PRECISION,
     all_finite,
     check_resume_config,
     checkpoint_state,
@@ -427,6 +428,7 @@ def _loop(run: Run, out: Path, world, writer, t_setup: float, resumed: bool, bes
             else f" ({torch.get_num_threads()} threads)"
         ),
         "dtype": cfg.dtype,
+        "precision": PRECISION[s["amp"]],  # what amp resolved to: 'auto' differs between machines
         "out": str(out),
         "stopped_by": stop["signal"],
         "config_changes": s["config_changes"],

@@ -87,8 +87,16 @@ def dtype_of(cfg: Config) -> torch.dtype:
 # 2,000 steps of rpgan_stacked_mnist's RpGAN + R1 config (767 +- 41 modes against 787 +- 58 in fp32, reverse KL 0.846
 # against 0.821, 4 paired seeds, both within 2 SE), but 0.59x on the EPYC: without AMX, oneDNN's bf16 kernels lose
 # on their 2-64-channel 3x3 convolutions. So each net names the CPU features under which its bf16 was measured to
-# pay. r3gan and grouped ensembles: not measured, so they stay fp32.
+# pay. r3gan: not measured, so it stays fp32.
 BF16_ON_CPU = {"dcgan": ("avx512_bf16", "amx"), "metz": ("amx",)}
+# Grouped ensembles (sandbox.nets.grouped; benchmarks.ensemble, K = 4, batch 64, 1 thread), measured apart: the DCGAN
+# grouped in bf16 against grouped in fp32 1.55x at width 1/4 and 1.33x at width 1/8 on the EPYC (2026-12-07), about
+# 1.7x on the AMX Xeon (1.04x of the bf16 solos there, fp32 0.61x), with FID parity as three grouped members
+# (benchmarks.amp_parity --ensemble 3, on the EPYC): after 400 steps 347.5 +- 13.1 against fp32's 344.2 +- 31.7 (width
+# 1/4) and 504 +- 128 against 518 +- 124 (1/8, still blobs), after 2,000 steps 173.1 +- 9.6 against 167.6 +- 12.3 (1/4)
+# and 220.4 +- 0.4 against 222.3 +- 11.0 (1/8), every difference within 2 SE. The grouped Metz nets lose in bf16
+# even with AMX (0.50x of the bf16 solos, fp32 0.59x): fp32.
+BF16_ON_CPU_GROUPED = {"dcgan": ("avx512_bf16", "amx")}
 BF16_PROBES = {"avx512_bf16": "_is_avx512_bf16_supported", "amx": "_is_amx_tile_supported"}  # torch.cpu's (private)
 
 
@@ -98,14 +106,15 @@ def cpu_bf16_features() -> frozenset:
 
 
 def use_amp(cfg: Config, device: torch.device) -> bool:
-    """bf16 autocast: 'on' anywhere; under 'auto' on CUDA, and on a CPU for a solo net of BF16_ON_CPU where the CPU
-    has a feature its bf16 was measured to pay under (with FID or mode-count parity). Not on an AVX2 CPU: there bf16
-    convolutions fall back to torch's reference kernels, 17x slower than fp32 (benchmarks.amp_parity)."""
+    """bf16 autocast: 'on' anywhere; under 'auto' on CUDA, and on a CPU for a solo net of BF16_ON_CPU (a grouped
+    ensemble's of BF16_ON_CPU_GROUPED) where the CPU has a feature its bf16 was measured to pay under (with FID or
+    mode-count parity). Not on an AVX2 CPU: there bf16 convolutions fall back to torch's reference kernels, 17x
+    slower than fp32 (benchmarks.amp_parity)."""
     if cfg.amp != "auto":
         return cfg.amp == "on"
     if device.type == "cuda":
         return True
-    wanted = BF16_ON_CPU.get(resolved_net(cfg), ()) if cfg.ensemble == 1 else ()
+    wanted = (BF16_ON_CPU if cfg.ensemble == 1 else BF16_ON_CPU_GROUPED).get(resolved_net(cfg), ())
     return device.type == "cpu" and not cpu_bf16_features().isdisjoint(wanted)
 
 
