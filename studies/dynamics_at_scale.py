@@ -33,6 +33,12 @@ last quarter; a pre-registered pilot (2026-12-07, the alternating rule, seeds 0 
 FID every 500) found the raw FID's change over the last half down to 8.6% and 5.6% (the plateau check allows 10%), the
 EMA 2.1 and 0.2 FID below the raw G at the end, and the uniform average of steps 7,500-15,000 still 1.6 and 4.1 above
 it. So 15,000 is the trained scale, and the uniform average's lag is not a matter of run length alone.
+A second pilot (2026-12-07, all 12 points of this run_point at 30,000 G steps, on another machine than the records',
+with the rule, set down before it ran, that the trained scale stays 15,000 since its plateau check passes): raw mean
+FID 121.0 +- 7.7 (simultaneous), 121.3 +- 5.7 (alternating), 102.0 +- 7.0 (extragradient), 105.2 +- 8.3
+(optimistic), late changes 3.4-7.0% (the plateau check allows 10%); the EMA beats the raw G for every rule, the
+uniform average (steps 15,000-30,000) for alternating and extragradient only, and alternating beats simultaneous in
+1 seed of 3.
 """
 
 import math
