@@ -90,7 +90,7 @@ def dtype_of(cfg: Config) -> torch.dtype:
 # pay. r3gan: not measured, so it stays fp32.
 BF16_ON_CPU = {"dcgan": ("avx512_bf16", "amx"), "metz": ("amx",)}
 # Grouped ensembles (sandbox.nets.grouped; benchmarks.ensemble, K = 4, batch 64, 1 thread), measured apart: the DCGAN
-# grouped in bf16 against grouped in fp32 1.55x at width 1/4 and 1.33x at width 1/8 on the EPYC (2026-12-07), about
+# grouped in bf16 against grouped in fp32 1.55-1.57x at width 1/4 and 1.33-1.37x at 1/8 on the EPYC (2026-12-07), about
 # 1.7x on the AMX Xeon (1.04x of the bf16 solos there, fp32 0.61x), with FID parity as three grouped members
 # (benchmarks.amp_parity --ensemble 3, on the EPYC): after 400 steps 347.5 +- 13.1 against fp32's 344.2 +- 31.7 (width
 # 1/4) and 504 +- 128 against 518 +- 124 (1/8, still blobs), after 2,000 steps 173.1 +- 9.6 against 167.6 +- 12.3 (1/4)
