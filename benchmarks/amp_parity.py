@@ -71,11 +71,6 @@ def speed(widths, batch: int, steps: int, rounds: int, data_dir: str) -> dict:
     return out
 
 
-def fid_of(run, n: int) -> float:
-    """FID (MNIST-classifier features) of n samples of G (eval mode, the run's fixed z) against the test split."""
-    return fid_of_samples(tl.generate(run, n), run.cfg.data_dir, run.device)
-
-
 def fid_of_samples(x, data_dir: str, device) -> float:
     """FID (MNIST-classifier features) of samples x in [-1, 1] against the test split; nan if any is not finite."""
     if not bool(torch.isfinite(x).all()):
@@ -84,33 +79,33 @@ def fid_of_samples(x, data_dir: str, device) -> float:
     return ev.fid(ref, ev.digit_features(x.clamp(-1.0, 1.0), device))
 
 
+def train_and_sample(cfg, steps: int, n: int) -> tuple:
+    """(training seconds, [n samples of G per seed], device): one solo run, or the members of a grouped ensemble,
+    each G in eval mode on its solo run's fixed z."""
+    model = make_ensemble(cfg) if cfg.ensemble > 1 else make_run(cfg)
+    t0 = time.perf_counter()
+    run_steps(model, steps)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+    seconds = time.perf_counter() - t0
+    samples = list(generate(model, n)) if cfg.ensemble > 1 else [tl.generate(model, n)]
+    return seconds, samples, model.device
+
+
 def parity(
     width: float, batch: int, steps: int, seeds: int, n_fid: int, data_dir: str, device: str = "cpu", grouped=False
 ) -> dict:
     """FID after `steps` steps from each seed, fp32 and bf16; the means, stds and the 2-standard-error verdict.
     grouped: the seeds train as one grouped ensemble per precision (member k is seed k)."""
     fids, seconds = {name: [] for name in AMP}, {name: 0.0 for name in AMP}
-    if grouped:
+    jobs = [(0, seeds)] if grouped else [(seed, 1) for seed in range(seeds)]  # (first seed, seeds in one model)
+    for first, K in jobs:
         for name, amp in AMP.items():
-            ens = make_ensemble(config(width, batch, amp, 0, data_dir, device, ensemble=seeds))
-            t0 = time.perf_counter()
-            run_steps(ens, steps)
-            if ens.device.type == "cuda":
-                torch.cuda.synchronize(ens.device)
-            seconds[name] += time.perf_counter() - t0
-            for k, x in enumerate(generate(ens, n_fid)):
-                fids[name].append(fid_of_samples(x, data_dir, ens.device))
-                print(f"  member {k} {name}: FID {fids[name][-1]:.2f}", flush=True)
-    for seed in range(0 if grouped else seeds):
-        for name, amp in AMP.items():
-            run = make_run(config(width, batch, amp, seed, data_dir, device))
-            t0 = time.perf_counter()
-            run_steps(run, steps)
-            if run.device.type == "cuda":
-                torch.cuda.synchronize(run.device)
-            seconds[name] += time.perf_counter() - t0
-            fids[name].append(fid_of(run, n_fid))
-            print(f"  seed {seed} {name}: FID {fids[name][-1]:.2f}", flush=True)
+            spent, samples, on = train_and_sample(config(width, batch, amp, first, data_dir, device, K), steps, n_fid)
+            seconds[name] += spent
+            for k, x in enumerate(samples):
+                fids[name].append(fid_of_samples(x, data_dir, on))
+                print(f"  seed {first + k} {name}: FID {fids[name][-1]:.2f}", flush=True)
     return {
         "width": width,
         "batch": batch,

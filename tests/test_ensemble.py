@@ -263,7 +263,7 @@ def test_grouped_members_in_bf16_stay_with_the_bf16_solo_runs_of_their_seeds(roo
         for name, p in solos[k].G.named_parameters():
             assert_close(views[name].detach(), p.detach(), rtol=0.0, atol=1.3e-3, msg=lambda m: f"{name}: {m}")
         other = max(float((views[n].detach() - p.detach()).abs().max()) for n, p in solos[1 - k].G.named_parameters())
-        assert other > 0.05  # the control: the other seed's solo run is far outside the tolerance
+        assert 0.05 < other < 0.5  # the control: another seed's weights, init-scale apart (measured 0.13-0.16)
 
 
 def test_cli_image_ensemble_writes_member_modes_and_solo_layout_weights(tmp_path, root, capsys):
