@@ -10,10 +10,8 @@ from torch.testing import assert_close
 from sandbox import nets
 from sandbox.nets.grouped import (
     GROUPINGS,
-    Col2imConvTranspose2d,
     GroupedLinear,
     GroupedProjection,
-    Im2colConv2d,
     group_players,
     grouped_copy,
     member_state,
@@ -143,48 +141,3 @@ def test_grouped_float32_outputs_agree_with_the_solo_nets():
             for k, (G_k, D_k) in enumerate(pairs):
                 assert_close(fake[:, k * C : (k + 1) * C], G_k(z[k]), rtol=1e-4, atol=2e-6)
                 assert_close(logits[:, k], D_k(fake[:, k * C : (k + 1) * C]), rtol=1e-4, atol=2e-5)
-
-
-ONE_CHANNEL_LAYERS = {  # one channel per member in (Conv2d) or out (ConvTranspose2d): (solo layer, input H, W)
-    "conv_dcgan_d_first": (lambda: nn.Conv2d(1, 4, 4, 2, 1), (28, 28)),
-    "conv_odd": (lambda: nn.Conv2d(1, 3, (3, 2), (1, 2), (2, 0), (2, 1), bias=False), (9, 8)),
-    "conv_same": (lambda: nn.Conv2d(1, 2, 3, padding="same"), (7, 7)),  # string padding: the native kernel
-    "convt_dcgan_g_last": (lambda: nn.ConvTranspose2d(4, 1, 4, 2, 1), (14, 14)),
-    "convt_odd": (
-        lambda: nn.ConvTranspose2d(3, 1, (3, 2), (2, 3), (1, 0), (1, 2), bias=False, dilation=(1, 2)),
-        (5, 6),
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(ONE_CHANNEL_LAYERS))
-def test_one_channel_layers_run_as_im2col_and_equal_the_native_grouped_kernel(case):
-    """float64: the im2col / col2im forms compute the grouped conv (outputs, input and weight gradients)."""
-    make, (H, W) = ONE_CHANNEL_LAYERS[case]
-    solo = make().double()
-    grouped = grouped_copy(nn.Sequential(solo), K)[0]
-    assert type(grouped) is (Im2colConv2d if isinstance(solo, nn.Conv2d) else Col2imConvTranspose2d)
-    native = (nn.Conv2d if isinstance(solo, nn.Conv2d) else nn.ConvTranspose2d).forward
-    stack_members(grouped, [make().double() for _ in range(K)])
-    x = torch.randn(B, grouped.in_channels, H, W, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    outs, grads = [], []
-    for forward in (grouped.forward, lambda t: native(grouped, t)):
-        t = x.clone().requires_grad_(True)
-        y = forward(t)
-        y.mul(torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
-        outs.append(y.detach())
-        grads.append([t.grad] + [p.grad.clone() for p in grouped.parameters()])
-        grouped.zero_grad()
-    assert_close(outs[0], outs[1], rtol=1e-12, atol=1e-12)
-    for a, b in zip(*grads):
-        assert_close(a, b, rtol=1e-12, atol=1e-12)
-    assert outs[0].abs().max() > 0.1  # the comparison is of real outputs
-
-
-def test_only_one_channel_layers_take_the_im2col_forms_and_bf16_stays_bf16():
-    net = grouped_copy(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 2, 3), nn.ConvTranspose2d(2, 1, 4, 2, 1)), K)
-    assert [type(m) for m in net] == [Im2colConv2d, nn.Conv2d, Col2imConvTranspose2d]
-    # under autocast the im2col forms return bf16, as the native convs do (a float32 bias must not promote them)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert net[0](torch.randn(2, K, 8, 8)).dtype == torch.bfloat16
-        assert net[2](torch.randn(2, 2 * K, 4, 4)).dtype == torch.bfloat16

@@ -5,12 +5,6 @@ Conv2d / ConvTranspose2d with groups = K over K C channels, BatchNorm2d over K C
 per channel, so per member by construction), and each Linear, and each projection of a 1x1 map, as a batched
 matmul with (K, ...) weights (`GroupedLinear`, `GroupedProjection`): as a grouped 1x1 convolution the first
 layer lost accuracy (CPU conv kernels sum in another order, measured 1e-4 against the solo net in fp32).
-A Conv2d that reads one channel per member (an MNIST D's first layer) and a ConvTranspose2d that writes one (G's
-last) run on a CPU as explicit im2col / col2im around one batched matmul (`Im2colConv2d`, `Col2imConvTranspose2d`):
-the CPU's grouped kernels are slow at one channel per group (measured on the width-1/8 DCGAN, K = 4, batch 64, one
-thread, forward + backward in bf16: D's first layer 10.9 ms grouped, 8.1 as im2col, 7.9 as four solo convs; G's
-last 9.0-10.0 grouped, 5.5-5.9 as col2im, 8.6-8.8 solo); on CUDA they stay native grouped convolutions. Their
-weights are the grouped layers' own, so state dicts and member views do not change.
 Member k's channels are contiguous: an image input is (B, K C, H, W) holding member k's images at channels
 k C .. (k + 1) C - 1, a latent input is (B, K, z_dim), and D returns (B, K) logits.
 
@@ -26,7 +20,6 @@ import copy
 from typing import Dict, NamedTuple, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -62,47 +55,6 @@ class GroupedProjection(nn.Module):
         return y if self.bias is None else y + self.bias[:, None, None]
 
 
-class Im2colConv2d(nn.Conv2d):
-    """Conv2d with groups = K as im2col + a K-batched matmul on a CPU: y[:, k] = W_k unfold(x[:, k]) + b_k."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.device.type != "cpu" or self.padding_mode != "zeros" or isinstance(self.padding, str):
-            return super().forward(x)  # the native grouped kernel where im2col is not measured to pay
-        K, (B, _, H, W) = self.groups, x.shape
-        cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (B, K cin kh kw, L)
-        # (K, cout, cin kh kw) @ (B, K, cin kh kw, L): B K small matmuls, none of einsum's permuting copies
-        y = torch.matmul(self.weight.reshape(K, self.out_channels // K, -1), cols.reshape(B, K, -1, cols.shape[-1]))
-        size = [  # torch.nn.Conv2d's output size
-            (n + 2 * p - d * (k - 1) - 1) // s + 1
-            for n, k, s, p, d in zip((H, W), self.kernel_size, self.stride, self.padding, self.dilation)
-        ]
-        y = y.reshape(B, self.out_channels, *size)
-        return (
-            y if self.bias is None else y + self.bias.to(y.dtype)[:, None, None]
-        )  # bf16 stays bf16 under autocast, as in conv2d
-
-
-class Col2imConvTranspose2d(nn.ConvTranspose2d):
-    """ConvTranspose2d with groups = K as a K-batched matmul + col2im on a CPU: y[:, k] = fold(W_k^T x[:, k]) + b_k."""
-
-    def forward(self, x: Tensor, output_size=None) -> Tensor:
-        if x.device.type != "cpu" or output_size is not None:
-            return super().forward(x, output_size)
-        K, (B, _, H, W) = self.groups, x.shape
-        cin = self.in_channels // K  # (K, cout kh kw, cin) @ (B, K, cin, H W) -> (B, K, cout kh kw, H W)
-        cols = torch.matmul(self.weight.reshape(K, cin, -1).transpose(1, 2), x.reshape(B, K, cin, H * W))
-        size = [  # torch.nn.ConvTranspose2d's output size
-            (n - 1) * s - 2 * p + d * (k - 1) + e + 1
-            for n, k, s, p, d, e in zip(
-                (H, W), self.kernel_size, self.stride, self.padding, self.dilation, self.output_padding
-            )
-        ]
-        y = F.fold(cols.reshape(B, -1, H * W), size, self.kernel_size, self.dilation, self.padding, self.stride)
-        return (
-            y if self.bias is None else y + self.bias.to(y.dtype)[:, None, None]
-        )  # bf16 stays bf16 under autocast, as in conv2d
-
-
 class Grouping(NamedTuple):
     """How one family's solo G and D become grouped nets, beyond the generic layer-by-layer widening."""
 
@@ -119,12 +71,12 @@ GROUPINGS = {
 def _widen(m: nn.Module, K: int) -> nn.Module:
     """One solo layer as K members' block-diagonal layer (weights uninitialised: stack_members fills them)."""
     if isinstance(m, nn.Conv2d):
-        return (Im2colConv2d if m.in_channels == 1 else nn.Conv2d)(
+        return nn.Conv2d(
             K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation,
             K * m.groups, m.bias is not None, m.padding_mode,
         )  # fmt: skip
     if isinstance(m, nn.ConvTranspose2d):
-        return (Col2imConvTranspose2d if m.out_channels == 1 else nn.ConvTranspose2d)(
+        return nn.ConvTranspose2d(
             K * m.in_channels, K * m.out_channels, m.kernel_size, m.stride, m.padding, m.output_padding,
             K * m.groups, m.bias is not None, m.dilation,
         )  # fmt: skip
