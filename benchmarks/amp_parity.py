@@ -22,7 +22,6 @@ trainer's amp 'auto' is bf16 on CUDA, and on CPUs with native bf16 for the solo 
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -71,14 +70,6 @@ def speed(widths, batch: int, steps: int, rounds: int, data_dir: str) -> dict:
     return out
 
 
-def fid_of_samples(x, data_dir: str, device) -> float:
-    """FID (MNIST-classifier features) of samples x in [-1, 1] against the test split; nan if any is not finite."""
-    if not bool(torch.isfinite(x).all()):
-        return math.nan
-    ref = ev.reference_stats("test", data_dir or None, device)
-    return ev.fid(ref, ev.digit_features(x.clamp(-1.0, 1.0), device))
-
-
 def train_and_sample(cfg, steps: int, n: int) -> tuple:
     """(training seconds, [n samples of G per seed], device): one solo run, or the members of a grouped ensemble,
     each G in eval mode on its solo run's fixed z."""
@@ -104,7 +95,7 @@ def parity(
             spent, samples, on = train_and_sample(config(width, batch, amp, first, data_dir, device, K), steps, n_fid)
             seconds[name] += spent
             for k, x in enumerate(samples):
-                fids[name].append(fid_of_samples(x, data_dir, on))
+                fids[name].append(ev.fid_to_test(x, data_dir, on))
                 print(f"  seed {first + k} {name}: FID {fids[name][-1]:.2f}", flush=True)
     return {
         "width": width,

@@ -47,11 +47,7 @@ def mnist_config(*layers: dict, device="cpu") -> Config:
 
 def fid_now(run: Run, n: int, use_ema: bool = False) -> float:
     """FID (MNIST-classifier features) of n samples of G (or its EMA) on the run's fixed z, against the test split."""
-    x = tl.generate(run, n, use_ema).clamp(-1.0, 1.0)  # tanh output: the clamp only removes float rounding
-    if not bool(torch.isfinite(x).all()):
-        return math.nan
-    ref = ev.reference_stats("test", run.cfg.data_dir, run.device)
-    return ev.fid(ref, ev.digit_features(x, run.device))
+    return ev.fid_to_test(tl.generate(run, n, use_ema), run.cfg.data_dir, run.device)
 
 
 def sampler(G: torch.nn.Module, chunk: int = 500) -> Callable:

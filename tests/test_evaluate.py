@@ -41,6 +41,22 @@ def test_c15_fid_train_vs_test_is_far_below_test_vs_noise(train_split, test_spli
     )
 
 
+def test_fid_to_test_scores_train_digits_clamps_rounding_and_gives_nan_for_a_diverged_g(train_split, root):
+    x = _subset(train_split[0], 1000, 3)
+    value, ref = evaluate.fid_to_test(x, root), evaluate.reference_stats("test", root)
+    # the study helpers' number: FID of the images' features against the test split's statistics
+    assert value == pytest.approx(evaluate.fid(ref, evaluate.digit_features(x)), rel=1e-12)
+    assert 1.0 < value < 15.0  # train digits against test (measured 4.5 at n = 1,000: mostly small-n bias)
+    # values past tanh's range are clamped before scoring (the features refuse them unclamped)
+    wide = 1.5 * x
+    clamped = evaluate.fid(ref, evaluate.digit_features(wide.clamp(-1.0, 1.0)))
+    assert evaluate.fid_to_test(wide, root) == pytest.approx(clamped, rel=1e-12)
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):
+        evaluate.digit_features(wide)
+    x[3, 0, 5, 5] = math.nan
+    assert math.isnan(evaluate.fid_to_test(x, root))
+
+
 def test_c15_classifier_score_of_the_real_test_set_is_close_to_10(test_split):
     p = probabilities(evaluate.classifier(), test_split[0])  # all 10,000 test images
     score = classifier_score(p).mean

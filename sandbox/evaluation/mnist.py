@@ -114,6 +114,14 @@ def fid(real_feats_or_stats, fake_feats) -> float:
     return frechet_to_reference(real, fake.mu, fake.sigma)
 
 
+def fid_to_test(images: Tensor, data_dir=None, device="cpu") -> float:
+    """FID (MNIST-classifier features) of images in [-1, 1] against the test split; nan if any is not finite."""
+    if not bool(torch.isfinite(images).all()):
+        return math.nan  # a diverged G: no score, and no error that would lose the rest of a run's record
+    # the clamp only removes float rounding past tanh's range
+    return fid(reference_stats("test", data_dir or None, device), digit_features(images.clamp(-1.0, 1.0), device))
+
+
 def _images(x, n: Optional[int], what: str) -> Tensor:
     if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] not in (1, 3) or tuple(x.shape[2:]) != (28, 28):
         raise ValueError(f"{what} must be a tensor of shape (n, 1 or 3, 28, 28), got {getattr(x, 'shape', type(x))}")
