@@ -32,9 +32,10 @@ grows about as fast as D(G(z)) falls. The paper's D was confident "even for nume
 none of these Ds approaches on 28x28 MNIST within 4000 iterations.
 Nor is the iteration count (a pre-registered pilot of 2026-12-08 against seed 0's 10- and 25-epoch Gs, the
 study's probe_fixed_g and seeds, its first 4,000 iterations bit for bit the records'): trained to 40,000 iterations,
-the fresh D is at accuracy 1.0 over the last 20,000 (0.945 once before), but mean D(G(z)) keeps swinging between
-2e-5 and 1e-2 (5e-2) under Adam's constant step, so the saturating norm ends -0.77 and +0.49 orders from iteration
-0 and is at best 2.0 orders down over the last 20,000 iterations, while the -log D norm grows 2.6 and 2.8 orders.
+the fresh D is at accuracy 1.0 over the last 20,000 (0.945 once before), but mean D(G(z)) keeps swinging from
+2e-5 up to 1e-2 (10-epoch G) and 5e-2 (25-epoch) under Adam's constant step, so the saturating norm ends -0.77
+and +0.49 orders from iteration 0 and is at best 2.0 orders down over the last 20,000 iterations, while the
+-log D norm grows 2.6 and 2.8 orders.
 """
 
 import time

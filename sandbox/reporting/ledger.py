@@ -118,8 +118,9 @@ WHY_FAILED = {
         "iterations against their 'fewer than 50'): a pre-registered pilot (2026-12-08; seed 0's 10- and 25-epoch Gs, "
         "the study's probe and seeds, its first 4,000 iterations equal to the records bit for bit) trained the fresh "
         "D to 40,000 iterations, and the saturating norm ends -0.77 and +0.49 orders from iteration 0; over the last "
-        "20,000 it swings between 0.010 and 6.2 (and 42), at best 2.0 orders down, as D's confidence oscillates under "
-        "Adam at accuracy 1.0 (mean D(G(z)) 2e-5 to 1e-2, and to 5e-2) while the -log D norm grows 2.6 and 2.8 orders"
+        "20,000 it swings between 0.010 and 6.2 (10-epoch G) and 42 (25-epoch), at best 2.0 orders down, as D's "
+        "confidence oscillates under Adam at accuracy 1.0 (mean D(G(z)) from 2e-5 up to 1e-2 and 5e-2) while the "
+        "-log D norm grows 2.6 and 2.8 orders"
     ),
     ("vanishing_gradients", "nonsaturating_grad_holds_within_1_order_while_saturating_falls"): (
         "the saturating norm does not fall (the first reason), so the contrast this check needs never forms"
