@@ -1,6 +1,7 @@
 """A study grid on a 2-core CPU: worker processes of one thread each against one process of two threads.
 
-    python3 -m benchmarks.grid [--points 4] [--steps 60] [--workers 2] [--rounds 2] [--busy-threads] [--out PATH.json]
+    python3 -m benchmarks.grid [--points 4] [--steps 60] [--workers 2] [--rounds 2] [--busy-threads] [--control]
+                               [--out PATH.json]
 
 Each grid point trains the MNIST DCGAN at width 1/4, batch 64 for --steps steps (`loop.make_run` + `run_steps`,
 seed = the point's), run as a job of the study runner (`sandbox.reporting.workers.run_jobs`, which writes a
@@ -12,6 +13,10 @@ record per point). Arms, in interleaved rounds (benchmarks._arms), throughput in
 Targets: workers >= 1.05x threads; workers_busy >= 0.7x workers (the ratio within a round). With --busy-threads
 the threads arm is timed busy too, on one point (a multi-threaded process slows many-fold when a core is taken:
 its threads wait for each other at every op).
+--control: each point is instead a pure-Python loop of --steps million additions (`spin_point`; no torch, no
+data), timed in the workers and workers_busy arms only: what a job of one thread per process keeps when a spinner
+takes a core on this machine: the fair-share level the busy target sits against (3 runnable processes on 2 cores
+get 2/3 of a core each, 0.667x, lifted a little by the quiet arm's start-up and tails; measured 0.694x).
 """
 
 import argparse
@@ -47,21 +52,30 @@ def train_point(point: dict, scale: str, seed: int, device) -> dict:
     return tl.meter_read(run.meter)
 
 
-def jobs(n: int, steps: int, threads: int, folder: Path, tag: str) -> list:
-    """n Jobs of train_point, records under folder/tag."""
+def spin_point(point: dict, scale: str, seed: int, device) -> dict:
+    """The control's grid point: point['steps'] million integer additions in pure Python, one core's work."""
+    total = 0
+    for i in range(point["steps"] * 1_000_000):
+        total += i
+    return {"total": total}
+
+
+def jobs(n: int, steps: int, threads: int, folder: Path, tag: str, fn=train_point) -> list:
+    """n Jobs of fn (train_point, or the control's spin_point), records under folder/tag."""
     out = []
     for i in range(n):
         key = f"seed={i}"
         path = record_path(folder / tag, "grid", "bench", key)
         point = {"seed": i, "steps": steps}
-        out.append(Job("grid", train_point, point, key, "bench", "bench", 0, "cpu", threads, "bench", str(path)))
+        out.append(Job("grid", fn, point, key, "bench", "bench", 0, "cpu", threads, "bench", str(path)))
     return out
 
 
-def run_grid(n: int, steps: int, workers: int, threads: int, folder: Path, tag: str) -> float:
+def run_grid(n: int, steps: int, workers: int, threads: int, folder: Path, tag: str, fn=train_point) -> float:
     """Points per second of n points through run_jobs (workers > 1: a process pool; else in this process)."""
     t0 = time.perf_counter()
-    failures = [f for _, _, f in run_jobs(jobs(n, steps, threads, folder, tag), workers=workers) if f is not None]
+    todo = jobs(n, steps, threads, folder, tag, fn)
+    failures = [f for _, _, f in run_jobs(todo, workers=workers) if f is not None]
     if failures:
         raise RuntimeError(f"grid point {failures[0].key} failed: {failures[0].error}\n{failures[0].trace}")
     return n / (time.perf_counter() - t0)
@@ -95,27 +109,30 @@ def main(argv=None) -> dict:
     p.add_argument("--workers", type=int, default=2, help="worker processes, and the threads of the threads arm")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--busy-threads", action="store_true", help="also time the threads arm with a core busy")
+    p.add_argument("--control", action="store_true", help="points are pure-Python loops: the fair-share ceiling")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
         folder, counter = Path(tmp), iter(range(10**6))
-        run_grid(args.workers, 1, args.workers, 1, folder, "warmup")  # starts the forkserver, imports torch there
-        train_point({"seed": 0, "steps": 1}, "bench", 0, "cpu")  # this process's imports and MNIST cache
+        fn = spin_point if args.control else train_point
+        run_grid(args.workers, 1, args.workers, 1, folder, "warmup", fn)  # starts the forkserver, imports there
+        fn({"seed": 0, "steps": 1}, "bench", 0, "cpu")  # this process's imports and MNIST cache
 
         def grid(workers: int, threads: int, n: int = args.points):
-            return lambda: run_grid(n, args.steps, workers, threads, folder, f"r{next(counter)}")
+            return lambda: run_grid(n, args.steps, workers, threads, folder, f"r{next(counter)}", fn)
 
-        arms = {
-            "workers": grid(args.workers, 1),
-            "threads": grid(1, args.workers),
-            "workers_busy": busy(grid(args.workers, 1)),
-        }
-        if args.busy_threads:
+        arms = {"workers": grid(args.workers, 1)}
+        if not args.control:  # a pure-Python loop has no second thread to use
+            arms["threads"] = grid(1, args.workers)
+        arms["workers_busy"] = busy(grid(args.workers, 1))
+        if args.busy_threads and not args.control:
             arms["threads_busy"] = busy(grid(1, args.workers, 1))
         rates = interleaved(arms, args.rounds)
+    what = "pure-Python loops of --steps million additions (the control)" if args.control else "MNIST DCGAN runs"
     results = {
-        "what": "points/s of a grid of MNIST DCGAN runs (width 1/4, batch 64) through the study runner, CPU",
+        "what": f"points/s of a grid of {what} through the study runner, CPU"
+        + ("" if args.control else " (width 1/4, batch 64)"),
         "points": args.points,
         "steps": args.steps,
         "workers": args.workers,
@@ -126,20 +143,22 @@ def main(argv=None) -> dict:
         "load_after": load(),
         "points_per_s": {name: spread(r) for name, r in rates.items()},
         "rates": rates,
-        "workers / threads": ratios(rates, "threads")["workers"],
+        "control": args.control,
         "workers_busy / workers": ratios(rates, "workers")["workers_busy"],
         "targets": TARGETS,
     }
-    if args.busy_threads:
+    if "threads" in rates:
+        results["workers / threads"] = ratios(rates, "threads")["workers"]
+    if "threads_busy" in rates:
         results["threads_busy / threads"] = ratios(rates, "threads")["threads_busy"]
-    results["met"] = {k: results[k]["median"] >= t for k, t in TARGETS.items()}
+    results["met"] = {k: results[k]["median"] >= t for k, t in TARGETS.items() if k in results}
     print(
         f"grid of {args.points} points x {args.steps} steps, {args.workers} workers vs {args.workers} threads, "
         f"{args.rounds} rounds; load {load_before} -> {results['load_after']}"
     )
     for name in rates:
         print(report_line(f"  {name:13s} points/s", results["points_per_s"][name], ""))
-    for key in list(TARGETS) + (["threads_busy / threads"] if args.busy_threads else []):
+    for key in [k for k in list(TARGETS) + ["threads_busy / threads"] if k in results]:
         verdict = (
             f" (target >= {TARGETS[key]:g}x: {'met' if results['met'][key] else 'NOT met'})" if key in TARGETS else ""
         )
