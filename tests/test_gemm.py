@@ -1,13 +1,15 @@
 """sandbox.nets.gemm: the matmul forms of conv layers equal torch's convs (values, gradients, R1's double backward),
 and the DCGAN nets take them on a CPU for exactly the narrow layers, with nothing changed but round-off."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.testing import assert_close
 
-from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm
+from sandbox.nets import dcgan_discriminator, dcgan_generator, gemm, metz_generator
 from sandbox.nets.grouped import GroupedProjection, group_players
 from sandbox.penalties import spectral_norm_
 
@@ -199,3 +201,112 @@ def test_under_cpu_autocast_the_matmul_forms_return_torchs_dtype():
     assert h.dtype == torch.bfloat16
     for ours, torchs in pairs:
         assert ours.dtype == torchs.dtype and ours.shape == torchs.shape
+
+
+# ------------------------------------------------------------------------------- channels_last transposed convs
+# (C_in, C_out, side, stride, crop start, crop size): the Metz G's three layers (TF 'SAME'), an uncropped one, stride 3
+NHWC_SHAPES = [
+    (64, 32, 4, 2, 1, 7),
+    (32, 16, 7, 2, 0, 14),
+    (16, 8, 14, 2, 0, 28),
+    (5, 3, 3, 2, 0, 7),
+    (4, 2, 3, 3, 1, 8),
+]
+
+
+@pytest.mark.parametrize("c_in, c_out, n, s, start, size", NHWC_SHAPES)
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_conv_transpose2d_nhwc_equals_torch_with_gradients_and_double_backward(c_in, c_out, n, s, start, size, layout):
+    """float64: the cropped transposed conv, its gradients and a double backward (through both gradients) agree
+    with torch's to 1e-12 from either input layout, and the output is channels_last."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, c_in, n, n, generator=g, dtype=torch.float64).contiguous(memory_format=layout)
+    x.requires_grad_(True)
+    w = torch.randn(c_in, c_out, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def grads(f):
+        y = f(x)
+        u = torch.linspace(-1.0, 2.0, y.numel(), dtype=y.dtype).reshape(y.shape)
+        first = torch.autograd.grad((y * u).sum(), [x, w, b], create_graph=True)
+        second = torch.autograd.grad(sum(t.pow(2).sum() for t in first), [x, w, b], materialize_grads=True)
+        return [y, *first, *second]
+
+    rows = slice(start, start + size)
+    ours = grads(lambda x: gemm.conv_transpose2d_nhwc(x, w, b, s, start, size))
+    torchs = grads(lambda x: F.conv_transpose2d(x, w, b, s)[..., rows, rows])
+    assert ours[0].shape == (3, c_out, size, size) and ours[0].is_contiguous(memory_format=torch.channels_last)
+    for a, t in zip(ours, torchs):
+        assert_close(a, t, **F64)
+    # the control: the taps read with their two kernel axes swapped, a slip the comparison must catch
+    swapped = gemm.conv_transpose2d_nhwc(x, w.transpose(2, 3), b, s, start, size)
+    assert not torch.allclose(swapped, ours[0], atol=1e-3)
+
+
+def test_conv_transpose2d_nhwc_under_cpu_autocast_is_bf16_like_torchs():
+    """Called under bf16 autocast (the nets do not: `nhwc`), the output is bf16 as torch's conv returns it there,
+    within two bf16 steps of it (the scatter sums in fp32, as torch's kernels accumulate), and the gradients come
+    back in the parameters' fp32."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(4, 16, 14, 14, generator=g).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    w = (0.1 * torch.randn(16, 8, 3, 3, generator=g)).requires_grad_(True)
+    b = torch.randn(8, generator=g, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = gemm.conv_transpose2d_nhwc(x, w, b, 2, 0, 28)
+        torchs = F.conv_transpose2d(x, w, b, 2)[..., :28, :28]
+    assert ours.dtype == torchs.dtype == torch.bfloat16
+    scale = torchs.float().abs().max()
+    assert_close(ours.float() / scale, torchs.float() / scale, rtol=0, atol=2 * 2.0**-8)
+    u = torch.randn(ours.shape, generator=g)
+    mine = torch.autograd.grad((ours.float() * u).sum(), [x, w, b])
+    ref = torch.autograd.grad((torchs.float() * u).sum(), [x, w, b])
+    for a, t in zip(mine, ref):
+        assert a.dtype == torch.float32
+        assert_close(a / t.abs().max(), t / t.abs().max(), rtol=0, atol=2 * 2.0**-8)
+
+
+def test_nhwc_takes_only_plain_ungrouped_channels_last_transposed_convs_on_a_cpu():
+    x = torch.zeros(2, 16, 14, 14).contiguous(memory_format=torch.channels_last)
+    cl = lambda layer: layer.to(memory_format=torch.channels_last)  # noqa: E731
+    assert gemm.nhwc(cl(nn.ConvTranspose2d(16, 8, 3, 2)), x)
+    refused = {
+        "contiguous weight (a net not converted)": nn.ConvTranspose2d(16, 8, 3, 2),
+        "grouped (an ensemble's: torch's kernels were faster there)": cl(nn.ConvTranspose2d(16, 8, 3, 2, groups=2)),
+        "padded": cl(nn.ConvTranspose2d(16, 8, 3, 2, padding=1)),
+        "a conv": cl(nn.Conv2d(16, 8, 3, 2)),
+        "spectral norm": cl(spectral_norm_(nn.ConvTranspose2d(16, 8, 3, 2))),
+    }
+    for name, layer in refused.items():
+        assert not gemm.nhwc(layer, x), name
+    with gemm.native():
+        assert not gemm.nhwc(cl(nn.ConvTranspose2d(16, 8, 3, 2)), x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 where the CPU has AMX: torch's kernels, as measured
+        assert not gemm.nhwc(cl(nn.ConvTranspose2d(16, 8, 3, 2)), x)
+
+
+def test_the_channels_last_metz_generator_takes_the_nhwc_form_and_changes_nothing_else(monkeypatch):
+    """float64: a channels_last Metz G runs its three transposed convs through conv_transpose2d_nhwc and agrees
+    with torch's kernels (`native()`) to 1e-12 in its images and every parameter's gradient; a contiguous G
+    never takes it."""
+    g = torch.Generator().manual_seed(7)
+    G = metz_generator(width=0.5, generator=g).double()
+    z = torch.randn(6, 256, generator=g, dtype=torch.float64)
+    u = torch.randn(6, 3, 28, 28, generator=g, dtype=torch.float64)
+    calls = []
+    real = gemm.conv_transpose2d_nhwc
+    monkeypatch.setattr(gemm, "conv_transpose2d_nhwc", lambda *a: calls.append(a[0].shape) or real(*a))
+
+    def run(net):
+        fake = net(z)
+        return [fake, *torch.autograd.grad((fake * u).sum(), list(net.parameters()))]
+
+    assert_close(run(G)[0], run(copy.deepcopy(G).to(memory_format=torch.channels_last))[0], **F64)
+    assert len(calls) == 1 * 3  # only the channels_last G
+    calls.clear()
+    G = G.to(memory_format=torch.channels_last)
+    fast = run(G)
+    assert [tuple(s) for s in calls] == [(6, 32, 4, 4), (6, 16, 7, 7), (6, 8, 14, 14)]
+    with gemm.native():
+        native = run(G)
+    for a, t in zip(fast, native):
+        assert_close(a, t, **F64)

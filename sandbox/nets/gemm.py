@@ -7,10 +7,16 @@ groups of a grouped ensemble's layers. Each function computes exactly the map to
 in another order: fp32 round-off), with the module's own weight, so checkpoints and initialisation are unchanged.
 Dilation and output padding are not supported (`plain` says which layers qualify; `narrow`, which need it).
 `apply(layer, x)` is the one entry point: a net runs every layer through it.
+
+A second form is for strided transposed convs of channels_last maps, the Metz G's, where oneDNN runs at 4-15
+GFLOP/s: `conv_transpose2d_nhwc` keeps the NHWC layout throughout (one matmul to the k^2 taps of every input
+pixel, then their scatter-add; backward a strided view of the output gradient and two matmuls); measured faster
+from 8 to 512 channels (benchmarks.metz; 1.1-1.9x per layer).
 """
 
 from contextlib import contextmanager
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -110,3 +116,96 @@ def apply(layer: nn.Module, x: Tensor) -> Tensor:
     if x.shape[-2:] == (1, 1) and (s, p, g) == (1, 0, 1):
         return project(x, layer.weight, layer.bias)
     return conv_transpose2d(x, layer.weight, layer.bias, s, p, g)
+
+
+# ------------------------------------------------------------------------------- channels_last transposed convs
+def scatter_taps(cols: Tensor, stride: int) -> Tensor:
+    """col2im in NHWC: cols (N, H, W, k, k, C) -> y (N, (H-1)s+k, X, C), y[n, s i + a, s j + b] = sum of cols[n, i, j,
+    a, b] over the taps that land there, X = (W-1)s+k rounded up to a multiple of s (zero columns past the map), in
+    fp32 at least (torch's bf16 conv kernels accumulate in fp32 too)."""
+    n, h, w, k, _, c = cols.shape
+    # y's columns in blocks of s: tap columns b = q s .. q s + s - 1 sit side by side both in cols and in y, so one
+    # add takes them all (inner runs of s C numbers, not C: the Metz G's 8-channel layer's forward 1.26x faster)
+    blocks = -(-((w - 1) * stride + k) // stride)
+    y = cols.new_zeros(
+        n, (h - 1) * stride + k, blocks, stride * c, dtype=torch.promote_types(cols.dtype, torch.float32)
+    )
+    for a in range(k):
+        for q in range(blocks - w + 1):
+            taps = min(k - q * stride, stride)  # tap columns q s .. q s + taps - 1
+            run = cols[:, :, :, a, q * stride : q * stride + taps].flatten(3)  # (N, H, W, taps C), contiguous rows
+            y[:, a : a + (h - 1) * stride + 1 : stride, q : q + w, : taps * c] += run
+    return y.reshape(n, y.shape[1], blocks * stride, c)
+
+
+def gather_taps(y: Tensor, kernel: int, stride: int, h: int, w: int) -> Tensor:
+    """im2col in NHWC, a view: y (N, Y, X, C) -> (N, h, w, k, k, C) with [n, i, j, a, b] = y[n, s i + a, s j + b]."""
+    s_n, s_y, s_x, s_c = y.stride()
+    return y.as_strided(
+        (y.shape[0], h, w, kernel, kernel, y.shape[3]), (s_n, stride * s_y, stride * s_x, s_y, s_x, s_c)
+    )
+
+
+def _rows(x: Tensor) -> Tensor:
+    # (N, C, H, W) -> (N H W, C): a view of a channels_last x, else one copy
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+
+def _taps(weight: Tensor, dtype) -> Tensor:
+    # ConvTranspose2d weight (C_in, C_out, k, k) -> (C_in, k k C_out), tap-major columns
+    return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1).to(dtype)
+
+
+class _ConvTransposeNHWC(torch.autograd.Function):
+    """crop(scatter_taps(x W)) + b, with the backward in the same layout: gather_taps of the padded gradient and
+    two matmuls."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride: int, start: int, size: int):
+        n, _, h, w = x.shape
+        c_out, k = weight.shape[1], weight.shape[-1]
+        cols = _rows(x) @ _taps(weight, x.dtype)  # (N H W, k k C_out); under autocast bf16, as torch's conv
+        full = scatter_taps(cols.reshape(n, h, w, k, k, c_out), stride)
+        y = full[:, start : start + size, start : start + size]
+        y = (y + bias if bias is not None else y).to(cols.dtype)  # the crop copied out: channels_last, contiguous
+        ctx.save_for_backward(x, weight)  # x, not its rows: a double backward needs the graph back to x
+        ctx.geometry = (stride, start, size, full.shape[1], full.shape[2], bias is not None)
+        return y.permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        stride, start, size, full_h, full_w, has_bias = ctx.geometry
+        (n, c_in, h, w), c_out, k = x.shape, weight.shape[1], weight.shape[-1]
+        g = grad_y.permute(0, 2, 3, 1)  # (N, size, size, C_out)
+        g_full = g.new_zeros(n, full_h, full_w, c_out)  # the crop's adjoint: zeros around g
+        g_full[:, start : start + size, start : start + size] = g
+        g_cols = gather_taps(g_full, k, stride, h, w).reshape(n * h * w, k * k * c_out)  # one copy
+        taps = _taps(weight, g_cols.dtype)
+        grad_x = (g_cols @ taps.t()).reshape(n, h, w, c_in).permute(0, 3, 1, 2)
+        grad_w = (_rows(x).to(g_cols.dtype).t() @ g_cols).reshape(c_in, k, k, c_out).permute(0, 3, 1, 2)
+        grad_b = g.sum((0, 1, 2), dtype=torch.promote_types(g.dtype, torch.float32)) if has_bias else None
+        return grad_x, grad_w.to(weight.dtype), grad_b, None, None, None
+
+
+def conv_transpose2d_nhwc(x: Tensor, weight: Tensor, bias, stride: int, start: int, size: int) -> Tensor:
+    """F.conv_transpose2d(x, w, b, s)[..., start : start + size, start : start + size] as x W in NHWC, W (C_in,
+    k k C_out), then the scatter-add of the k^2 taps (col2im; Chellapilla, Puri, Simard 2006): channels_last out."""
+    return _ConvTransposeNHWC.apply(x, weight, bias, stride, start, size)
+
+
+def nhwc(layer: nn.Module, x: Tensor) -> bool:
+    """Take `conv_transpose2d_nhwc` for this ConvTranspose2d: on a CPU, ON_CPU, eager (not inside torch.compile) and
+    fp32 (no autocast), a plain unpadded ungrouped layer whose weight is channels_last (the net was converted)."""
+    return (
+        # inductor's code for the tap scatter and gather ran the Metz step 3x slower than eager (benchmarks.metz)
+        not torch.compiler.is_compiling()
+        # bf16 autocast is on for the Metz nets only where the CPU has AMX, measured there with torch's kernels
+        and not torch.is_autocast_enabled("cpu")
+        and use(layer, nn.ConvTranspose2d, x)
+        and layer.padding == (0, 0)
+        # a grouped ensemble's layers stay torch's: taken group by group, its step ran 0.91-0.98x as fast
+        and layer.groups == 1
+        and not layer.weight.is_contiguous()
+        and layer.weight.is_contiguous(memory_format=torch.channels_last)
+    )

@@ -25,6 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from sandbox.nets import gemm
 from sandbox.nets.base import NetFamily, NetSpec, seeded, units
 
 G_FILTERS = (64, 32, 16, 8)  # after the projection, then after each transposed conv
@@ -46,6 +47,8 @@ class UpSame(nn.Module):
         self.start, self.size = same_pads(size)[0], size
 
     def forward(self, x: Tensor) -> Tensor:
+        if gemm.nhwc(self.conv, x):  # channels_last on a CPU: 1.7-2.4x oneDNN's kernels here (benchmarks.metz)
+            return gemm.conv_transpose2d_nhwc(x, self.conv.weight, self.conv.bias, 2, self.start, self.size)
         rows = slice(self.start, self.start + self.size)
         y = self.conv(x)
         # The crop is a strided view, and BatchNorm on a strided view is many-fold slower on a CPU (1.5-4x measured,
