@@ -264,8 +264,11 @@ def test_a_signal_to_the_runner_alone_stops_its_workers_at_once(fake, tmp_path, 
     """A scheduler's SIGTERM (or a SIGINT) to the runner process only: before, SIGTERM killed the runner and left
     its workers training (racing a rerun for the checkpoints) and SIGINT waited for the points in flight."""
     (tmp_path / "hang.txt").write_text("1")
+    # A shell starts a background job (`nohup make test &`) with SIGINT ignored, and the runner would inherit that:
+    # the child restores Python's own SIGINT handler first, so the test does not depend on how pytest was started.
     code = (
-        f"import fake_grid; fake_grid.main(['--scale', 'smoke', '--out', {str(tmp_path / 'out')!r}, '--workers', '2'])"
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); import fake_grid; "
+        f"fake_grid.main(['--scale', 'smoke', '--out', {str(tmp_path / 'out')!r}, '--workers', '2'])"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
