@@ -118,14 +118,16 @@ def use_amp(cfg: Config, device: torch.device) -> bool:
     return device.type == "cpu" and not cpu_bf16_features().isdisjoint(wanted)
 
 
-# measured: metz 1.06x solo on a CPU (benchmarks.metz), 1.4x grouped; r3gan 1.18x solo (benchmarks.r3gan); dcgan: none
+# measured: metz 1.24x solo on a CPU (benchmarks.metz; 1.06x before its G's transposed convs ran as NHWC matmuls),
+# 1.4x grouped; r3gan 1.18x solo (benchmarks.r3gan); dcgan: none
 CHANNELS_LAST_ON_CPU = ("metz", "r3gan")
 
 
 def use_channels_last(cfg: Config, device: torch.device) -> bool:
     """channels_last for image nets under 'auto': on CUDA; on a CPU for the nets of CHANNELS_LAST_ON_CPU.
 
-    Measured on the project's CPUs: the Metz nets 1.06x solo (benchmarks.metz) and 1.4x as a grouped ensemble
+    Measured on the project's CPUs: the Metz nets 1.24x solo (benchmarks.metz, where their G's transposed convs run
+    as NHWC matmuls, `sandbox.nets.gemm.conv_transpose2d_nhwc`, which need it) and 1.4x as a grouped ensemble
     over contiguous tensors (benchmarks.ensemble); the r3gan nets 1.18x solo (benchmarks.r3gan); the DCGAN nets,
     since their one-channel layers are matmuls (sandbox.nets.gemm), are 5-7% slower in channels_last as a grouped
     ensemble (0.93-0.98x of sequential runs at K = 4, against 1.00-1.05x contiguous, three runs) and no faster
