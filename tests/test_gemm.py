@@ -241,6 +241,10 @@ def test_conv_transpose2d_nhwc_equals_torch_with_gradients_and_double_backward(c
     # the control: the taps read with their two kernel axes swapped, a slip the comparison must catch
     swapped = gemm.conv_transpose2d_nhwc(x, w.transpose(2, 3), b, s, start, size)
     assert not torch.allclose(swapped, ours[0], atol=1e-3)
+    # without a bias: torch's map too, and still a channels_last output (the crop copied out, not a view)
+    unbiased = gemm.conv_transpose2d_nhwc(x, w, None, s, start, size)
+    assert_close(unbiased, F.conv_transpose2d(x, w, None, s)[..., rows, rows], **F64)
+    assert unbiased.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_conv_transpose2d_nhwc_under_cpu_autocast_is_bf16_like_torchs():
@@ -301,7 +305,7 @@ def test_the_channels_last_metz_generator_takes_the_nhwc_form_and_changes_nothin
         return [fake, *torch.autograd.grad((fake * u).sum(), list(net.parameters()))]
 
     assert_close(run(G)[0], run(copy.deepcopy(G).to(memory_format=torch.channels_last))[0], **F64)
-    assert len(calls) == 1 * 3  # only the channels_last G
+    assert len(calls) == 3  # the three transposed convs of the channels_last G only
     calls.clear()
     G = G.to(memory_format=torch.channels_last)
     fast = run(G)

@@ -168,7 +168,8 @@ class _ConvTransposeNHWC(torch.autograd.Function):
         cols = _rows(x) @ _taps(weight, x.dtype)  # (N H W, k k C_out); under autocast bf16, as torch's conv
         full = scatter_taps(cols.reshape(n, h, w, k, k, c_out), stride)
         y = full[:, start : start + size, start : start + size]
-        y = (y + bias if bias is not None else y).to(cols.dtype)  # the crop copied out: channels_last, contiguous
+        # the crop copied out (the bias add copies; without one, copy it): contiguous NHWC, i.e. channels_last
+        y = (y + bias if bias is not None else y.contiguous()).to(cols.dtype)
         ctx.save_for_backward(x, weight)  # x, not its rows: a double backward needs the graph back to x
         ctx.geometry = (stride, start, size, full.shape[1], full.shape[2], bias is not None)
         return y.permute(0, 3, 1, 2)
